@@ -1,0 +1,47 @@
+// The `ampc` command line: subcommands, their flags and help (commander), and
+// the one place that turns an AmpcError into `message` + exit code 1.
+
+import { Command, CommanderError, Option } from 'commander';
+import { AmpcError } from '../../ir/errors.ts';
+import { dumpCommand } from './dump.ts';
+import type { CliIO } from './io.ts';
+
+function buildProgram(io: CliIO): Command {
+  const program = new Command('ampc')
+    .description('Automatic-mixed-precision compiler for WebGPU')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('dump')
+    .description('parse and verify an .ir file, run a pass pipeline, and print the IR')
+    .argument('<file>', 'the .ir file')
+    .addOption(new Option('--pipeline <name>', 'pass pipeline to run').default('none'))
+    .option('--print-ir-after <pass>', "print the IR after the named pass, or after every pass with 'all'")
+    .action((file: string, o: { pipeline: string; printIrAfter?: string }) => {
+      dumpCommand(file, { pipeline: o.pipeline, printIrAfter: o.printIrAfter }, io);
+    });
+
+  return program;
+}
+
+/** Runs the CLI in-process; returns the exit code (0 ok, 1 user error). */
+export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
+  const program = buildProgram(io);
+  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are successful exits; commander already printed the message.
+      return e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.help' ? 0 : 1;
+    }
+    if (e instanceof AmpcError) {
+      io.stderr(`ampc: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}

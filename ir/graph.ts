@@ -1,0 +1,147 @@
+// Graphs in SSA form: values, nodes (one op application each), graphs with
+// inputs (some marked {param}) and outputs, and modules holding graphs.
+// `Graph.addNode` completes attributes and derives result types through the
+// op table, so every graph built this way is well typed by construction.
+
+import type { AttrValue, Attrs } from './attrs.ts';
+import { completeAttrs } from './attrs.ts';
+import { AmpcError } from './errors.ts';
+import type { Loc } from './errors.ts';
+import type { OpName } from './ops.ts';
+import { OPS } from './ops.ts';
+import type { TensorType } from './types.ts';
+import { tensorType, typesEqual, typeToString } from './types.ts';
+
+export type ValueRole = 'input' | 'param' | 'result';
+
+let nextValueId = 0;
+
+export class Value {
+  readonly id = nextValueId++;
+  constructor(
+    readonly type: TensorType,
+    readonly role: ValueRole,
+    /** Printed name without `%`; a numeric or missing name is renumbered when printed. */
+    public name: string | undefined,
+    /** The node that defines it; undefined for graph inputs. */
+    public def: Node | undefined,
+  ) {}
+
+  get isParam(): boolean {
+    return this.role === 'param';
+  }
+}
+
+export interface Node {
+  readonly op: OpName;
+  operands: Value[];
+  attrs: Attrs;
+  results: Value[];
+  loc?: Loc;
+  /** Explanatory comment a pass may attach; the printer writes it after the op. */
+  note?: string;
+}
+
+export interface AddNodeOptions {
+  loc?: Loc;
+  /** Declared result types (required for ops without operands, checked otherwise). */
+  declared?: readonly TensorType[];
+  /** Names for the results. */
+  names?: readonly (string | undefined)[];
+}
+
+export class Graph {
+  readonly inputs: Value[] = [];
+  readonly nodes: Node[] = [];
+  outputs: Value[] = [];
+
+  constructor(
+    public name: string,
+    public loc?: Loc,
+  ) {}
+
+  get params(): Value[] {
+    return this.inputs.filter((v) => v.isParam);
+  }
+
+  addInput(name: string, type: TensorType, opts: { param?: boolean; loc?: Loc } = {}): Value {
+    if (this.inputs.some((v) => v.name === name)) {
+      throw new AmpcError('E0005', `graph @${this.name}: input %${name} is defined twice`, opts.loc);
+    }
+    const v = new Value(tensorType(type.dtype, type.shape), opts.param ? 'param' : 'input', name, undefined);
+    this.inputs.push(v);
+    return v;
+  }
+
+  /** Appends a node; completes attributes and derives result types. Errors carry `opts.loc`. */
+  addNode(op: OpName, operands: readonly Value[], attrs: Readonly<Record<string, AttrValue | undefined>> = {}, opts: AddNodeOptions = {}): Node {
+    try {
+      const def = OPS[op];
+      checkArity(op, operands.length);
+      const complete = completeAttrs(op, def.attrs, attrs);
+      const types = def.infer(operands.map((v) => v.type), complete, opts.declared);
+      if (opts.declared) checkDeclared(op, types, opts.declared);
+      const node: Node = { op, operands: [...operands], attrs: complete, results: [], loc: opts.loc };
+      node.results = types.map((t, i) => new Value(tensorType(t.dtype, t.shape), 'result', opts.names?.[i], node));
+      this.nodes.push(node);
+      return node;
+    } catch (e) {
+      throw e instanceof AmpcError ? e.at(opts.loc) : e;
+    }
+  }
+
+  /** Convenience for single-result ops. */
+  add(op: OpName, operands: readonly Value[], attrs: Readonly<Record<string, AttrValue | undefined>> = {}, opts: AddNodeOptions = {}): Value {
+    const n = this.addNode(op, operands, attrs, opts);
+    if (n.results.length !== 1) throw new AmpcError('E0302', `${op}: has ${n.results.length} results; use addNode`, opts.loc);
+    return n.results[0]!;
+  }
+
+  setOutputs(values: readonly Value[]): void {
+    this.outputs = [...values];
+  }
+}
+
+export function checkArity(op: OpName, count: number): void {
+  const want = OPS[op].operands;
+  if (typeof want === 'number' ? count !== want : count < want.min) {
+    const text = typeof want === 'number' ? `${want}` : `at least ${want.min}`;
+    throw new AmpcError('E0303', `${op}: expects ${text} operand(s), got ${count}`);
+  }
+}
+
+export function checkDeclared(op: OpName, inferred: readonly TensorType[], declared: readonly TensorType[]): void {
+  if (inferred.length !== declared.length) {
+    throw new AmpcError('E0302', `${op}: produces ${inferred.length} result(s), ${declared.length} declared`);
+  }
+  inferred.forEach((t, i) => {
+    if (!typesEqual(t, declared[i]!)) {
+      throw new AmpcError('E0301', `${op}: result ${i} is ${typeToString(t)}, but ${typeToString(declared[i]!)} is declared`);
+    }
+  });
+}
+
+export class Module {
+  readonly graphs: Graph[] = [];
+
+  constructor(public file?: string) {}
+
+  add(g: Graph): Graph {
+    if (this.graphs.some((h) => h.name === g.name)) throw new AmpcError('E0403', `graph @${g.name} is defined twice`, g.loc);
+    this.graphs.push(g);
+    return g;
+  }
+
+  get(name: string): Graph {
+    const g = this.graphs.find((h) => h.name === name);
+    if (!g) throw new AmpcError('E0402', `no graph @${name} in this module (has: ${this.graphs.map((h) => '@' + h.name).join(', ') || 'none'})`);
+    return g;
+  }
+
+  /** The graph a tool works on by default: the first one. */
+  get main(): Graph {
+    const g = this.graphs[0];
+    if (!g) throw new AmpcError('E0402', 'the module holds no graph');
+    return g;
+  }
+}
