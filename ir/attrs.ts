@@ -33,7 +33,8 @@ export type AttrLiteral =
   | { readonly kind: 'list'; readonly items: readonly AttrLiteral[] };
 
 function describe(lit: AttrLiteral): string {
-  return lit.kind === 'ident' ? `identifier '${lit.value}'` : lit.kind === 'list' ? 'a list' : `a ${lit.kind}`;
+  if (lit.kind === 'ident') return `identifier '${lit.value}'`;
+  return lit.kind === 'list' ? 'a list' : lit.kind === 'int' ? 'an integer' : `a ${lit.kind}`;
 }
 
 /** Converts a literal to the value of an attribute of kind `spec.kind`. */
@@ -106,7 +107,7 @@ export function completeAttrs(
 ): Attrs {
   const out: Record<string, AttrValue> = {};
   for (const name of Object.keys(given)) {
-    if (given[name] !== undefined && !(name in specs)) {
+    if (given[name] !== undefined && !Object.hasOwn(specs, name)) {
       const known = Object.keys(specs);
       throw new AmpcError('E0101', `${op}: unknown attribute '${name}'` + (known.length ? ` (known: ${known.join(', ')})` : ' (it takes none)'));
     }

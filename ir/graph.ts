@@ -9,6 +9,7 @@ import { AmpcError } from './errors.ts';
 import type { Loc } from './errors.ts';
 import type { OpName } from './ops.ts';
 import { OPS } from './ops.ts';
+import { checkShape } from './shape-rules.ts';
 import type { TensorType } from './types.ts';
 import { tensorType, typesEqual, typeToString } from './types.ts';
 
@@ -65,6 +66,11 @@ export class Graph {
   }
 
   addInput(name: string, type: TensorType, opts: { param?: boolean; loc?: Loc } = {}): Value {
+    try {
+      checkShape(`input %${name}`, type.shape);
+    } catch (e) {
+      throw e instanceof AmpcError ? e.at(opts.loc) : e;
+    }
     if (this.inputs.some((v) => v.name === name)) {
       throw new AmpcError('E0005', `graph @${this.name}: input %${name} is defined twice`, opts.loc);
     }
@@ -81,6 +87,7 @@ export class Graph {
       const complete = completeAttrs(op, def.attrs, attrs);
       const types = def.infer(operands.map((v) => v.type), complete, opts.declared);
       if (opts.declared) checkDeclared(op, types, opts.declared);
+      for (const t of types) checkShape(op, t.shape);
       const node: Node = { op, operands: [...operands], attrs: complete, results: [], loc: opts.loc };
       node.results = types.map((t, i) => new Value(tensorType(t.dtype, t.shape), 'result', opts.names?.[i], node));
       this.nodes.push(node);

@@ -2,6 +2,13 @@
 // kinds and defaults, the rule that derives result types, and traits.
 // Transforms keep their rules in tables typed over `OpName`, so the type
 // checker rejects an op that lacks a rule.
+//
+// Accumulation: matmul, conv2d, reduce_sum and reduce_mean accumulate as their
+// `acc` attribute says (f32 by default; integer sums wrap in their own type).
+// The statistics of softmax, log_softmax, layer_norm, batch_norm, the losses
+// and avg_pool2d (maxima, sums, means, variances) are defined to be computed
+// in f32 whatever the tensors' dtype, as PyTorch's acc_type does; only their
+// results are stored in the tensors' dtype.
 
 import type { AttrSpec, Attrs } from './attrs.ts';
 import type { DType } from './dtype.ts';
@@ -248,6 +255,9 @@ const DEFS = {
         throw new AmpcError('E0104', `constant: value ${v} is not an integer, but the type is ${t.dtype}`);
       }
       if (t.dtype === 'bool' && v !== 0 && v !== 1) throw new AmpcError('E0104', `constant: a bool constant is 0 or 1, got ${v}`);
+      if ((t.dtype === 'i32' && (v < -(2 ** 31) || v > 2 ** 31 - 1)) || (t.dtype === 'u32' && (v < 0 || v > 2 ** 32 - 1))) {
+        throw new AmpcError('E0104', `constant: value ${v} is out of the range of ${t.dtype}`);
+      }
       return [t];
     },
   },
@@ -348,6 +358,9 @@ const DEFS = {
       const c = x!.shape[1]!;
       for (const [nm, t] of [['gamma', g!], ['beta', b!], ['mean', m!], ['var', v!]] as const) {
         if (!shapesEqual(t.shape, [c])) throw new AmpcError('E0201', `batch_norm: ${nm} must have shape [${c}], got ${shapeToString(t.shape)}`);
+      }
+      if (a.training && numel(x!.shape) / c <= 1) {
+        throw new AmpcError('E0201', `batch_norm: training needs more than one value per channel, got ${typeToString(x!)}`);
       }
       return a.training ? [x!, m!, v!] : [x!];
     },

@@ -81,3 +81,15 @@ export function checkNonNegative(op: string, name: string, values: readonly numb
   if (values.length !== length) throw new AmpcError('E0104', `${op}: '${name}' needs ${length} entries, got ${values.length}`);
   if (values.some((v) => v < 0)) throw new AmpcError('E0104', `${op}: '${name}' entries must be >= 0, got [${values.join(', ')}]`);
 }
+
+/** Largest extent of one dimension (what a u32 index and the text format hold). */
+export const MAX_EXTENT = 2 ** 31 - 1;
+
+/** Rejects shapes with negative, fractional or huge extents (E0006). */
+export function checkShape(what: string, shape: Shape): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0 || d > MAX_EXTENT) {
+      throw new AmpcError('E0006', `${what}: bad extent ${d} in ${shapeToString(shape)} (extents are integers from 0 to ${MAX_EXTENT})`);
+    }
+  }
+}

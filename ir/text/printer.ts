@@ -3,6 +3,7 @@
 // as MLIR does, so `print(parse(print(g))) === print(g)`.
 
 import { attrValuesEqual, formatAttr } from '../attrs.ts';
+import { isFloat } from '../dtype.ts';
 import type { Graph, Module, Node, Value } from '../graph.ts';
 import { OPS } from '../ops.ts';
 import { typeToString } from '../types.ts';
@@ -12,7 +13,8 @@ export interface PrintOptions {
   annotate?: (node: Node) => string | undefined;
 }
 
-const NAME_RE = /^[A-Za-z_][A-Za-z0-9_.$]*$/;
+/** Names kept as written: letters, digits, `_` and `.`, not all digits (those are renumbered). */
+const NAME_RE = /^(?!\d+$)[A-Za-z0-9_.]+$/;
 
 /** Assigns every value of the graph its printed name. */
 export function nameValues(g: Graph): Map<Value, string> {
@@ -43,7 +45,9 @@ export function printAttrs(node: Node): string {
     const v = node.attrs[k];
     if (v === undefined) continue;
     if (!spec.alwaysPrint && spec.default !== undefined && attrValuesEqual(spec.default, v)) continue;
-    parts.push(`${k} = ${formatAttr(spec, v)}`);
+    // An integer or bool constant's value prints as an integer.
+    const intConstant = node.op === 'constant' && !isFloat(node.results[0]!.type.dtype);
+    parts.push(`${k} = ${intConstant ? String(v) : formatAttr(spec, v)}`);
   }
   return parts.length ? ` {${parts.join(', ')}}` : '';
 }
