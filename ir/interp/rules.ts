@@ -1,0 +1,74 @@
+// The interpreter's rule table: one kernel per op of the op table, typed over
+// `OpName` so that an op without a rule does not type-check. A rule receives
+// the operand tensors, the node's complete attributes and the result types
+// the op table derived, and returns one tensor per result.
+
+import type { Attrs } from '../attrs.ts';
+import type { OpName } from '../ops.ts';
+import type { TensorType } from '../types.ts';
+import type { HostTensor } from './tensor.ts';
+import * as conv from './kernels/conv-pool.ts';
+import * as ew from './kernels/elementwise.ts';
+import * as loss from './kernels/loss.ts';
+import * as mm from './kernels/matmul.ts';
+import * as norm from './kernels/norm.ts';
+import * as red from './kernels/reduce.ts';
+import * as shape from './kernels/shape.ts';
+
+export type InterpRule = (inputs: HostTensor[], attrs: Attrs, results: TensorType[]) => HostTensor[];
+
+export const INTERP_RULES: { readonly [P in OpName]: InterpRule } = {
+  neg: ew.neg,
+  abs: ew.abs,
+  exp: ew.exp,
+  log: ew.log,
+  sqrt: ew.sqrt,
+  rsqrt: ew.rsqrt,
+  reciprocal: ew.reciprocal,
+  tanh: ew.tanh,
+  sigmoid: ew.sigmoidKernel,
+  relu: ew.relu,
+  gelu: ew.gelu,
+
+  add: ew.add,
+  sub: ew.sub,
+  mul: ew.mul,
+  div: ew.div,
+  maximum: ew.maximum,
+  minimum: ew.minimum,
+  pow: ew.pow,
+
+  equal: ew.equal,
+  less: ew.less,
+  greater: ew.greater,
+  less_equal: ew.lessEqual,
+  greater_equal: ew.greaterEqual,
+  select: ew.select,
+
+  cast: ew.cast,
+  constant: ew.constant,
+
+  matmul: mm.matmul,
+  conv2d: conv.conv2d,
+  max_pool2d: conv.maxPool2d,
+  avg_pool2d: conv.avgPool2d,
+
+  reduce_sum: red.reduceSum,
+  reduce_mean: red.reduceMean,
+  reduce_max: red.reduceMax,
+
+  softmax: norm.softmax,
+  log_softmax: norm.logSoftmax,
+  layer_norm: norm.layerNorm,
+  batch_norm: norm.batchNorm,
+
+  cross_entropy: loss.crossEntropy,
+  mse_loss: loss.mseLoss,
+  one_hot: loss.oneHot,
+
+  reshape: shape.reshape,
+  transpose: shape.transpose,
+  broadcast_to: shape.broadcastTo,
+  slice: shape.slice,
+  concat: shape.concat,
+};
