@@ -1,0 +1,37 @@
+// Which tracing API records each op of the op table. Typed over OpName, so an
+// op added to ir/ops.ts without a way to trace it is a type error here: give
+// it a method and a free function, or `null` for ops that only passes create
+// (gradients, fused kernels, loss-scale state). test/trace.test.ts checks that
+// every op with an entry really comes out of the tracer.
+
+import type { OpName } from '../ops.ts';
+
+/** Op name → the free function (and Tensor method of the same name, where one exists) that records it. */
+export const TRACED_BY: { readonly [P in OpName]: string | null } = {
+  neg: 'neg', abs: 'abs', exp: 'exp', log: 'log', sqrt: 'sqrt', rsqrt: 'rsqrt', reciprocal: 'reciprocal', tanh: 'tanh',
+  sigmoid: 'sigmoid', relu: 'relu', gelu: 'gelu',
+  add: 'add', sub: 'sub', mul: 'mul', div: 'div', maximum: 'maximum', minimum: 'minimum', pow: 'pow',
+  equal: 'equal', less: 'less', greater: 'greater', less_equal: 'lessEqual', greater_equal: 'greaterEqual',
+  select: 'where',
+  cast: 'cast',
+  constant: 'full',
+  matmul: 'matmul',
+  conv2d: 'conv2d',
+  max_pool2d: 'maxPool2d',
+  avg_pool2d: 'avgPool2d',
+  reduce_sum: 'sum',
+  reduce_mean: 'mean',
+  reduce_max: 'max',
+  softmax: 'softmax',
+  log_softmax: 'logSoftmax',
+  layer_norm: 'layerNorm',
+  batch_norm: 'batchNorm',
+  cross_entropy: 'crossEntropy',
+  mse_loss: 'mseLoss',
+  one_hot: 'oneHot',
+  reshape: 'reshape',
+  transpose: 'transpose',
+  broadcast_to: 'broadcastTo',
+  slice: 'slice',
+  concat: 'concat',
+};

@@ -1,0 +1,66 @@
+// Parameter-free blocks (nn.ReLU, nn.GELU, nn.Flatten) and the container
+// nn.Sequential, whose children are named '0', '1', … as in PyTorch.
+
+import { AmpcError } from '../../errors.ts';
+import { checkOptions } from '../build.ts';
+import { callerLoc } from '../loc.ts';
+import { Tensor } from '../tensor.ts';
+import { Module } from './module.ts';
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return x.relu();
+  }
+}
+
+export class GELU extends Module {
+  readonly approximate: 'none' | 'tanh';
+
+  constructor(opts: { readonly approximate?: 'none' | 'tanh' } = {}) {
+    super();
+    checkOptions('nn.GELU', opts, ['approximate'], callerLoc());
+    this.approximate = opts.approximate ?? 'none';
+  }
+
+  forward(x: Tensor): Tensor {
+    return x.gelu(this.approximate);
+  }
+}
+
+export class Flatten extends Module {
+  readonly startDim: number;
+  readonly endDim: number;
+
+  /** Merges dimensions startDim..endDim (default 1..-1: all but the batch). */
+  constructor(opts: { readonly startDim?: number; readonly endDim?: number } = {}) {
+    super();
+    checkOptions('nn.Flatten', opts, ['startDim', 'endDim'], callerLoc());
+    this.startDim = opts.startDim ?? 1;
+    this.endDim = opts.endDim ?? -1;
+  }
+
+  forward(x: Tensor): Tensor {
+    return x.flatten(this.startDim, this.endDim);
+  }
+}
+
+export class Sequential extends Module {
+  readonly layers: readonly Module[];
+
+  constructor(...layers: Module[]) {
+    super();
+    layers.forEach((m, i) => this.register(String(i), m));
+    this.layers = layers;
+  }
+
+  forward(x: Tensor): Tensor {
+    let y: unknown = x;
+    this.layers.forEach((m, i) => {
+      y = m.forward(y);
+      if (!(y instanceof Tensor)) {
+        throw new AmpcError('E0501', `nn.Sequential: layer ${i} (${m.constructor.name}) returned something other than one tensor`, callerLoc());
+      }
+    });
+    return y as Tensor;
+  }
+}

@@ -1,0 +1,84 @@
+// Model state that lives outside a trace: trainable parameters and
+// non-trainable buffers. Each has a type and an initialization described as
+// data (the runtime materializes it with a seeded RNG, see nn/init.ts).
+// Inside a trace, the first use of a state tensor makes it a graph input,
+// named by its path in the module tree like a PyTorch state_dict key.
+
+import type { DType } from '../dtype.ts';
+import type { Shape, TensorType } from '../types.ts';
+import { tensorType } from '../types.ts';
+import { checkShape } from './spec.ts';
+
+/** How a state tensor starts out. `uniform` draws from U(-bound, bound). */
+export type Init =
+  | { readonly kind: 'uniform'; readonly bound: number }
+  | { readonly kind: 'zeros' }
+  | { readonly kind: 'ones' };
+
+export const zerosInit = (): Init => ({ kind: 'zeros' });
+export const onesInit = (): Init => ({ kind: 'ones' });
+export const uniformInit = (bound: number): Init => ({ kind: 'uniform', bound });
+
+/** What owns state: a module, linked to its parent under a key. */
+export interface StateOwner {
+  /** Set when the owner is registered in a parent; the first registration wins. */
+  readonly parentLink: { readonly parent: StateOwner; readonly key: string } | undefined;
+}
+
+export interface StateOptions {
+  readonly dtype?: DType;
+  /** Name for a state tensor that no module owns. */
+  readonly name?: string;
+}
+
+export abstract class StateTensor {
+  abstract readonly kind: 'param' | 'buffer';
+  readonly type: TensorType;
+  /** Owner and key, set by `Module.param` / `Module.buffer`. */
+  owner: StateOwner | undefined;
+  key: string | undefined;
+  readonly explicitName: string | undefined;
+
+  constructor(
+    shape: Shape,
+    readonly init: Init,
+    opts: StateOptions = {},
+  ) {
+    checkShape(new.target.name, shape);
+    this.type = tensorType(opts.dtype ?? 'f32', shape);
+    this.explicitName = opts.name;
+  }
+
+  get shape(): Shape {
+    return this.type.shape;
+  }
+
+  get dtype(): DType {
+    return this.type.dtype;
+  }
+
+  /**
+   * The state_dict-style name: owner keys joined by dots, from the topmost
+   * owner or from `root` when it is on the way. Undefined if it has none.
+   */
+  path(root?: StateOwner): string | undefined {
+    if (this.key === undefined) return this.explicitName;
+    const parts = [this.key];
+    let o = this.owner;
+    while (o && o !== root && o.parentLink) {
+      parts.unshift(o.parentLink.key);
+      o = o.parentLink.parent;
+    }
+    return parts.join('.');
+  }
+}
+
+/** A trainable parameter: a `{param}` graph input. */
+export class Parameter extends StateTensor {
+  readonly kind = 'param' as const;
+}
+
+/** A non-trainable buffer (running statistics): a plain graph input. A trace may update it. */
+export class Buffer extends StateTensor {
+  readonly kind = 'buffer' as const;
+}
