@@ -3,8 +3,10 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { AmpcError } from '../../ir/errors.ts';
+import { devicesCommand } from './devices.ts';
 import { dumpCommand } from './dump.ts';
 import type { CliIO } from './io.ts';
+import { runCommand } from './run.ts';
 
 function buildProgram(io: CliIO): Command {
   const program = new Command('ampc')
@@ -21,6 +23,28 @@ function buildProgram(io: CliIO): Command {
     .option('--print-ir-after <pass>', "print the IR after the named pass, or after every pass with 'all'")
     .action((file: string, o: { pipeline: string; printIrAfter?: string }) => {
       dumpCommand(file, { pipeline: o.pipeline, printIrAfter: o.printIrAfter }, io);
+    });
+
+  program
+    .command('run')
+    .description('run a graph on its inputs and print (or save) its outputs as tensor JSON, a list in return order')
+    .argument('<file>', 'the .ir file')
+    .requiredOption('--inputs <json>', 'tensor JSON with one entry per graph input: {"x": {"dtype": "f32", "shape": [2,3], "data": [...]}}')
+    .addOption(new Option('--backend <name>', 'where to run: the WebGPU device, or the f64 reference interpreter').choices(['gpu', 'reference']).default('gpu'))
+    .addOption(new Option('--precision <p>', 'precision policy (amp arrives with the precision pass)').choices(['f32']).default('f32'))
+    .option('--graph <name>', 'which graph of the module (default: the first)')
+    .option('-o, --out <file>', 'write the outputs here instead of stdout')
+    .action(async (file: string, o: { inputs: string; backend: 'gpu' | 'reference'; precision: 'f32'; graph?: string; out?: string }) => {
+      await runCommand(file, o, io);
+    });
+
+  program
+    .command('devices')
+    .description('show the WebGPU adapter ampc gets: name, features (shader-f16) and limits')
+    .option('--json', 'print the report as JSON')
+    .option('--no-f16', 'do not request shader-f16')
+    .action(async (o: { json?: boolean; f16: boolean }) => {
+      await devicesCommand(io, { json: o.json, disableF16: !o.f16 });
     });
 
   return program;

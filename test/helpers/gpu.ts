@@ -1,0 +1,78 @@
+// The harness every GPU test uses. Importing it acquires one device for the
+// test process (top-level await: ava cannot skip a test once it has started,
+// so whether to register `test` or `test.skip` is decided at load time) and
+// destroys it when the file's tests are done.
+//
+// No adapter: the tests are skipped, with the reason in their titles, unless
+// AMPC_REQUIRE_GPU=1, in which case each one fails with the E0701 message.
+// gpuF16Test additionally needs shader-f16 on the device; with
+// AMPC_REQUIRE_GPU=1 a device without it is a failure (lavapipe has it, and
+// NVIDIA has it through the toggle acquireDevice adds) unless f16 was turned
+// off on purpose with AMPC_DISABLE_F16=1.
+
+import test from 'ava';
+import type { ExecutionContext } from 'ava';
+import { isAmpcError } from '../../ir/errors.ts';
+import { acquireDevice, describeDevice } from '../../runtime/device.ts';
+import type { GpuContext } from '../../runtime/device.ts';
+
+export type GpuTestFn = (t: ExecutionContext, ctx: GpuContext) => Promise<void> | void;
+
+export const requireGpu = process.env.AMPC_REQUIRE_GPU === '1';
+const f16DisabledOnPurpose = process.env.AMPC_DISABLE_F16 === '1';
+
+async function probe(): Promise<{ ctx: GpuContext } | { error: string; short: string }> {
+  try {
+    return { ctx: await acquireDevice() };
+  } catch (e) {
+    if (!isAmpcError(e)) throw e;
+    return { error: e.message, short: e.detail.split('\n')[0]!.replace(/\.$/, '') };
+  }
+}
+
+const probed = await probe();
+
+/** The shared device, or undefined when there is no adapter. */
+export const gpuContext: GpuContext | undefined = 'ctx' in probed ? probed.ctx : undefined;
+/** Why GPU tests are skipped or failing (undefined when a device was acquired). */
+export const gpuUnavailableReason: string | undefined = 'error' in probed ? probed.error : undefined;
+
+if (gpuContext) {
+  const ctx = gpuContext;
+  test.after.always('release the GPU device', () => ctx.destroy());
+} else if (!requireGpu && 'short' in probed) {
+  console.warn(`ampc: GPU tests skipped (${probed.short}); set AMPC_REQUIRE_GPU=1 to make that a failure.`);
+}
+
+/** One-line description of the shared device, for t.log. */
+export function gpuDescription(): string {
+  return gpuContext ? describeDevice(gpuContext) : `no device: ${gpuUnavailableReason}`;
+}
+
+function register(title: string, fn: GpuTestFn, needF16: boolean): void {
+  const ctx = gpuContext;
+  if (!ctx) {
+    if (requireGpu) test(title, (t) => t.fail(gpuUnavailableReason));
+    else test.skip(`${title} [skipped: no WebGPU adapter]`, () => undefined);
+    return;
+  }
+  if (needF16 && !ctx.hasF16) {
+    const why = f16DisabledOnPurpose
+      ? 'shader-f16 disabled by AMPC_DISABLE_F16=1'
+      : `adapter '${ctx.adapterInfo.name}' has no shader-f16 (features: ${ctx.adapterFeatures.join(' ') || 'none'})`;
+    if (requireGpu && !f16DisabledOnPurpose) test(title, (t) => t.fail(`AMPC_REQUIRE_GPU=1 but ${why}`));
+    else test.skip(`${title} [skipped: ${why}]`, () => undefined);
+    return;
+  }
+  test(title, (t) => fn(t, ctx));
+}
+
+/** A test that runs on the shared WebGPU device. */
+export function gpuTest(title: string, fn: GpuTestFn): void {
+  register(title, fn, false);
+}
+
+/** A test that needs shader-f16 (`enable f16;` in WGSL) on the shared device. */
+export function gpuF16Test(title: string, fn: GpuTestFn): void {
+  register(title, fn, true);
+}
