@@ -1,6 +1,7 @@
 // Seeded random inputs for `ampc check --random-inputs --seed N`: floats
 // uniform in [-1, 1) (rounded to f16 for f16 inputs), i32 class labels in
 // 0..classes-1 where the input feeds a cross_entropy or one_hot as labels,
+// variances of batch_norm in [0.5, 1.5),
 // otherwise small integers; bools fair coin flips. Same graph and seed, same
 // tensors.
 
@@ -33,6 +34,11 @@ export function labelClasses(graph: Graph, v: Value): number | undefined {
   return classes;
 }
 
+/** True if `v` is a variance operand of a batch_norm (it must be positive: drawn from [0.5, 1.5)). */
+export function isVarianceInput(graph: Graph, v: Value): boolean {
+  return graph.nodes.some((node) => node.op === 'batch_norm' && node.operands[4] === v);
+}
+
 /** Small integers for integer inputs that are not labels: i32 in -4..4, u32 in 0..8. */
 const SMALL_INT = 4;
 
@@ -45,12 +51,13 @@ export function randomInputs(graph: Graph, seed: number): Record<string, HostTen
     const n = numel(shape);
     const data = allocData(dtype, n);
     const classes = dtype === 'i32' ? labelClasses(graph, v) : undefined;
+    const positive = isVarianceInput(graph, v);
     for (let i = 0; i < n; i++) {
       const r = rand();
       switch (dtype) {
         case 'f32':
         case 'f16':
-          data[i] = storeAs(dtype, 2 * r - 1);
+          data[i] = storeAs(dtype, positive ? 0.5 + r : 2 * r - 1);
           break;
         case 'i32':
           data[i] = classes !== undefined ? Math.floor(r * classes) : Math.floor(r * (2 * SMALL_INT + 1)) - SMALL_INT;
