@@ -64,7 +64,16 @@ function register(title: string, fn: GpuTestFn, needF16: boolean): void {
     else test.skip(`${title} [skipped: ${why}]`, () => undefined);
     return;
   }
-  test(title, (t) => fn(t, ctx));
+  test(title, (t) => serially(() => fn(t, ctx)));
+}
+
+// GPU tests of one file run one at a time: ava starts them all at once, and
+// on a CPU adapter (lavapipe) concurrent kernels only fight for the cores.
+let tail: Promise<unknown> = Promise.resolve();
+function serially<T>(work: () => Promise<T> | T): Promise<T> {
+  const run = tail.then(work, work);
+  tail = run.catch(() => undefined);
+  return run;
 }
 
 /** A test that runs on the shared WebGPU device. */

@@ -1,0 +1,153 @@
+// How each dtype is stored and computed in WGSL, and the load / store hooks
+// every emitter goes through. Emitters never write `buf[i]` themselves: the
+// hooks handle f16 (native `array<f16>` or halves packed two per u32), bool
+// (stored as u32), and later fused prologues (cast on load) and epilogues.
+
+import { f16round } from '@petamoriken/float16';
+import type { DType } from '../../ir/dtype.ts';
+import type { F16Mode } from '../../runtime/plan.ts';
+
+export interface Binding {
+  /** WGSL identifier of the buffer. */
+  readonly name: string;
+  readonly dtype: DType;
+  readonly access: 'read' | 'write';
+}
+
+/** Element type of the storage array. */
+export function storageElem(dtype: DType, mode: F16Mode): string {
+  switch (dtype) {
+    case 'f32': return 'f32';
+    case 'f16': return mode === 'native' ? 'f16' : 'u32';
+    case 'i32': return 'i32';
+    case 'u32': return 'u32';
+    case 'bool': return 'u32';
+  }
+}
+
+/** Scalar type the kernel computes in for values of `dtype`. */
+export function computeType(dtype: DType, mode: F16Mode): string {
+  switch (dtype) {
+    case 'f32': return 'f32';
+    case 'f16': return mode === 'native' ? 'f16' : 'f32';
+    case 'i32': return 'i32';
+    case 'u32': return 'u32';
+    case 'bool': return 'bool';
+  }
+}
+
+/**
+ * Scalar type for an accumulator of dtype `acc` (f32 or f16). In packed mode
+ * an f16 accumulator is f32 whose running sum must be rounded to f16 after
+ * every addition (`roundsAccToF16`, `ampc_round_f16`) to keep f16 numerics.
+ */
+export function accType(acc: DType, mode: F16Mode): string {
+  return computeType(acc, mode);
+}
+
+/** True when an `acc` accumulator is emulated: f32 arithmetic, rounded to f16 at every step. */
+export function roundsAccToF16(acc: DType, mode: F16Mode): boolean {
+  return acc === 'f16' && mode === 'packed';
+}
+
+const isPackedWrite = (b: Binding, mode: F16Mode) => b.dtype === 'f16' && mode === 'packed' && b.access === 'write';
+
+export function declareBinding(b: Binding, index: number, mode: F16Mode): string {
+  const elem = isPackedWrite(b, mode) ? 'atomic<u32>' : storageElem(b.dtype, mode);
+  const access = b.access === 'read' ? 'read' : 'read_write';
+  return `@group(0) @binding(${index}) var<storage, ${access}> ${b.name}: array<${elem}>;`;
+}
+
+export function declareBindings(bs: readonly Binding[], mode: F16Mode): string {
+  return bs.map((b, i) => declareBinding(b, i, mode)).join('\n');
+}
+
+/** True when a kernel over these bindings needs `enable f16;`. */
+export function needsF16(bs: readonly Binding[], mode: F16Mode, extra = false): boolean {
+  return mode === 'native' && (extra || bs.some((b) => b.dtype === 'f16'));
+}
+
+/** Expression loading element `idx` (a u32 expression) as the compute type. */
+export function load(b: Binding, idx: string, mode: F16Mode): string {
+  if (b.dtype === 'bool') return `(${b.name}[${idx}] != 0u)`;
+  if (b.dtype === 'f16' && mode === 'packed') return `unpack2x16float(${b.name}[(${idx}) >> 1u])[(${idx}) & 1u]`;
+  return `${b.name}[${idx}]`;
+}
+
+/**
+ * Statement storing `value` at element `idx`. `value` is of the compute type,
+ * or of `valueType` when given (e.g. an f32 accumulator stored as f16). Packed
+ * halves are written with two atomics (clear my half, then set it), so two
+ * threads writing the two halves of one word never race.
+ */
+export function store(b: Binding, idx: string, value: string, mode: F16Mode, valueType?: string): string {
+  // An f32 value stored as native f16 converts with IEEE overflow to inf.
+  if (b.dtype === 'f16' && mode === 'native' && valueType === 'f32') value = toF16(value);
+  if (b.dtype === 'bool') return `${b.name}[${idx}] = select(0u, 1u, ${value});`;
+  if (b.dtype === 'f16' && mode === 'packed') {
+    return `{ let i_ = ${idx}; let h_ = ampc_f16_bits(f32(${value})); let s_ = (i_ & 1u) * 16u;\n` +
+      `    atomicAnd(&${b.name}[i_ >> 1u], ~(0xFFFFu << s_)); atomicOr(&${b.name}[i_ >> 1u], h_ << s_); }`;
+  }
+  return `${b.name}[${idx}] = ${value};`;
+}
+
+/** A WGSL literal of a scalar type (`1.0` in f16 is `f16(1.0)`). */
+export function literal(value: number, type: string): string {
+  if (type === 'bool') return value !== 0 ? 'true' : 'false';
+  if (type === 'i32' || type === 'u32') return `${type}(${Math.trunc(value)})`;
+  // Round first: a literal outside the type's range is a shader-creation error.
+  value = type === 'f16' ? f16round(value) : Math.fround(value);
+  // Non-finite values are not constant expressions in WGSL (const-evaluation
+  // rejects them): they come from runtime bit patterns, see SUPPORT below.
+  if (Number.isNaN(value)) return `ampc_nan_${type}()`;
+  if (value === Infinity) return `ampc_posinf_${type}()`;
+  if (value === -Infinity) return `ampc_neginf_${type}()`;
+  const s = Number.isInteger(value) ? `${value}.0` : String(value);
+  return `${type}(${s})`;
+}
+
+/** Module-scope functions `literal` may call, by name. */
+const SUPPORT: Readonly<Record<string, string>> = {
+  ampc_nan_f32: 'fn ampc_nan_f32() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); }',
+  ampc_posinf_f32: 'fn ampc_posinf_f32() -> f32 { var b = 0x7f800000u; return bitcast<f32>(b); }',
+  ampc_neginf_f32: 'fn ampc_neginf_f32() -> f32 { var b = 0xff800000u; return bitcast<f32>(b); }',
+  // f32 -> f16 with IEEE overflow to inf (WGSL leaves out-of-range conversions indeterminate).
+  ampc_to_f16: 'fn ampc_to_f16(x: f32) -> f16 { if (abs(x) >= 65520.0) { return select(ampc_posinf_f16(), ampc_neginf_f16(), x < 0.0); } return f16(x); }',
+  ampc_f16_bits:
+    'fn ampc_f16_bits(x: f32) -> u32 { if (ampc_isnan_f32(x)) { return 0x7e00u; } if (abs(x) >= 65520.0) { return select(0x7c00u, 0xfc00u, x < 0.0); }\n' +
+    '  return pack2x16float(vec2f(x, 0.0)) & 0xFFFFu; }',
+  // NaN is tested on the bits: lavapipe (LLVM with no-NaN assumptions) folds `a != a` to false.
+  ampc_isnan_f32: 'fn ampc_isnan_f32(a: f32) -> bool { return (bitcast<u32>(a) & 0x7fffffffu) > 0x7f800000u; }',
+  ampc_isnan_f16: 'fn ampc_isnan_f16(a: f16) -> bool { return (bitcast<u32>(vec2<f16>(a, a)) & 0x7fffu) > 0x7c00u; }',
+  // NaN-propagating max / min (numpy's maximum / minimum); WGSL's max(NaN, x) is unspecified.
+  ampc_nanmax_f32: 'fn ampc_nanmax_f32(a: f32, b: f32) -> f32 { return select(select(max(a, b), b, ampc_isnan_f32(b)), a, ampc_isnan_f32(a)); }',
+  ampc_nanmax_f16: 'fn ampc_nanmax_f16(a: f16, b: f16) -> f16 { return select(select(max(a, b), b, ampc_isnan_f16(b)), a, ampc_isnan_f16(a)); }',
+  ampc_nanmin_f32: 'fn ampc_nanmin_f32(a: f32, b: f32) -> f32 { return select(select(min(a, b), b, ampc_isnan_f32(b)), a, ampc_isnan_f32(a)); }',
+  ampc_nanmin_f16: 'fn ampc_nanmin_f16(a: f16, b: f16) -> f16 { return select(select(min(a, b), b, ampc_isnan_f16(b)), a, ampc_isnan_f16(a)); }',
+  // f32 rounded to the nearest f16 value (an f16 accumulator where WGSL has no f16 arithmetic).
+  ampc_round_f16: 'fn ampc_round_f16(x: f32) -> f32 { return unpack2x16float(ampc_f16_bits(x)).x; }',
+  ampc_nan_f16: 'fn ampc_nan_f16() -> f16 { var b = 0x7e00u; return bitcast<vec2<f16>>(b).x; }',
+  ampc_posinf_f16: 'fn ampc_posinf_f16() -> f16 { var b = 0x7c00u; return bitcast<vec2<f16>>(b).x; }',
+  ampc_neginf_f16: 'fn ampc_neginf_f16() -> f16 { var b = 0xfc00u; return bitcast<vec2<f16>>(b).x; }',
+};
+
+/** The kernel's code with the support functions it calls appended (lowering does this for every kernel). */
+export function withSupport(code: string): string {
+  const used = new Set<string>();
+  const visit = (text: string) => {
+    for (const name of Object.keys(SUPPORT)) {
+      if (!used.has(name) && text.includes(name + '(') && !code.includes(`fn ${name}(`)) {
+        used.add(name);
+        visit(SUPPORT[name]!);
+      }
+    }
+  };
+  visit(code);
+  const defs = Object.keys(SUPPORT).filter((n) => used.has(n)).map((n) => SUPPORT[n]);
+  return defs.length ? `${code}\n${defs.join('\n')}\n` : code;
+}
+
+/** WGSL converting an f32 compute value to f16 (overflow gives inf, as IEEE and the reference do). */
+export function toF16(x: string): string {
+  return `ampc_to_f16(${x})`;
+}

@@ -1,0 +1,67 @@
+// A Plan is what the compiler hands the runtime: WGSL kernels, the buffers
+// they bind, the dispatches of one run in order, and which buffers are the
+// graph's inputs and outputs. It is plain data (JSON-serializable), so an
+// ahead-of-time artifact is a saved Plan that the runtime alone can run.
+
+import type { DType } from '../ir/dtype.ts';
+
+/**
+ * How f16 tensors live on the device: `native` uses `array<f16>` (needs the
+ * adapter's shader-f16); `packed` keeps two halves per u32 and computes in
+ * f32 through unpack2x16float / pack2x16float. Both lay halves out the same
+ * way in memory, so uploads and read-backs do not depend on the mode.
+ */
+export type F16Mode = 'native' | 'packed';
+
+export interface PlanKernel {
+  /** What the kernel computes, for error messages and profiles (e.g. "matmul %3"). */
+  readonly label: string;
+  readonly code: string;
+  readonly entryPoint: string;
+  /** The shader declares `enable f16;`. */
+  readonly usesF16: boolean;
+}
+
+export type BufferRole = 'input' | 'param' | 'output' | 'intermediate' | 'constant';
+
+export interface PlanBuffer {
+  readonly id: number;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  /** Bytes, a multiple of 4 (f16 and bool sizes rounded up). */
+  readonly byteSize: number;
+  readonly role: BufferRole;
+  /** Graph value name, where it has one. */
+  readonly name?: string;
+}
+
+export interface PlanDispatch {
+  /** Index into Plan.kernels. */
+  readonly kernel: number;
+  /** Buffer ids bound at @group(0) @binding(0..n-1), in order. */
+  readonly bindings: readonly number[];
+  readonly workgroups: readonly [number, number, number];
+}
+
+export interface PlanIO {
+  readonly name: string;
+  readonly buffer: number;
+}
+
+export interface Plan {
+  readonly version: 1;
+  readonly f16Mode: F16Mode;
+  readonly kernels: readonly PlanKernel[];
+  readonly buffers: readonly PlanBuffer[];
+  readonly dispatches: readonly PlanDispatch[];
+  /** Graph inputs (params too), in graph order. */
+  readonly inputs: readonly PlanIO[];
+  /** Graph outputs, in return order (names are the printed value names). */
+  readonly outputs: readonly PlanIO[];
+}
+
+/** Bytes a tensor of `count` elements occupies, padded to a multiple of 4. */
+export function storageBytes(dtype: DType, count: number): number {
+  const raw = dtype === 'f16' ? count * 2 : count * 4;
+  return Math.max(4, Math.ceil(raw / 4) * 4);
+}
