@@ -1,0 +1,187 @@
+// reduce_sum / reduce_mean / reduce_max on the GPU against the reference, in
+// the three modes (f32, native f16, packed f16): odd sizes, any axes
+// (negative, non-adjacent, strided), keepdims, tiny rows (thread per output),
+// long rows (workgroup per output), full reductions of ~100k elements (two
+// stages), acc = f16, integers, NaN, and grid splitting.
+
+import type { ExecutionContext } from 'ava';
+import type { DType } from '../ir/dtype.ts';
+import { Graph } from '../ir/graph.ts';
+import type { Value } from '../ir/graph.ts';
+import type { OpName } from '../ir/ops.ts';
+import { normalizeAxes } from '../ir/shape-rules.ts';
+import { hostTensor } from '../ir/interp/tensor.ts';
+import type { HostTensor } from '../ir/interp/tensor.ts';
+import type { GpuContext } from '../runtime/device.ts';
+import type { F16Mode } from '../runtime/plan.ts';
+import { compileForDevice } from '../compiler/execute.ts';
+import { checkAgainstReference, dtypeOf, f16ModeOf, MODES, seededValues } from './helpers/compare.ts';
+import type { Mode } from './helpers/compare.ts';
+import { gpuF16Test, gpuTest } from './helpers/gpu.ts';
+import type { GpuTestFn } from './helpers/gpu.ts';
+
+interface Case {
+  readonly shape: number[];
+  readonly axes: number[];
+  readonly keepdims?: boolean;
+}
+
+const CASES: Case[] = [
+  { shape: [7], axes: [0] },
+  { shape: [1], axes: [0], keepdims: true },
+  { shape: [3, 33], axes: [1], keepdims: true },
+  { shape: [3, 33], axes: [-2] },
+  { shape: [257, 7], axes: [0] },
+  { shape: [4, 5, 6], axes: [0, 2], keepdims: true },
+  { shape: [4, 5, 6], axes: [-1, 0] },
+  { shape: [2, 3, 1000], axes: [-1] },
+  { shape: [2, 1000, 3], axes: [1], keepdims: true },
+  { shape: [1, 3, 7], axes: [1] },
+  { shape: [5, 1], axes: [1] },
+  { shape: [3, 4], axes: [] },
+  { shape: [33, 2049], axes: [1] },
+  { shape: [1000, 3], axes: [0, 1] },
+  { shape: [3, 20000], axes: [-1] }, // few long rows: two stages
+  { shape: [100, 1000], axes: [0, 1] }, // full reduction of 100k: two stages
+];
+
+/** Largest Σ|x| over the outputs (the magnitude of the summed terms), and the reduced count. */
+function sumScale(shape: number[], axes: number[], values: number[]): { scale: number; count: number } {
+  const ax = normalizeAxes('t', axes, shape.length);
+  const count = ax.reduce((p, a) => p * shape[a]!, 1);
+  const total = values.reduce((p, v) => p + Math.abs(v), 0);
+  // Every output sums `count` of the values; bound its Σ|x| by count · max|x| and by the total.
+  const maxAbs = values.reduce((p, v) => Math.max(p, Math.abs(v)), 0);
+  return { scale: Math.max(1, Math.min(total, count * maxAbs)), count };
+}
+
+/** One checked piece of a batched graph: adds its inputs (names prefixed) and returns its outputs. */
+interface Piece {
+  readonly what: string;
+  /** Magnitude of accumulated terms (CheckOptions.scale). */
+  readonly scale: number;
+  readonly build: (g: Graph, prefix: string, inputs: Record<string, HostTensor>) => Value[];
+}
+
+/**
+ * Checks many small cases with few sessions: pieces whose scales are within
+ * a factor of 10 share one graph (each session costs a pipeline build and a
+ * read-back, slow on lavapipe), checked with the largest of their scales.
+ */
+async function checkPieces(t: ExecutionContext, ctx: GpuContext, f16Mode: F16Mode, pieces: readonly Piece[]): Promise<void> {
+  const buckets = new Map<number, Piece[]>();
+  for (const p of pieces) {
+    const k = Math.ceil(Math.log10(Math.max(1, p.scale)));
+    buckets.set(k, [...(buckets.get(k) ?? []), p]);
+  }
+  for (const group of buckets.values()) {
+    const g = new Graph('t');
+    const inputs: Record<string, HostTensor> = {};
+    const outs: string[] = [];
+    const outputs = group.flatMap((p, i) => {
+      const vs = p.build(g, `p${i}_`, inputs);
+      for (const _ of vs) outs.push(p.what);
+      return vs;
+    });
+    g.setOutputs(outputs);
+    await checkAgainstReference(t, ctx, g, inputs, f16Mode, { scale: Math.max(...group.map((p) => p.scale)) });
+    if (!t.passed) t.log(outs.map((w, k) => `output ${k}: ${w}`).join('\n'));
+  }
+}
+
+function reducePiece(op: OpName, dtype: DType, c: Case, seed: number, acc?: DType, values?: number[]): Piece {
+  const n = c.shape.reduce((p, d) => p * d, 1);
+  const xs = values ?? seededValues(seed, n, -1, 1);
+  const { scale, count } = sumScale(c.shape, c.axes, xs);
+  return {
+    what: `${op} ${dtype}[${c.shape}] axes [${c.axes}]${c.keepdims ? ' keepdims' : ''}${acc ? ` acc ${acc}` : ''}`,
+    scale: op === 'reduce_max' ? 1 : op === 'reduce_mean' ? Math.max(1, scale / count) : scale,
+    build: (g, prefix, inputs) => {
+      const x = g.addInput(`${prefix}x`, { dtype, shape: c.shape });
+      inputs[`${prefix}x`] = hostTensor(dtype, c.shape, xs);
+      return [g.add(op, [x], { axes: c.axes, keepdims: c.keepdims ?? false, ...(acc ? { acc } : {}) })];
+    },
+  };
+}
+
+function reduceGraph(op: OpName, dtype: DType, c: Case): Graph {
+  const g = new Graph('t');
+  const x = g.addInput('x', { dtype, shape: c.shape });
+  g.setOutputs([g.add(op, [x], { axes: c.axes, keepdims: c.keepdims ?? false })]);
+  return g;
+}
+
+function gpu(title: string, fn: GpuTestFn, needsF16 = false): void {
+  (needsF16 ? gpuF16Test : gpuTest)(title, fn);
+}
+
+function modeTest(title: string, mode: Mode, fn: (t: ExecutionContext, ctx: GpuContext, dtype: DType, f16Mode: F16Mode) => Promise<void>) {
+  gpu(`${title} [${mode}]`, (t, ctx) => fn(t, ctx, dtypeOf(mode), f16ModeOf(mode)), mode === 'f16');
+}
+
+for (const mode of MODES) {
+  for (const op of ['reduce_sum', 'reduce_mean', 'reduce_max'] as const) {
+    modeTest(`${op} over ${CASES.length} shape / axes cases`, mode, async (t, ctx, dtype, f16Mode) => {
+      await checkPieces(t, ctx, f16Mode, CASES.map((c, k) => reducePiece(op, dtype, c, 100 + k)));
+    });
+  }
+  if (mode !== 'f32') {
+    modeTest('reduce_sum and reduce_mean with acc = f16', mode, async (t, ctx, dtype, f16Mode) => {
+      const cases: Case[] = [{ shape: [3, 7], axes: [1] }, { shape: [5, 300], axes: [-1] }, { shape: [40, 3, 9], axes: [0, 2], keepdims: true }, { shape: [100, 1000], axes: [0, 1] }];
+      await checkPieces(t, ctx, f16Mode, ['reduce_sum', 'reduce_mean'].flatMap((op) => cases.map((c, k) => reducePiece(op as OpName, dtype, c, 200 + k, 'f16'))));
+    });
+  }
+  modeTest('reduce_max propagates NaN and handles ±inf', mode, async (t, ctx, dtype, f16Mode) => {
+    await checkPieces(t, ctx, f16Mode, [[4, 5], [4, 300]].map((shape) => {
+      const n = shape[0]! * shape[1]!;
+      const values = seededValues(7, n, -100, 100);
+      values[3] = NaN; // row 0
+      values[shape[1]! + 2] = Infinity; // row 1
+      for (let j = 0; j < shape[1]!; j++) values[2 * shape[1]! + j] = -Infinity; // row 2
+      values[n - 1] = NaN; // row 3 (last element)
+      return reducePiece('reduce_max', dtype, { shape, axes: [1] }, 0, undefined, values);
+    }));
+  });
+}
+
+gpu('integer reduce_sum (wrapping) and reduce_max, i32 and u32', async (t, ctx) => {
+  const pieces = (['i32', 'u32'] as const).flatMap((dtype) =>
+    [{ shape: [3, 7], axes: [1] }, { shape: [5, 300], axes: [0] }, { shape: [200, 200], axes: [0, 1] }, { shape: [8, 4100], axes: [-1] }].flatMap((c) => {
+      const n = c.shape.reduce((p, d) => p * d, 1);
+      const values = seededValues(11, n, dtype === 'i32' ? -2e9 : 0, dtype === 'i32' ? 2e9 : 4e9).map(Math.trunc);
+      // Integers compare exactly, whatever the scale.
+      return (['reduce_sum', 'reduce_max'] as const).map((op) => ({ ...reducePiece(op, dtype, c, 0, undefined, values), scale: 1 }));
+    }),
+  );
+  await checkPieces(t, ctx, 'native', pieces);
+});
+
+gpu('more rows than a grid dimension holds: the dispatch is split over y and z', async (t, ctx) => {
+  // A device that allows only 5 workgroups per dimension forces 2-D and 3-D grids on small tensors.
+  const small = Object.create(ctx, { limits: { value: { ...ctx.limits, maxComputeWorkgroupsPerDimension: 5 } } }) as GpuContext;
+  for (const f16Mode of ['native', 'packed'] as const) {
+    const dtype = f16Mode === 'packed' ? 'f16' : 'f32';
+    const cases: Case[] = [{ shape: [70, 40], axes: [1] }, { shape: [40, 70], axes: [0] }, { shape: [1000, 5], axes: [1] }, { shape: [2, 50000], axes: [1] }];
+    const plan = compileForDevice(reduceGraph('reduce_sum', dtype, cases[0]!), small, { f16Mode });
+    t.deepEqual(plan.dispatches[0]!.workgroups, [5, 5, 3]);
+    await checkPieces(t, small, f16Mode, cases.map((c, k) => reducePiece('reduce_sum', dtype, c, 5 + k)));
+  }
+});
+
+gpu('strategy: tiny rows loop per thread, long rows use workgroups, full reductions two stages', (t, ctx) => {
+  const kernels = (c: Case) => compileForDevice(reduceGraph('reduce_sum', 'f32', c), ctx, { f16Mode: 'native' });
+  const tiny = kernels({ shape: [1000, 5], axes: [1] });
+  t.is(tiny.dispatches.length, 1);
+  t.false(tiny.kernels[0]!.code.includes('var<workgroup>'));
+  const long = kernels({ shape: [8, 3000], axes: [1] });
+  t.is(long.dispatches.length, 1);
+  t.regex(long.kernels[0]!.code, /var<workgroup> wg_f32: array<f32, 256>/);
+  t.deepEqual(long.dispatches[0]!.workgroups, [8, 1, 1]);
+  const full = kernels({ shape: [1000, 1000], axes: [0, 1] });
+  t.is(full.dispatches.length, 2);
+  t.deepEqual(full.dispatches[0]!.workgroups, [Math.ceil(1e6 / 4096), 1, 1]);
+  // A strided reduction reads the input with static strides, no transpose kernel.
+  const strided = kernels({ shape: [6, 40, 5], axes: [1] });
+  t.is(strided.dispatches.length, 1);
+  t.regex(strided.kernels[0]!.code, /\* 5u/);
+});
