@@ -1,0 +1,56 @@
+// `ampc run FILE.ir --inputs IN.json [--backend gpu|reference] [--precision f32]
+// [--graph NAME] [--out OUT.json]`: runs a graph and writes its outputs as
+// tensor JSON (a list, in return order).
+
+import { writeFileSync, renameSync } from 'node:fs';
+import { AmpcError } from '../../ir/errors.ts';
+import { interpret } from '../../ir/interp/interpret.ts';
+import { parseTensorJson, tensorsToJson } from '../../ir/interp/tensor-json.ts';
+import type { HostTensor } from '../../ir/interp/tensor.ts';
+import { parseModule } from '../../ir/text/parser.ts';
+import { acquireDevice } from '../../runtime/device.ts';
+import { runGraphOnGpu } from '../execute.ts';
+import type { CliIO } from './io.ts';
+import { readText } from './io.ts';
+
+export interface RunOptions {
+  inputs: string;
+  backend: 'gpu' | 'reference';
+  precision: 'f32';
+  graph?: string;
+  out?: string;
+}
+
+export async function runCommand(file: string, opts: RunOptions, io: CliIO): Promise<void> {
+  const mod = parseModule(readText(file), file);
+  const g = opts.graph ? mod.get(opts.graph) : mod.main;
+  const inputs = parseTensorJson(readText(opts.inputs), opts.inputs);
+  let outputs: HostTensor[];
+  if (opts.backend === 'reference') {
+    outputs = interpret(g, inputs);
+  } else {
+    const ctx = await acquireDevice();
+    try {
+      outputs = await runGraphOnGpu(g, inputs, ctx);
+    } finally {
+      ctx.destroy();
+    }
+  }
+  writeOutput(tensorsToJson(outputs), opts.out, io);
+}
+
+/** Writes to a file atomically (temp file + rename: nothing half-written), or to stdout. */
+export function writeOutput(text: string, out: string | undefined, io: CliIO): void {
+  const body = text.endsWith('\n') ? text : text + '\n';
+  if (!out) {
+    io.stdout(body);
+    return;
+  }
+  const tmp = `${out}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, body);
+    renameSync(tmp, out);
+  } catch (e) {
+    throw new AmpcError('E0601', `cannot write ${out}: ${(e as Error).message}`);
+  }
+}

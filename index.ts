@@ -1,0 +1,19 @@
+// ampc's public API. The IR (graphs, the op table, text format, verifier),
+// tracing from TypeScript (`trace`, `nn`), the reference interpreter, the
+// compiler (lower a graph to a Plan) and the runtime (device, Session).
+//
+//   import { trace, f32, nn, acquireDevice, runGraphOnGpu } from 'ampc';
+
+export * as ir from './ir/index.ts';
+export { parseModule, printGraph, printModule, verifyGraph, Graph, AmpcError } from './ir/index.ts';
+export * from './ir/trace/index.ts';
+export { interpret, interpretAll } from './ir/interp/interpret.ts';
+export { parseTensorJson, tensorsToJson } from './ir/interp/tensor-json.ts';
+export { hostTensor } from './ir/interp/tensor.ts';
+export type { HostTensor } from './ir/interp/tensor.ts';
+export { lowerGraph } from './compiler/lower.ts';
+export { runGraphOnGpu, compileForDevice } from './compiler/execute.ts';
+export { acquireDevice, describeDevice } from './runtime/device.ts';
+export type { GpuContext } from './runtime/device.ts';
+export { Session } from './runtime/session.ts';
+export type { Plan } from './runtime/plan.ts';
