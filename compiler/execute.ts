@@ -11,6 +11,7 @@ import type { GpuContext } from '../runtime/device.ts';
 import { decodeTensor, encodeTensor } from '../runtime/host-data.ts';
 import type { F16Mode, Plan } from '../runtime/plan.ts';
 import { Session } from '../runtime/session.ts';
+import { adapterKindOf } from './kernels/matmul-config.ts';
 import { lowerGraph } from './lower.ts';
 
 export interface GpuRunOptions {
@@ -23,7 +24,11 @@ export function defaultF16Mode(ctx: GpuContext): F16Mode {
 }
 
 export function compileForDevice(g: Graph, ctx: GpuContext, opts: GpuRunOptions = {}): Plan {
-  return lowerGraph(g, { f16Mode: opts.f16Mode ?? defaultF16Mode(ctx), maxWorkgroupsPerDim: ctx.limits.maxComputeWorkgroupsPerDimension });
+  return lowerGraph(g, {
+    f16Mode: opts.f16Mode ?? defaultF16Mode(ctx),
+    target: adapterKindOf(ctx.adapterInfo),
+    maxWorkgroupsPerDim: ctx.limits.maxComputeWorkgroupsPerDimension,
+  });
 }
 
 export async function runGraphOnGpu(g: Graph, inputs: Readonly<Record<string, HostTensor>>, ctx: GpuContext, opts: GpuRunOptions = {}): Promise<HostTensor[]> {

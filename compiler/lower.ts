@@ -10,13 +10,15 @@ import { numel } from '../ir/types.ts';
 import { verifyGraph } from '../ir/verify.ts';
 import type { BufferRole, F16Mode, Plan, PlanBuffer, PlanDispatch, PlanKernel } from '../runtime/plan.ts';
 import { storageBytes } from '../runtime/plan.ts';
-import type { EmitContext, KernelLaunch } from './kernels/context.ts';
+import type { AdapterKind, EmitContext, KernelLaunch } from './kernels/context.ts';
 import { EMITTERS } from './kernels/table.ts';
 import { MAX_WORKGROUPS_PER_DIM } from './wgsl/grid.ts';
 import { withSupport } from './wgsl/storage.ts';
 
 export interface LowerOptions {
   readonly f16Mode: F16Mode;
+  /** The adapter kind kernels are tuned for (default 'cpu'). */
+  readonly target?: AdapterKind;
   readonly maxWorkgroupsPerDim?: number;
 }
 
@@ -53,6 +55,7 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
     if (node.results.every((r) => numel(r.type.shape) === 0)) continue;
     const ctx: EmitContext = {
       mode: opts.f16Mode,
+      target: opts.target ?? 'cpu',
       maxWorkgroupsPerDim: opts.maxWorkgroupsPerDim ?? MAX_WORKGROUPS_PER_DIM,
       buffer: (v) => {
         const b = bufferOf.get(v);

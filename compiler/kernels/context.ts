@@ -16,8 +16,12 @@ export interface KernelLaunch {
   readonly workgroups: readonly [number, number, number];
 }
 
+/** What runs the shaders: a GPU, or a CPU adapter (lavapipe, SwiftShader) — kernels are tuned per kind. */
+export type AdapterKind = 'cpu' | 'gpu';
+
 export interface EmitContext {
   readonly mode: F16Mode;
+  readonly target: AdapterKind;
   readonly maxWorkgroupsPerDim: number;
   /** Buffer id holding a value. */
   buffer(v: Value): number;

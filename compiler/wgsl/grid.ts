@@ -1,6 +1,8 @@
 // Spreading a 1-D index space over a dispatch grid that respects
 // maxComputeWorkgroupsPerDimension, and the WGSL that recovers the index.
 
+import { AmpcError } from '../../ir/errors.ts';
+
 export interface Grid {
   readonly workgroups: [number, number, number];
   /** WGSL expression of the flat workgroup index (uses `wid` and `nwg`). */
@@ -16,7 +18,7 @@ export function gridFor(groups: number, maxPerDim = MAX_WORKGROUPS_PER_DIM): Gri
   const y = Math.ceil(n / maxPerDim);
   if (y <= maxPerDim) return { workgroups: [maxPerDim, y, 1], groupIndex: '(wid.x + wid.y * nwg.x)' };
   const z = Math.ceil(y / maxPerDim);
-  if (z > maxPerDim) throw new Error(`dispatch of ${groups} workgroups exceeds the device grid`);
+  if (z > maxPerDim) throw new AmpcError('E0702', `a dispatch of ${groups} workgroups exceeds the device grid (${maxPerDim} per dimension)`);
   return { workgroups: [maxPerDim, maxPerDim, z], groupIndex: '(wid.x + (wid.y + wid.z * nwg.y) * nwg.x)' };
 }
 
