@@ -6,7 +6,7 @@
 // Accumulation: matmul, conv2d, reduce_sum and reduce_mean accumulate as their
 // `acc` attribute says (f32 by default; integer sums wrap in their own type).
 // The statistics of softmax, log_softmax, layer_norm, batch_norm, the losses
-// and avg_pool2d (maxima, sums, means, variances) are defined to be computed
+// avg_pool2d and the pool gradient ops (maxima, sums, means, variances) are defined to be computed
 // in f32 whatever the tensors' dtype, as PyTorch's acc_type does; only their
 // results are stored in the tensors' dtype.
 
@@ -14,6 +14,7 @@ import type { AttrSpec, Attrs } from './attrs.ts';
 import type { DType } from './dtype.ts';
 import { isFloat, isNumeric } from './dtype.ts';
 import { AmpcError } from './errors.ts';
+import { gradientDefs } from './ops-gradient.ts';
 import {
   broadcastShapes, broadcastsTo, checkNonNegative, checkPositive, matmulDims, normalizeAxes, normalizeAxis, windowOutSize,
 } from './shape-rules.ts';
@@ -33,7 +34,8 @@ export type Trait =
   | 'pool'
   | 'norm'
   | 'loss'
-  | 'source'; // no operands (constants)
+  | 'source' // no operands (constants)
+  | 'gradient'; // emitted by autodiff (ir/ops-gradient.ts)
 
 export interface OpDef {
   /** Exact operand count, or a minimum for variadic ops. */
@@ -192,7 +194,7 @@ const isNum = isNumeric;
 const isFlt = isFloat;
 const isSigned = (d: DType) => d === 'f32' || d === 'f16' || d === 'i32';
 
-const DEFS = {
+const CORE_DEFS = {
   // unary
   neg: unary(isSigned, 'signed numeric'),
   abs: unary(isSigned, 'signed numeric'),
@@ -490,6 +492,11 @@ const DEFS = {
     },
   },
 } satisfies Record<string, OpDef>;
+
+const DEFS = {
+  ...CORE_DEFS,
+  ...gradientDefs({ conv2d: CORE_DEFS.conv2d.infer, max_pool2d: CORE_DEFS.max_pool2d.infer, avg_pool2d: CORE_DEFS.avg_pool2d.infer }),
+};
 
 export type OpName = keyof typeof DEFS;
 

@@ -6,6 +6,7 @@ import { AmpcError } from '../ir/errors.ts';
 import type { Graph, Module } from '../ir/graph.ts';
 import { printGraph } from '../ir/text/printer.ts';
 import { verifyGraph } from '../ir/verify.ts';
+import { autodiffPass } from './autodiff.ts';
 
 /** Options every pass can see; part of every compile cache key. */
 export interface PassContext {
@@ -23,6 +24,8 @@ export interface Pass {
 export const PIPELINES: Readonly<Record<string, readonly Pass[]>> = {
   none: [],
   f32: [],
+  /** The forward graph plus the gradients of its first output w.r.t. every param (`%grad.<param>`). */
+  grad: [autodiffPass],
 };
 
 export function pipelineByName(name: string): readonly Pass[] {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runCli } from '../compiler/cli/main.ts';
-import { parseTensorListJson } from '../ir/interp/tensor-json.ts';
+import { parseTensorJson, parseTensorListJson } from '../ir/interp/tensor-json.ts';
 import { mismatches, TOLERANCES } from './helpers/compare.ts';
 import { gpuTest } from './helpers/gpu.ts';
 
@@ -60,7 +60,7 @@ for (const f of examples) {
 }
 
 test('--help works for the program and every command', async (t) => {
-  for (const args of [['--help'], ['dump', '--help'], ['run', '--help'], ['devices', '--help']]) {
+  for (const args of [['--help'], ['dump', '--help'], ['run', '--help'], ['grad', '--help'], ['devices', '--help']]) {
     const r = await cli(...args);
     t.is(r.code, 0, args.join(' '));
     t.regex(r.stdout, /Usage: ampc/);
@@ -118,4 +118,26 @@ test('the ampc process: unknown options and commands exit 1', async (t) => {
     t.is(err?.code, 1, args.join(' '));
     t.regex(err?.stderr ?? '', /error/);
   }
+});
+
+gpuTest('grad: the GPU gradients of mlp-loss.ir match the reference, keyed by parameter name', async (t) => {
+  const file = join(EXAMPLES, 'mlp-loss.ir'), inputs = join(EXAMPLES, 'mlp-loss.inputs.json');
+  const gpuOut = join(tmp, 'grad.gpu.json'), refOut = join(tmp, 'grad.ref.json');
+  const gpu = await cli('grad', file, '--inputs', inputs, '--out', gpuOut);
+  t.is(gpu.code, 0, gpu.stderr);
+  const ref = await cli('grad', file, '--inputs', inputs, '--backend', 'reference', '--out', refOut);
+  t.is(ref.code, 0, ref.stderr);
+  const a = parseTensorJson(readFileSync(gpuOut, 'utf8'), gpuOut);
+  const e = parseTensorJson(readFileSync(refOut, 'utf8'), refOut);
+  t.deepEqual(Object.keys(a), ['w1', 'b1', 'w2', 'b2']);
+  for (const k of Object.keys(e)) {
+    t.deepEqual(a[k]!.shape, e[k]!.shape, k);
+    t.deepEqual(mismatches(a[k]!, e[k]!, TOLERANCES.f32, 10), [], k);
+  }
+});
+
+test('grad: a graph whose first output is not a scalar is an error', async (t) => {
+  const r = await cli('grad', join(EXAMPLES, 'mlp.ir'), '--inputs', join(EXAMPLES, 'mlp.inputs.json'), '--backend', 'reference');
+  t.is(r.code, 1);
+  t.regex(r.stderr, /error E0401: .*scalar/);
 });

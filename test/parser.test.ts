@@ -138,13 +138,31 @@ function transformerGraph(): Graph {
   return g;
 }
 
+/** The gradient ops autodiff emits, each once. */
+function gradientOpsGraph(): Graph {
+  const g = new Graph('gradients');
+  const x = g.addInput('x', { dtype: 'f32', shape: [2, 4, 9, 9] });
+  const w = g.addInput('w', { dtype: 'f32', shape: [6, 2, 3, 3] });
+  const conv = { stride: [2, 2], padding: [1, 0, 1, 1], groups: 2 };
+  const y = g.add('conv2d', [x, w], conv);
+  const dx = g.add('conv2d_grad_input', [y, w], { input_shape: [2, 4, 9, 9], ...conv });
+  const dw = g.add('conv2d_grad_weight', [x, y], { weight_shape: [6, 2, 3, 3], ...conv });
+  const pool = { kernel: [3, 3], stride: [2, 2], padding: [1, 1, 1, 1] };
+  const p = g.add('max_pool2d', [x], pool);
+  const dmax = g.add('max_pool2d_grad', [x, p], pool);
+  const davg = g.add('avg_pool2d_grad', [p], { input_shape: [2, 4, 9, 9], ...pool, count_include_pad: true });
+  const dgelu = g.add('gelu_grad', [x, dx], { approximate: 'tanh' });
+  g.setOutputs([dw, dmax, davg, dgelu]);
+  return g;
+}
+
 test('round trip: graphs built through addNode cover every op and print back unchanged', (t) => {
-  const graphs = [elementwiseGraph(), constantsGraph(), cnnGraph(), transformerGraph()];
+  const graphs = [elementwiseGraph(), constantsGraph(), cnnGraph(), transformerGraph(), gradientOpsGraph()];
   const used = new Set<OpName>(graphs.flatMap((g) => g.nodes.map((n) => n.op)));
   t.deepEqual(OP_NAMES.filter((op) => !used.has(op)), [], 'ops without a round-trip case');
   for (const g of graphs) roundTrip(t, moduleOf(g));
   const all = roundTrip(t, moduleOf(...graphs));
-  t.is(all.match(/^graph @/gm)?.length, 4);
+  t.is(all.match(/^graph @/gm)?.length, 5);
 });
 
 test('round trip: batch_norm in training has three named results', (t) => {

@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { AmpcError } from '../../ir/errors.ts';
 import { devicesCommand } from './devices.ts';
 import { dumpCommand } from './dump.ts';
+import { gradCommand } from './grad.ts';
 import type { CliIO } from './io.ts';
 import { runCommand } from './run.ts';
 
@@ -36,6 +37,19 @@ function buildProgram(io: CliIO): Command {
     .option('-o, --out <file>', 'write the outputs here instead of stdout')
     .action(async (file: string, o: { inputs: string; backend: 'gpu' | 'reference'; precision: 'f32'; graph?: string; out?: string }) => {
       await runCommand(file, o, io);
+    });
+
+  program
+    .command('grad')
+    .description("gradients of the graph's first output (a scalar) with respect to every {param} input, as tensor JSON keyed by parameter name")
+    .argument('<file>', 'the .ir file')
+    .requiredOption('--inputs <json>', 'tensor JSON with one entry per graph input')
+    .addOption(new Option('--backend <name>', 'where to run: the WebGPU device, or the f64 reference interpreter').choices(['gpu', 'reference']).default('gpu'))
+    .addOption(new Option('--precision <p>', 'precision policy (amp arrives with the precision pass)').choices(['f32']).default('f32'))
+    .option('--graph <name>', 'which graph of the module (default: the first)')
+    .option('-o, --out <file>', 'write the gradients here instead of stdout')
+    .action(async (file: string, o: { inputs: string; backend: 'gpu' | 'reference'; precision: 'f32'; graph?: string; out?: string }) => {
+      await gradCommand(file, o, io);
     });
 
   program

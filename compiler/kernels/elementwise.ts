@@ -50,7 +50,7 @@ export const BINARY_WGSL: { readonly [P in Binary]: (a: string, b: string, t: st
 };
 
 /** Module-scope helpers for compute type `t`; only those the expression names are emitted. */
-function helpersFor(expr: string, t: string): string {
+export function helpersFor(expr: string, t: string): string {
   const one = literal(1, t), half = literal(0.5, t), two = literal(2, t), zero = literal(0, t);
   const defs: Record<string, string> = {
     [`tanh_${t}`]: `fn tanh_${t}(x: ${t}) -> ${t} { let e = exp(${two} * abs(x)); return sign(x) * (${one} - ${two} / (e + ${one})); }`,

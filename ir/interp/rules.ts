@@ -9,6 +9,7 @@ import type { TensorType } from '../types.ts';
 import type { HostTensor } from './tensor.ts';
 import * as conv from './kernels/conv-pool.ts';
 import * as ew from './kernels/elementwise.ts';
+import * as grad from './kernels/grad.ts';
 import * as loss from './kernels/loss.ts';
 import * as mm from './kernels/matmul.ts';
 import * as norm from './kernels/norm.ts';
@@ -71,4 +72,10 @@ export const INTERP_RULES: { readonly [P in OpName]: InterpRule } = {
   broadcast_to: shape.broadcastTo,
   slice: shape.slice,
   concat: shape.concat,
+
+  conv2d_grad_input: grad.conv2dGradInput,
+  conv2d_grad_weight: grad.conv2dGradWeight,
+  max_pool2d_grad: grad.maxPool2dGrad,
+  avg_pool2d_grad: grad.avgPool2dGrad,
+  gelu_grad: grad.geluGrad,
 };

@@ -34,4 +34,10 @@ export const TRACED_BY: { readonly [P in OpName]: string | null } = {
   broadcast_to: 'broadcastTo',
   slice: 'slice',
   concat: 'concat',
+  // Gradient ops: emitted by autodiff, not traced.
+  conv2d_grad_input: null,
+  conv2d_grad_weight: null,
+  max_pool2d_grad: null,
+  avg_pool2d_grad: null,
+  gelu_grad: null,
 };

@@ -1,0 +1,50 @@
+// The emitter table: one WGSL emitter per IR op, typed over OpName so the
+// type checker rejects an op without one.
+
+import type { EmitterTable } from './context.ts';
+import { emitConv2d } from './conv.ts';
+import { emitConv2dGradInput, emitConv2dGradWeight } from './conv-grad.ts';
+import { emitBinary, emitCast, emitConstant, emitSelect, emitUnary } from './elementwise.ts';
+import { emitGeluGrad } from './elementwise-grad.ts';
+import { emitMatmul } from './matmul.ts';
+import { emitAvgPool2d, emitMaxPool2d } from './pool.ts';
+import { emitAvgPool2dGrad, emitMaxPool2dGrad } from './pool-grad.ts';
+import { emitBroadcastTo, emitConcat, emitOneHot, emitReshape, emitSlice, emitTranspose } from './shape.ts';
+import { emitBatchNorm } from './batch-norm.ts';
+import { emitCrossEntropy, emitMseLoss } from './loss.ts';
+import { emitReduce } from './reduce.ts';
+import { emitLayerNorm, emitSoftmax } from './rows.ts';
+
+export const EMITTERS: EmitterTable = {
+  neg: emitUnary, abs: emitUnary, exp: emitUnary, log: emitUnary, sqrt: emitUnary, rsqrt: emitUnary,
+  reciprocal: emitUnary, tanh: emitUnary, sigmoid: emitUnary, relu: emitUnary, gelu: emitUnary,
+  add: emitBinary, sub: emitBinary, mul: emitBinary, div: emitBinary, maximum: emitBinary, minimum: emitBinary, pow: emitBinary,
+  equal: emitBinary, less: emitBinary, greater: emitBinary, less_equal: emitBinary, greater_equal: emitBinary,
+  select: emitSelect,
+  cast: emitCast,
+  constant: emitConstant,
+  matmul: emitMatmul,
+  conv2d: emitConv2d,
+  max_pool2d: emitMaxPool2d,
+  avg_pool2d: emitAvgPool2d,
+  reduce_sum: emitReduce,
+  reduce_mean: emitReduce,
+  reduce_max: emitReduce,
+  softmax: emitSoftmax,
+  log_softmax: emitSoftmax,
+  layer_norm: emitLayerNorm,
+  batch_norm: emitBatchNorm,
+  cross_entropy: emitCrossEntropy,
+  mse_loss: emitMseLoss,
+  one_hot: emitOneHot,
+  reshape: emitReshape,
+  transpose: emitTranspose,
+  broadcast_to: emitBroadcastTo,
+  slice: emitSlice,
+  concat: emitConcat,
+  conv2d_grad_input: emitConv2dGradInput,
+  conv2d_grad_weight: emitConv2dGradWeight,
+  max_pool2d_grad: emitMaxPool2dGrad,
+  avg_pool2d_grad: emitAvgPool2dGrad,
+  gelu_grad: emitGeluGrad,
+};
