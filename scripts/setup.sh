@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
   echo "setup: need root for: $*" >&2; return 1; fi; }
 
+updated=0
+apt_update() { [ "$updated" = 1 ] || { as_root apt-get update -qq; updated=1; }; }
+
 mesa_version() { dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true; }
 
 if command -v apt-get >/dev/null; then
@@ -20,10 +23,16 @@ if command -v apt-get >/dev/null; then
       printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" |
         as_root tee /etc/apt/sources.list.d/backports.sources >/dev/null
     fi
-    as_root apt-get update -qq
+    apt_update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -t bookworm-backports mesa-vulkan-drivers libvulkan1
   else
     echo "setup: Mesa Vulkan drivers $v already installed"
+  fi
+  if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+    echo "setup: installing Debian's dataset-fashion-mnist (the training example's data)"
+    apt_update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dataset-fashion-mnist ||
+      echo "setup: dataset-fashion-mnist not available; the example falls back to its committed sample"
   fi
 else
   echo "setup: no apt-get; make sure a Vulkan (or Metal/D3D12) driver that Dawn can use is installed"

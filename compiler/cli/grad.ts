@@ -8,6 +8,7 @@ import type { HostTensor } from '../../ir/interp/tensor.ts';
 import { parseModule } from '../../ir/text/parser.ts';
 import { gradientGraph } from '../../passes/autodiff.ts';
 import { acquireDevice } from '../../runtime/device.ts';
+import type { F16Mode } from '../../runtime/plan.ts';
 import { runGraphOnGpu } from '../execute.ts';
 import type { CliIO } from './io.ts';
 import { readText } from './io.ts';
@@ -18,6 +19,7 @@ export interface GradOptions {
   backend: 'gpu' | 'reference';
   precision: 'f32';
   graph?: string;
+  f16Mode?: F16Mode;
   out?: string;
 }
 
@@ -33,7 +35,7 @@ export async function gradCommand(file: string, opts: GradOptions, io: CliIO): P
   } else {
     const ctx = await acquireDevice();
     try {
-      outputs = await runGraphOnGpu(gg, inputs, ctx);
+      outputs = await runGraphOnGpu(gg, inputs, ctx, { f16Mode: opts.f16Mode });
     } finally {
       ctx.destroy();
     }

@@ -6,8 +6,10 @@ import { AmpcError } from '../../ir/errors.ts';
 import { devicesCommand } from './devices.ts';
 import { dumpCommand } from './dump.ts';
 import { gradCommand } from './grad.ts';
+import type { GradOptions } from './grad.ts';
 import type { CliIO } from './io.ts';
 import { runCommand } from './run.ts';
+import type { RunOptions } from './run.ts';
 
 function buildProgram(io: CliIO): Command {
   const program = new Command('ampc')
@@ -34,8 +36,9 @@ function buildProgram(io: CliIO): Command {
     .addOption(new Option('--backend <name>', 'where to run: the WebGPU device, or the f64 reference interpreter').choices(['gpu', 'reference']).default('gpu'))
     .addOption(new Option('--precision <p>', 'precision policy (amp arrives with the precision pass)').choices(['f32']).default('f32'))
     .option('--graph <name>', 'which graph of the module (default: the first)')
+    .addOption(new Option('--f16-mode <mode>', 'f16 tensors as array<f16> (needs shader-f16) or packed two per u32 (default: native when the device has shader-f16)').choices(['native', 'packed']))
     .option('-o, --out <file>', 'write the outputs here instead of stdout')
-    .action(async (file: string, o: { inputs: string; backend: 'gpu' | 'reference'; precision: 'f32'; graph?: string; out?: string }) => {
+    .action(async (file: string, o: RunOptions) => {
       await runCommand(file, o, io);
     });
 
@@ -47,8 +50,9 @@ function buildProgram(io: CliIO): Command {
     .addOption(new Option('--backend <name>', 'where to run: the WebGPU device, or the f64 reference interpreter').choices(['gpu', 'reference']).default('gpu'))
     .addOption(new Option('--precision <p>', 'precision policy (amp arrives with the precision pass)').choices(['f32']).default('f32'))
     .option('--graph <name>', 'which graph of the module (default: the first)')
+    .addOption(new Option('--f16-mode <mode>', 'f16 tensors as array<f16> (needs shader-f16) or packed two per u32').choices(['native', 'packed']))
     .option('-o, --out <file>', 'write the gradients here instead of stdout')
-    .action(async (file: string, o: { inputs: string; backend: 'gpu' | 'reference'; precision: 'f32'; graph?: string; out?: string }) => {
+    .action(async (file: string, o: GradOptions) => {
       await gradCommand(file, o, io);
     });
 

@@ -9,6 +9,7 @@ import { parseTensorJson, tensorsToJson } from '../../ir/interp/tensor-json.ts';
 import type { HostTensor } from '../../ir/interp/tensor.ts';
 import { parseModule } from '../../ir/text/parser.ts';
 import { acquireDevice } from '../../runtime/device.ts';
+import type { F16Mode } from '../../runtime/plan.ts';
 import { runGraphOnGpu } from '../execute.ts';
 import type { CliIO } from './io.ts';
 import { readText } from './io.ts';
@@ -18,6 +19,7 @@ export interface RunOptions {
   backend: 'gpu' | 'reference';
   precision: 'f32';
   graph?: string;
+  f16Mode?: F16Mode;
   out?: string;
 }
 
@@ -31,7 +33,7 @@ export async function runCommand(file: string, opts: RunOptions, io: CliIO): Pro
   } else {
     const ctx = await acquireDevice();
     try {
-      outputs = await runGraphOnGpu(g, inputs, ctx);
+      outputs = await runGraphOnGpu(g, inputs, ctx, { f16Mode: opts.f16Mode });
     } finally {
       ctx.destroy();
     }
