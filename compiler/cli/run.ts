@@ -7,6 +7,7 @@ import { AmpcError } from '../../ir/errors.ts';
 import { interpret } from '../../ir/interp/interpret.ts';
 import { parseTensorJson, tensorsToJson } from '../../ir/interp/tensor-json.ts';
 import type { HostTensor } from '../../ir/interp/tensor.ts';
+import type { Graph } from '../../ir/graph.ts';
 import { parseModule } from '../../ir/text/parser.ts';
 import { acquireDevice } from '../../runtime/device.ts';
 import type { F16Mode } from '../../runtime/plan.ts';
@@ -14,6 +15,7 @@ import { runGraphOnGpu } from '../execute.ts';
 import type { CliIO } from './io.ts';
 import { readText } from './io.ts';
 
+/** Options `run` and `grad` share. */
 export interface RunOptions {
   inputs: string;
   backend: 'gpu' | 'reference';
@@ -23,22 +25,27 @@ export interface RunOptions {
   out?: string;
 }
 
-export async function runCommand(file: string, opts: RunOptions, io: CliIO): Promise<void> {
+/** Parses the file and the inputs, picks the graph. */
+export function loadGraphAndInputs(file: string, opts: RunOptions): { g: Graph; inputs: Record<string, HostTensor> } {
   const mod = parseModule(readText(file), file);
   const g = opts.graph ? mod.get(opts.graph) : mod.main;
-  const inputs = parseTensorJson(readText(opts.inputs), opts.inputs);
-  let outputs: HostTensor[];
-  if (opts.backend === 'reference') {
-    outputs = interpret(g, inputs);
-  } else {
-    const ctx = await acquireDevice();
-    try {
-      outputs = await runGraphOnGpu(g, inputs, ctx, { f16Mode: opts.f16Mode });
-    } finally {
-      ctx.destroy();
-    }
+  return { g, inputs: parseTensorJson(readText(opts.inputs), opts.inputs) };
+}
+
+/** Runs a graph on the chosen backend (a device is acquired and released for the GPU). */
+export async function execute(g: Graph, inputs: Record<string, HostTensor>, opts: RunOptions): Promise<HostTensor[]> {
+  if (opts.backend === 'reference') return interpret(g, inputs);
+  const ctx = await acquireDevice();
+  try {
+    return await runGraphOnGpu(g, inputs, ctx, { f16Mode: opts.f16Mode });
+  } finally {
+    ctx.destroy();
   }
-  writeOutput(tensorsToJson(outputs), opts.out, io);
+}
+
+export async function runCommand(file: string, opts: RunOptions, io: CliIO): Promise<void> {
+  const { g, inputs } = loadGraphAndInputs(file, opts);
+  writeOutput(tensorsToJson(await execute(g, inputs, opts)), opts.out, io);
 }
 
 /** Writes to a file atomically (temp file + rename: nothing half-written), or to stdout. */
