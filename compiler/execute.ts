@@ -19,15 +19,21 @@ export interface GpuRunOptions {
   readonly f16Mode?: F16Mode;
 }
 
+export interface CompileOptions extends GpuRunOptions {
+  /** In-place updates after each run (a train step's `updates`); see LowerOptions.updates. */
+  readonly updates?: readonly { readonly output: number; readonly input: string }[];
+}
+
 export function defaultF16Mode(ctx: GpuContext): F16Mode {
   return ctx.hasF16 ? 'native' : 'packed';
 }
 
-export function compileForDevice(g: Graph, ctx: GpuContext, opts: GpuRunOptions = {}): Plan {
+export function compileForDevice(g: Graph, ctx: GpuContext, opts: CompileOptions = {}): Plan {
   return lowerGraph(g, {
     f16Mode: opts.f16Mode ?? defaultF16Mode(ctx),
     target: adapterKindOf(ctx.adapterInfo),
     maxWorkgroupsPerDim: ctx.limits.maxComputeWorkgroupsPerDimension,
+    ...(opts.updates ? { updates: opts.updates } : {}),
   });
 }
 

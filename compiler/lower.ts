@@ -1,14 +1,20 @@
 // Lowers a verified graph to a Plan: a buffer per value (reshape is a view
 // of its operand's buffer), and the kernel launches of every node in order
 // from the emitter table. Identical WGSL is compiled once.
+//
+// In-place updates (a train step): `updates` names graph outputs to copy into
+// graph inputs after each run. They become the plan's ordered buffer copies;
+// an output that IS an updated input (a param passed straight through) first
+// gets a snapshot buffer of its own, so every output still reads as the value
+// of this step and no copy reads a buffer an earlier copy overwrote.
 
 import { AmpcError } from '../ir/errors.ts';
 import type { DType } from '../ir/dtype.ts';
 import type { Graph, Value } from '../ir/graph.ts';
 import { nameValues } from '../ir/text/printer.ts';
-import { numel } from '../ir/types.ts';
+import { numel, typesEqual, typeToString } from '../ir/types.ts';
 import { verifyGraph } from '../ir/verify.ts';
-import type { BufferRole, F16Mode, Plan, PlanBuffer, PlanDispatch, PlanKernel } from '../runtime/plan.ts';
+import type { BufferRole, F16Mode, Plan, PlanBuffer, PlanCopy, PlanDispatch, PlanKernel } from '../runtime/plan.ts';
 import { storageBytes } from '../runtime/plan.ts';
 import type { AdapterKind, EmitContext, KernelLaunch } from './kernels/context.ts';
 import { EMITTERS } from './kernels/table.ts';
@@ -20,6 +26,8 @@ export interface LowerOptions {
   /** The adapter kind kernels are tuned for (default 'cpu'). */
   readonly target?: AdapterKind;
   readonly maxWorkgroupsPerDim?: number;
+  /** After each run, copy output `output` into input `input` (by printed name), on the device. */
+  readonly updates?: readonly { readonly output: number; readonly input: string }[];
 }
 
 /** Ops whose result shares its operand's buffer (unless it is a graph output, which gets a copy). */
@@ -68,6 +76,8 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
     dispatches.push(...launchesToDispatches(EMITTERS[node.op](node, ctx), kernels, kernelIndex));
   }
 
+  const outputBuffers = g.outputs.map((v) => bufferOf.get(v)!);
+  const updates = opts.updates && planUpdates(g, opts.updates, names, bufferOf, outputBuffers, newBuffer);
   return {
     version: 1,
     f16Mode: opts.f16Mode,
@@ -75,8 +85,59 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
     buffers,
     dispatches,
     inputs: g.inputs.map((v) => ({ name: names.get(v)!, buffer: bufferOf.get(v)! })),
-    outputs: g.outputs.map((v) => ({ name: names.get(v)!, buffer: bufferOf.get(v)! })),
+    outputs: g.outputs.map((v, i) => ({ name: names.get(v)!, buffer: outputBuffers[i]! })),
+    ...(updates ? { updates } : {}),
   };
+}
+
+/**
+ * The ordered copies of in-place updates (E0603 for an update that names no
+ * output or input, a type mismatch, or an input updated twice). Snapshots of
+ * updated inputs that are also outputs come first and replace those outputs'
+ * buffers in `outputBuffers`; then each update copies its output into its input.
+ * An update of an input by itself is dropped.
+ */
+function planUpdates(
+  g: Graph,
+  updates: readonly { readonly output: number; readonly input: string }[],
+  names: ReadonlyMap<Value, string>,
+  bufferOf: ReadonlyMap<Value, number>,
+  outputBuffers: number[],
+  newBuffer: (dtype: DType, shape: readonly number[], role: BufferRole, name?: string) => number,
+): PlanCopy[] {
+  const targets = new Map<Value, Value>(); // input -> the output value copied into it
+  for (const u of updates) {
+    if (!Number.isInteger(u.output) || u.output < 0 || u.output >= g.outputs.length) {
+      throw new AmpcError('E0603', `update: graph @${g.name} has ${g.outputs.length} output(s); there is no output ${u.output}`, g.loc);
+    }
+    const input = g.inputs.find((v) => names.get(v) === u.input);
+    if (!input) throw new AmpcError('E0603', `update: graph @${g.name} has no input %${u.input}`, g.loc);
+    if (targets.has(input)) throw new AmpcError('E0603', `update: input %${u.input} is updated twice`, g.loc);
+    const out = g.outputs[u.output]!;
+    if (!typesEqual(out.type, input.type)) {
+      throw new AmpcError('E0603', `update: output ${u.output} (%${names.get(out)}: ${typeToString(out.type)}) cannot be copied into input %${u.input}: ${typeToString(input.type)}`, g.loc);
+    }
+    targets.set(input, out);
+  }
+  for (const [input, out] of targets) if (input === out) targets.delete(input);
+
+  const snapshots: PlanCopy[] = [];
+  const snapshotOf = new Map<Value, number>();
+  g.outputs.forEach((v, i) => {
+    if (!targets.has(v)) return;
+    let snap = snapshotOf.get(v);
+    if (snap === undefined) {
+      snap = newBuffer(v.type.dtype, v.type.shape, 'output', names.get(v));
+      snapshotOf.set(v, snap);
+      snapshots.push({ from: bufferOf.get(v)!, to: snap });
+    }
+    outputBuffers[i] = snap;
+  });
+  const writes: PlanCopy[] = [];
+  for (const [input, out] of targets) {
+    writes.push({ from: outputBuffers[g.outputs.indexOf(out)]!, to: bufferOf.get(input)! });
+  }
+  return [...snapshots, ...writes];
 }
 
 function launchesToDispatches(

@@ -1,7 +1,9 @@
 // A Plan is what the compiler hands the runtime: WGSL kernels, the buffers
 // they bind, the dispatches of one run in order, and which buffers are the
-// graph's inputs and outputs. It is plain data (JSON-serializable), so an
-// ahead-of-time artifact is a saved Plan that the runtime alone can run.
+// graph's inputs and outputs, and the buffer copies that update inputs in
+// place after the dispatches (a train step). It is plain data
+// (JSON-serializable), so an ahead-of-time artifact is a saved Plan that the
+// runtime alone can run.
 
 import type { DType } from '../ir/dtype.ts';
 
@@ -48,6 +50,12 @@ export interface PlanIO {
   readonly buffer: number;
 }
 
+/** A whole-buffer copy (`from` and `to` have the same byteSize). */
+export interface PlanCopy {
+  readonly from: number;
+  readonly to: number;
+}
+
 export interface Plan {
   readonly version: 1;
   readonly f16Mode: F16Mode;
@@ -58,6 +66,13 @@ export interface Plan {
   readonly inputs: readonly PlanIO[];
   /** Graph outputs, in return order (names are the printed value names). */
   readonly outputs: readonly PlanIO[];
+  /**
+   * Copies run after the dispatches, in order, in the same command buffer
+   * (after the compute pass): in-place updates of input buffers (parameters,
+   * optimizer state) from output buffers. The compiler orders them so that
+   * no copy reads a buffer an earlier copy wrote.
+   */
+  readonly updates?: readonly PlanCopy[];
 }
 
 /** Bytes a tensor of `count` elements occupies, padded to a multiple of 4. */

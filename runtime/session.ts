@@ -1,12 +1,14 @@
 // A Session runs a Plan on a device: it checks the plan against the device's
 // limits, creates the buffers once, compiles each kernel once (pipelines are
 // cached per device), and encodes all dispatches of a run into one command
-// buffer. Inputs are uploaded when written; only the outputs asked for are
-// read back.
+// buffer, followed (in the same command buffer) by the plan's in-place
+// update copies. Inputs are uploaded when written; only the outputs (or
+// inputs) asked for are read back, so a training loop moves nothing but the
+// batch between host and device.
 
 import { AmpcError } from '../ir/errors.ts';
 import type { GpuContext } from './device.ts';
-import type { Plan, PlanIO } from './plan.ts';
+import type { Plan, PlanCopy, PlanIO } from './plan.ts';
 import { compileShader } from './shader.ts';
 
 const USAGE = { MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, STORAGE: 0x0080 } as const;
@@ -40,6 +42,7 @@ export function checkPlanFits(ctx: GpuContext, plan: Plan): void {
       throw new AmpcError('E0702', `buffer ${b.name ? '%' + b.name : '#' + b.id} of ${b.byteSize} bytes exceeds the device's largest storage binding (${maxBinding} bytes)`);
     }
   }
+  checkUpdates(plan);
   const maxWg = ctx.limits.maxComputeWorkgroupsPerDimension;
   for (const d of plan.dispatches) {
     if (d.workgroups.some((n) => n > maxWg)) {
@@ -52,12 +55,29 @@ export function checkPlanFits(ctx: GpuContext, plan: Plan): void {
   }
 }
 
+/** Throws E0702 for update copies a device would reject (bad ids, a buffer onto itself, sizes that differ). */
+function checkUpdates(plan: Plan): void {
+  const label = (id: number) => {
+    const b = plan.buffers[id];
+    return b?.name ? `%${b.name}` : `#${id}`;
+  };
+  for (const u of plan.updates ?? []) {
+    const from = plan.buffers[u.from], to = plan.buffers[u.to];
+    if (!from || !to) throw new AmpcError('E0702', `plan update ${u.from} -> ${u.to} names a buffer the plan does not have (${plan.buffers.length} buffers)`);
+    if (u.from === u.to) throw new AmpcError('E0702', `plan update copies buffer ${label(u.from)} onto itself`);
+    if (from.byteSize !== to.byteSize) {
+      throw new AmpcError('E0702', `plan update copies ${label(u.from)} (${from.byteSize} bytes) into ${label(u.to)} (${to.byteSize} bytes)`);
+    }
+  }
+}
+
 export class Session {
   private constructor(
     readonly ctx: GpuContext,
     readonly plan: Plan,
     private readonly buffers: GPUBuffer[],
     private readonly steps: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; workgroups: readonly [number, number, number] }[],
+    private readonly updates: readonly PlanCopy[],
   ) {}
 
   static async create(ctx: GpuContext, plan: Plan): Promise<Session> {
@@ -76,7 +96,7 @@ export class Session {
       return { pipeline, bindGroup, workgroups: d.workgroups };
     });
     ctx.check();
-    return new Session(ctx, plan, buffers, steps);
+    return new Session(ctx, plan, buffers, steps, plan.updates ?? []);
   }
 
   private io(list: readonly PlanIO[], key: string | number, what: string): PlanIO {
@@ -85,7 +105,7 @@ export class Session {
     return io;
   }
 
-  /** Uploads the bytes of an input (or parameter) by name. */
+  /** Uploads the bytes of an input (or parameter) by name; ordered before the next run. */
   write(name: string, bytes: Uint8Array): void {
     const io = this.io(this.plan.inputs, name, 'input');
     const size = this.plan.buffers[io.buffer]!.byteSize;
@@ -93,7 +113,10 @@ export class Session {
     this.ctx.device.queue.writeBuffer(this.buffers[io.buffer]!, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  /** Encodes every dispatch of the plan into one command buffer and submits it. */
+  /**
+   * Encodes every dispatch of the plan, then its update copies, into one
+   * command buffer and submits it. Nothing is read back.
+   */
   run(): void {
     const encoder = this.ctx.device.createCommandEncoder({ label: 'ampc run' });
     const pass = encoder.beginComputePass();
@@ -103,32 +126,73 @@ export class Session {
       pass.dispatchWorkgroups(s.workgroups[0], s.workgroups[1], s.workgroups[2]);
     }
     pass.end();
+    for (const u of this.updates) {
+      encoder.copyBufferToBuffer(this.buffers[u.from]!, 0, this.buffers[u.to]!, 0, this.plan.buffers[u.from]!.byteSize);
+    }
     this.ctx.device.queue.submit([encoder.finish()]);
   }
 
   /** Reads back outputs (all by default) by index or name, in one copy and one wait. */
-  async readOutputs(which?: readonly (string | number)[]): Promise<ArrayBuffer[]> {
+  readOutputs(which?: readonly (string | number)[]): Promise<ArrayBuffer[]> {
     const ios = (which ?? this.plan.outputs.map((_, i) => i)).map((k) => this.io(this.plan.outputs, k, 'output'));
+    return this.readBuffers(ios, 'ampc read-back');
+  }
+
+  /**
+   * Reads back the current values of inputs and parameters (all by default)
+   * by index or name, in one copy and one wait: after runs with in-place
+   * updates, the updated parameters and optimizer state (e.g. to save them).
+   */
+  readInputs(which?: readonly (string | number)[]): Promise<ArrayBuffer[]> {
+    const ios = (which ?? this.plan.inputs.map((_, i) => i)).map((k) => this.io(this.plan.inputs, k, 'input'));
+    return this.readBuffers(ios, 'ampc read inputs');
+  }
+
+  /**
+   * Copies the buffers into one staging buffer (more only past the device's
+   * maxBufferSize), maps it once, and slices it per buffer.
+   */
+  private async readBuffers(ios: readonly PlanIO[], label: string): Promise<ArrayBuffer[]> {
     const { device } = this.ctx;
-    const encoder = device.createCommandEncoder({ label: 'ampc read-back' });
-    const staging = ios.map((io) => {
-      const size = this.plan.buffers[io.buffer]!.byteSize;
-      const s = device.createBuffer({ size, usage: USAGE.MAP_READ | USAGE.COPY_DST });
-      encoder.copyBufferToBuffer(this.buffers[io.buffer]!, 0, s, 0, size);
-      return s;
+    const limit = this.ctx.limits.maxBufferSize;
+    // Group the reads into staging buffers: [first io, end io, bytes].
+    const groups: { start: number; end: number; bytes: number }[] = [];
+    ios.forEach((io, i) => {
+      const size = this.plan.buffers[io.buffer]!.byteSize; // a multiple of 4, as copies need
+      const last = groups.at(-1);
+      if (last && last.bytes + size <= limit) {
+        last.end = i + 1;
+        last.bytes += size;
+      } else groups.push({ start: i, end: i + 1, bytes: size });
+    });
+    const encoder = device.createCommandEncoder({ label });
+    const staged = groups.map((grp) => {
+      const buffer = device.createBuffer({ label: `${label} staging`, size: grp.bytes, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+      let offset = 0;
+      const ranges = ios.slice(grp.start, grp.end).map((io) => {
+        const size = this.plan.buffers[io.buffer]!.byteSize;
+        encoder.copyBufferToBuffer(this.buffers[io.buffer]!, 0, buffer, offset, size);
+        offset += size;
+        return [offset - size, offset] as const;
+      });
+      return { buffer, ranges };
     });
     device.queue.submit([encoder.finish()]);
-    const out = await Promise.all(
-      staging.map(async (s) => {
-        await s.mapAsync(MAP_MODE_READ);
-        const copy = s.getMappedRange().slice(0);
-        s.unmap();
-        s.destroy();
-        return copy;
-      }),
-    );
-    this.ctx.check();
-    return out;
+    try {
+      const parts = await Promise.all(
+        staged.map(async ({ buffer, ranges }) => {
+          await buffer.mapAsync(MAP_MODE_READ);
+          const all = buffer.getMappedRange();
+          const out = ranges.map(([a, b]) => all.slice(a, b));
+          buffer.unmap();
+          return out;
+        }),
+      );
+      this.ctx.check();
+      return parts.flat();
+    } finally {
+      for (const { buffer } of staged) buffer.destroy();
+    }
   }
 
   destroy(): void {

@@ -1,0 +1,290 @@
+// Optimizers in the IR: `trainStepGraph(loss, opt)` turns a loss graph into
+// ONE graph that computes the loss, its gradients (passes/autodiff.ts) and the
+// optimizer's update of every float `{param}`, with the optimizer state as
+// graph inputs and the updated params and state as graph outputs. The
+// returned `updates` list tells the runtime which output to copy into which
+// input after each step (compiler/lower.ts turns it into buffer copies that
+// run in the same command buffer as the step), so nothing but the batch goes
+// through the host between steps.
+//
+// Numerics follow PyTorch (torch.optim, foreach=False, dampening 0), in f32:
+//   SGD:   g += wd·p; buf = momentum·buf + g (buf = g on the first step);
+//          g = nesterov ? g + momentum·buf : buf; p -= lr·g
+//   Adam:  g += wd·p; m = b1·m + (1-b1)·g; v = b2·v + (1-b2)·g²; t = step+1;
+//          p -= lr·(m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
+//   AdamW: p -= lr·wd·p (decoupled), then Adam without wd in g.
+// The learning rate is the input `opt.lr` (f32[]) so a schedule needs no
+// recompilation; `opt.step` (f32[], exact up to 2^24 steps) counts steps.
+//
+// Inputs of the train step: the loss graph's inputs (same names, order and
+// {param} marks), then the optimizer state (per param: `sgd.momentum.<p>`, or
+// `adam.m.<p>` and `adam.v.<p>`; then `opt.step`), then `opt.lr`. Outputs:
+// the loss graph's outputs at unchanged indices (the loss first, named `loss`
+// if it had no name), then `new.<p>` per param, then `new.<state>` per state
+// input (`new.opt.step` last).
+
+import { isFloat } from '../ir/dtype.ts';
+import { AmpcError } from '../ir/errors.ts';
+import type { Graph, Value } from '../ir/graph.ts';
+import type { HostTensor } from '../ir/interp/tensor.ts';
+import { scalar, zeros } from '../ir/interp/tensor.ts';
+import type { OpName } from '../ir/ops.ts';
+import type { TensorType } from '../ir/types.ts';
+import { tensorType, typesEqual, typeToString } from '../ir/types.ts';
+import { gradientGraph } from './autodiff.ts';
+
+export type OptimizerSpec =
+  | { kind: 'sgd'; lr: number; momentum?: number; weightDecay?: number; nesterov?: boolean }
+  | { kind: 'adam' | 'adamw'; lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number };
+
+export interface StateInput {
+  name: string;
+  type: TensorType;
+  init: 'zeros';
+}
+
+export interface TrainStepGraph {
+  /** Inputs: the loss graph's inputs, then the optimizer state inputs, then `opt.lr` (f32[]). */
+  graph: Graph;
+  /** Output index of the loss (0). */
+  loss: number;
+  /** After each step the runtime copies output `output` into input `input`. */
+  updates: { output: number; input: string }[];
+  /** Optimizer state inputs, all zero-initialized (`opt.step` last). */
+  state: StateInput[];
+}
+
+/** Name of the learning-rate input (f32[]). */
+export const LR_INPUT = 'opt.lr';
+/** Name of the step-counter input (f32[]): the number of steps taken. */
+export const STEP_INPUT = 'opt.step';
+
+const F32_SCALAR = tensorType('f32', []);
+
+function badOption(detail: string): never {
+  throw new AmpcError('E0604', `optimizer: ${detail}`);
+}
+
+function checkNumber(what: string, v: unknown, ok: (x: number) => boolean, range: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) badOption(`${what} must be a finite number ${range}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** The spec with defaults filled in, checked (E0604), as PyTorch checks it. */
+function resolve(opt: OptimizerSpec) {
+  if (!opt || typeof opt !== 'object') badOption(`expected an optimizer spec such as { kind: 'adam', lr: 1e-3 }, got ${JSON.stringify(opt)}`);
+  checkNumber('lr', opt.lr, (x) => x >= 0, '>= 0');
+  if (opt.kind === 'sgd') {
+    const momentum = checkNumber('momentum', opt.momentum ?? 0, (x) => x >= 0, '>= 0');
+    const weightDecay = checkNumber('weightDecay', opt.weightDecay ?? 0, (x) => x >= 0, '>= 0');
+    const nesterov = opt.nesterov ?? false;
+    if (typeof nesterov !== 'boolean') badOption(`nesterov must be true or false, got ${JSON.stringify(nesterov)}`);
+    if (nesterov && momentum === 0) badOption('nesterov momentum requires a momentum > 0');
+    return { kind: 'sgd' as const, momentum, weightDecay, nesterov };
+  }
+  if (opt.kind === 'adam' || opt.kind === 'adamw') {
+    const beta1 = checkNumber('beta1', opt.beta1 ?? 0.9, (x) => x >= 0 && x < 1, 'in [0, 1)');
+    const beta2 = checkNumber('beta2', opt.beta2 ?? 0.999, (x) => x >= 0 && x < 1, 'in [0, 1)');
+    const eps = checkNumber('eps', opt.eps ?? 1e-8, (x) => x >= 0, '>= 0');
+    const weightDecay = checkNumber('weightDecay', opt.weightDecay ?? (opt.kind === 'adamw' ? 0.01 : 0), (x) => x >= 0, '>= 0');
+    return { kind: opt.kind, beta1, beta2, eps, weightDecay };
+  }
+  return badOption(`unknown optimizer kind ${JSON.stringify((opt as { kind?: unknown }).kind)} (known: sgd, adam, adamw)`);
+}
+
+/** Emits the update's nodes into the train-step graph; scalar f32 constants are shared. */
+class UpdateBuilder {
+  private readonly constants = new Map<number, Value>();
+  private readonly names: Set<string>;
+
+  constructor(private readonly g: Graph) {
+    this.names = new Set<string>();
+    for (const v of g.inputs) if (v.name !== undefined) this.names.add(v.name);
+    for (const n of g.nodes) for (const r of n.results) if (r.name !== undefined) this.names.add(r.name);
+  }
+
+  op(op: OpName, operands: readonly Value[]): Value {
+    return this.g.add(op, operands);
+  }
+
+  c(value: number): Value {
+    let v = this.constants.get(value);
+    if (!v) {
+      v = this.g.add('constant', [], { value }, { declared: [F32_SCALAR] });
+      this.constants.set(value, v);
+    }
+    return v;
+  }
+
+  add(a: Value, b: Value): Value {
+    return this.op('add', [a, b]);
+  }
+  sub(a: Value, b: Value): Value {
+    return this.op('sub', [a, b]);
+  }
+  mul(a: Value, b: Value): Value {
+    return this.op('mul', [a, b]);
+  }
+  div(a: Value, b: Value): Value {
+    return this.op('div', [a, b]);
+  }
+  /** c · v for a number c. */
+  scale(c: number, v: Value): Value {
+    return c === 1 ? v : this.mul(this.c(c), v);
+  }
+
+  toF32(v: Value): Value {
+    return v.type.dtype === 'f32' ? v : this.g.add('cast', [v], { to: 'f32' });
+  }
+
+  /** Names a result that has no printed name of its own (e.g. a traced loss) `name`, when that is free. */
+  nameIfUnnamed(v: Value, name: string): void {
+    if (!v.def || (v.name !== undefined && !/^\d+$/.test(v.name)) || this.names.has(name)) return;
+    v.name = name;
+    this.names.add(name);
+  }
+
+  /** `v` as a fresh value named `name` (or `name.k` when taken); an input or named value is copied first. */
+  named(v: Value, name: string, dtype = v.type.dtype): Value {
+    let r = v;
+    if (dtype !== v.type.dtype) r = this.g.add('cast', [v], { to: dtype });
+    else if (!r.def || (r.name !== undefined && !/^\d+$/.test(r.name))) r = this.g.add('reshape', [r], { shape: [...r.type.shape] });
+    let unique = name;
+    for (let k = 1; this.names.has(unique); k++) unique = `${name}.${k}`;
+    this.names.add(unique);
+    r.name = unique;
+    return r;
+  }
+}
+
+function checkExtraUpdates(loss: Graph, extra: readonly { output: number; input: string }[], optimized: ReadonlySet<string>): void {
+  const seen = new Set<string>();
+  for (const u of extra) {
+    if (!Number.isInteger(u.output) || u.output < 0 || u.output >= loss.outputs.length) {
+      throw new AmpcError('E0603', `train step: extra update names output ${u.output}, but @${loss.name} has ${loss.outputs.length} output(s)`, loss.loc);
+    }
+    const input = loss.inputs.find((v) => v.name === u.input);
+    if (!input) throw new AmpcError('E0603', `train step: extra update of %${u.input}: @${loss.name} has no such input`, loss.loc);
+    if (optimized.has(u.input)) throw new AmpcError('E0603', `train step: extra update of %${u.input}: it is a param the optimizer updates`, loss.loc);
+    if (seen.has(u.input)) throw new AmpcError('E0603', `train step: %${u.input} is updated twice`, loss.loc);
+    seen.add(u.input);
+    const out = loss.outputs[u.output]!;
+    if (!typesEqual(out.type, input.type)) {
+      throw new AmpcError('E0603', `train step: output ${u.output} (${typeToString(out.type)}) cannot update %${u.input} (${typeToString(input.type)})`, loss.loc);
+    }
+  }
+}
+
+/**
+ * The train step of `lossGraph` (its first output a scalar float loss) under
+ * optimizer `opt`, as one graph. `extraUpdates` names further in-place updates
+ * by output index in the loss graph (e.g. traceModule's stateUpdates for
+ * BatchNorm running statistics); the loss graph's outputs keep their indices
+ * in the train step. `lossGraph` is not changed.
+ */
+export function trainStepGraph(
+  lossGraph: Graph,
+  opt: OptimizerSpec,
+  opts: { extraUpdates?: { output: number; input: string }[] } = {},
+): TrainStepGraph {
+  const o = resolve(opt);
+  const params = lossGraph.params.filter((v) => isFloat(v.type.dtype));
+  checkExtraUpdates(lossGraph, opts.extraUpdates ?? [], new Set(params.map((p) => p.name!)));
+
+  const g = gradientGraph(lossGraph);
+  g.name = `${lossGraph.name}_step`;
+  const nOut = lossGraph.outputs.length;
+  const grads = g.outputs.slice(nOut);
+  g.setOutputs(g.outputs.slice(0, nOut));
+  const pv = params.map((p) => g.inputs.find((v) => v.name === p.name)!);
+
+  // State inputs: per param its buffers, then the step counter; then the learning rate.
+  const state: StateInput[] = [];
+  const addState = (name: string, type: TensorType): Value => {
+    state.push({ name, type, init: 'zeros' });
+    return g.addInput(name, type);
+  };
+  const bufs = pv.map((p) => {
+    const t = tensorType('f32', p.type.shape);
+    if (o.kind === 'sgd') return o.momentum > 0 ? [addState(`sgd.momentum.${p.name}`, t)] : [];
+    return [addState(`adam.m.${p.name}`, t), addState(`adam.v.${p.name}`, t)];
+  });
+  const step = addState(STEP_INPUT, F32_SCALAR);
+  const lr = g.addInput(LR_INPUT, F32_SCALAR);
+
+  const b = new UpdateBuilder(g);
+  b.nameIfUnnamed(g.outputs[0]!, 'loss');
+  const newStep = b.add(step, b.c(1)); // also t, the 1-based step of Adam's bias corrections
+  const newParams: Value[] = [];
+  const newState: Value[] = [];
+
+  if (o.kind === 'sgd') {
+    const first = o.momentum > 0 ? b.op('equal', [step, b.c(0)]) : undefined;
+    pv.forEach((p0, i) => {
+      const p = b.toF32(p0);
+      let d = b.toF32(grads[i]!);
+      if (o.weightDecay !== 0) d = b.add(d, b.scale(o.weightDecay, p));
+      if (first) {
+        const buf = b.op('select', [first, d, b.add(b.scale(o.momentum, bufs[i]![0]!), d)]);
+        d = o.nesterov ? b.add(d, b.scale(o.momentum, buf)) : buf;
+        newState.push(b.named(buf, `new.${bufs[i]![0]!.name}`));
+      }
+      newParams.push(b.named(b.sub(p, b.mul(lr, d)), `new.${p0.name}`, p0.type.dtype));
+    });
+  } else {
+    const bc1 = b.sub(b.c(1), b.op('pow', [b.c(o.beta1), newStep]));
+    const bc2 = b.sub(b.c(1), b.op('pow', [b.c(o.beta2), newStep]));
+    const decoupled = o.kind === 'adamw' && o.weightDecay !== 0 ? b.mul(lr, b.c(o.weightDecay)) : undefined;
+    pv.forEach((p0, i) => {
+      let p = b.toF32(p0);
+      let d = b.toF32(grads[i]!);
+      if (o.kind === 'adam' && o.weightDecay !== 0) d = b.add(d, b.scale(o.weightDecay, p));
+      if (decoupled) p = b.sub(p, b.mul(decoupled, p));
+      const [m0, v0] = bufs[i] as [Value, Value];
+      const m = b.add(b.scale(o.beta1, m0), b.scale(1 - o.beta1, d));
+      const v = b.add(b.scale(o.beta2, v0), b.scale(1 - o.beta2, b.mul(d, d)));
+      const mhat = b.div(m, bc1);
+      const vhat = b.div(v, bc2);
+      const denom = b.add(b.op('sqrt', [vhat]), b.c(o.eps));
+      newParams.push(b.named(b.sub(p, b.div(b.mul(lr, mhat), denom)), `new.${p0.name}`, p0.type.dtype));
+      newState.push(b.named(m, `new.${m0.name}`), b.named(v, `new.${v0.name}`));
+    });
+  }
+  newState.push(b.named(newStep, `new.${STEP_INPUT}`));
+
+  g.setOutputs([...g.outputs, ...newParams, ...newState]);
+  const updates: { output: number; input: string }[] = [
+    ...pv.map((p, i) => ({ output: nOut + i, input: p.name! })),
+    ...state.map((s, i) => ({ output: nOut + pv.length + i, input: s.name })),
+    ...(opts.extraUpdates ?? []).map((u) => ({ output: u.output, input: u.input })),
+  ];
+  return { graph: g, loss: 0, updates, state };
+}
+
+/** The learning rate as the value of input `opt.lr`. */
+export function lrTensor(lr: number): HostTensor {
+  return scalar('f32', lr);
+}
+
+/** Initial values of the optimizer's own inputs: zeros for every state input, `opt.lr` = `opt.lr`. */
+export function initialInputs(step: TrainStepGraph, opt: OptimizerSpec | { readonly lr: number }): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = {};
+  for (const s of step.state) out[s.name] = zeros(s.type.dtype, s.type.shape);
+  out[LR_INPUT] = lrTensor(opt.lr);
+  return out;
+}
+
+/**
+ * The inputs of the next step on the host (the reference interpreter's way
+ * of doing what the runtime does in place): `inputs` with every update's
+ * output written into its input.
+ */
+export function nextInputs(
+  step: TrainStepGraph,
+  inputs: Readonly<Record<string, HostTensor>>,
+  outputs: readonly HostTensor[],
+): Record<string, HostTensor> {
+  const next: Record<string, HostTensor> = { ...inputs };
+  for (const u of step.updates) next[u.input] = outputs[u.output]!;
+  return next;
+}
