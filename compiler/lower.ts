@@ -42,7 +42,7 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
 
   const newBuffer = (dtype: DType, shape: readonly number[], role: BufferRole, name?: string): number => {
     const id = buffers.length;
-    buffers.push({ id, dtype, shape: [...shape], byteSize: storageBytes(dtype, numel(shape)), role, name });
+    buffers.push({ id, dtype, shape: [...shape], byteSize: storageBytes(dtype, numel(shape)), role, ...(name !== undefined ? { name } : {}) });
     return id;
   };
   const roleOf = (v: Value): BufferRole => (v.role === 'param' ? 'param' : v.role === 'input' ? 'input' : outputs.has(v) ? 'output' : 'intermediate');
