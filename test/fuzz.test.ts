@@ -9,6 +9,7 @@ import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AmpcError, ERROR_CODES, parseModule, printModule, verifyModule } from '../ir/index.ts';
+import { DESIGN_EXAMPLE } from './helpers/design-example.ts';
 
 /** mulberry32: a tiny seeded PRNG giving floats in [0, 1). */
 function mulberry32(seed: number): () => number {
@@ -28,15 +29,6 @@ const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
 
 // ---------------------------------------------------------------- seed inputs
-
-const DESIGN_EXAMPLE = `// one module holds one or more graphs
-graph @mlp(%x: f32[64,784], %w1: f32[784,256] {param}, %b1: f32[256] {param}) -> (f32[64,256]) {
-  %0 = matmul %x, %w1 {acc = f32} : f32[64,256]
-  %1 = add %0, %b1 : f32[64,256]
-  %2 = relu %1 : f32[64,256]
-  return %2
-}
-`;
 
 const SMALL = `graph @g(%x: f32[2,3] {param}, %l: i32[2]) -> (f32[], f32[2,3]) {
   %c = constant {value = -0.5} : f32[]

@@ -8,24 +8,12 @@ import type { DType } from '../ir/dtype.ts';
 import { Graph } from '../ir/graph.ts';
 import { interpret } from '../ir/interp/interpret.ts';
 import { hostTensor } from '../ir/interp/tensor.ts';
-import type { GpuContext } from '../runtime/device.ts';
 import { convBlock, convGeometry } from '../compiler/kernels/conv.ts';
 import { compileForDevice } from '../compiler/execute.ts';
 import { checkAgainstReference, dtypeOf, f16ModeOf, MODES, seededValues, TOLERANCES } from './helpers/compare.ts';
-import type { Mode } from './helpers/compare.ts';
-import { gpuF16Test, gpuTest } from './helpers/gpu.ts';
-import type { GpuTestFn } from './helpers/gpu.ts';
-
-interface ConvCase {
-  readonly name: string;
-  readonly x: [number, number, number, number];
-  readonly w: [number, number, number, number];
-  readonly stride?: [number, number];
-  readonly padding?: [number, number, number, number];
-  readonly dilation?: [number, number];
-  readonly groups?: number;
-  readonly acc?: DType;
-}
+import { gpuTest, modeTest, withMaxWorkgroups } from './helpers/gpu.ts';
+import { convAttrs } from './helpers/conv-case.ts';
+import type { ConvCase } from './helpers/conv-case.ts';
 
 const CASES: readonly ConvCase[] = [
   { name: '3x3, asymmetric padding [1,0,2,1], 5 output channels', x: [1, 3, 6, 7], w: [5, 3, 3, 3], padding: [1, 0, 2, 1] },
@@ -46,7 +34,7 @@ function convGraph(c: ConvCase, dtype: DType): Graph {
   const g = new Graph('conv');
   const x = g.addInput('x', { dtype, shape: c.x });
   const w = g.addInput('w', { dtype, shape: c.w });
-  const y = g.add('conv2d', [x, w], { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups, acc: c.acc });
+  const y = g.add('conv2d', [x, w], convAttrs(c));
   g.setOutputs([y]);
   return g;
 }
@@ -57,10 +45,6 @@ function inputsFor(c: ConvCase, dtype: DType, seed: number) {
     x: hostTensor(dtype, c.x, seededValues(seed, n(c.x))),
     w: hostTensor(dtype, c.w, seededValues(seed + 1, n(c.w))),
   };
-}
-
-function modeTest(mode: Mode, title: string, fn: GpuTestFn): void {
-  (mode === 'f16' ? gpuF16Test : gpuTest)(`${title} [${mode}]`, fn);
 }
 
 CASES.forEach((c, k) => {
@@ -88,11 +72,6 @@ for (const mode of ['f16', 'f16-packed'] as const) {
     if (mode === 'f16') t.regex(plan.kernels[0]!.code, /var a_0_0: f16/);
     else t.regex(plan.kernels[0]!.code, /round_f16\(/);
   });
-}
-
-/** The same device with a smaller workgroup-grid limit, so that a modest dispatch needs y (and z). */
-function withMaxWorkgroups(ctx: GpuContext, perDim: number): GpuContext {
-  return Object.create(ctx, { limits: { value: { ...ctx.limits, maxComputeWorkgroupsPerDimension: perDim } } }) as GpuContext;
 }
 
 // 400 invocations = 7 workgroups of 64; at most 2 per dimension makes that a 2x2x2 grid.

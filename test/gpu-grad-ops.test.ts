@@ -20,8 +20,10 @@ import { compileForDevice } from '../compiler/execute.ts';
 import { convGradGeometry, gradWeightPlan } from '../compiler/kernels/conv-grad.ts';
 import { checkAgainstReference, dtypeOf, f16ModeOf, MODES, seededValues, TOLERANCES } from './helpers/compare.ts';
 import type { Mode } from './helpers/compare.ts';
-import { gpuF16Test, gpuTest } from './helpers/gpu.ts';
+import { gpuTest, modeTest, withMaxWorkgroups } from './helpers/gpu.ts';
 import type { GpuTestFn } from './helpers/gpu.ts';
+import { convAttrs } from './helpers/conv-case.ts';
+import type { ConvCase } from './helpers/conv-case.ts';
 
 type Dims = [number, number, number, number];
 type Attrs = Record<string, AttrValue | undefined>;
@@ -29,27 +31,7 @@ const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const values = (dtype: DType, shape: readonly number[], seed: number, lo = -1, hi = 1): HostTensor =>
   hostTensor(dtype, shape, seededValues(seed, numel(shape), lo, hi));
 
-function modeTest(mode: Mode, title: string, fn: GpuTestFn): void {
-  (mode === 'f16' ? gpuF16Test : gpuTest)(`${title} [${mode}]`, fn);
-}
-
-/** The same device with a smaller workgroup-grid limit, so that a modest dispatch needs y (and z). */
-function withMaxWorkgroups(ctx: GpuContext, perDim: number): GpuContext {
-  return Object.create(ctx, { limits: { value: { ...ctx.limits, maxComputeWorkgroupsPerDimension: perDim } } }) as GpuContext;
-}
-
 // ---------------------------------------------------------------- conv2d gradients
-
-interface ConvCase {
-  readonly name: string;
-  readonly x: Dims;
-  readonly w: Dims;
-  readonly stride?: [number, number];
-  readonly padding?: [number, number, number, number];
-  readonly dilation?: [number, number];
-  readonly groups?: number;
-  readonly acc?: DType;
-}
 
 const CONV_CASES: readonly ConvCase[] = [
   { name: '3x3 stride 2, asymmetric padding [1,0,2,1], batch 2', x: [2, 3, 17, 16], w: [5, 3, 3, 3], stride: [2, 2], padding: [1, 0, 2, 1] },
@@ -62,7 +44,7 @@ const CONV_CASES: readonly ConvCase[] = [
 ];
 
 function convGradGraphs(c: ConvCase, dtype: DType): { dx: Graph; dw: Graph } {
-  const attrs: Attrs = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups, acc: c.acc };
+  const attrs: Attrs = convAttrs(c);
   const probe = new Graph('probe');
   const yShape = probe.add('conv2d', [probe.addInput('x', { dtype, shape: c.x }), probe.addInput('w', { dtype, shape: c.w })], attrs).type.shape;
   const dx = new Graph('dx');

@@ -4,58 +4,15 @@
 // batches long enough for two-stage sums, and NaN for out-of-range labels
 // (where the reference raises an error instead).
 
-import type { ExecutionContext } from 'ava';
 import type { DType } from '../ir/dtype.ts';
 import { Graph } from '../ir/graph.ts';
-import type { Value } from '../ir/graph.ts';
 import { interpret } from '../ir/interp/interpret.ts';
 import { hostTensor } from '../ir/interp/tensor.ts';
-import type { HostTensor } from '../ir/interp/tensor.ts';
-import type { GpuContext } from '../runtime/device.ts';
-import type { F16Mode } from '../runtime/plan.ts';
 import { runGraphOnGpu } from '../compiler/execute.ts';
-import { checkAgainstReference, dtypeOf, f16ModeOf, mismatches, MODES, seededValues, TOLERANCES } from './helpers/compare.ts';
-import type { Mode } from './helpers/compare.ts';
-import { gpuF16Test, gpuTest } from './helpers/gpu.ts';
-import type { GpuTestFn } from './helpers/gpu.ts';
-
-/** One checked piece of a batched graph: adds its inputs (names prefixed) and returns its outputs. */
-interface Piece {
-  readonly what: string;
-  /** Magnitude of accumulated terms (CheckOptions.scale). */
-  readonly scale: number;
-  readonly build: (g: Graph, prefix: string, inputs: Record<string, HostTensor>) => Value[];
-}
-
-/**
- * Checks many cases with few sessions (each costs a pipeline build and a
- * read-back, slow on lavapipe): pieces whose scales are within a factor of
- * 10 share one graph, checked with the largest of their scales.
- */
-async function checkPieces(t: ExecutionContext, ctx: GpuContext, f16Mode: F16Mode, pieces: readonly Piece[]): Promise<void> {
-  const buckets = new Map<number, Piece[]>();
-  for (const p of pieces) {
-    const k = Math.ceil(Math.log10(Math.max(1, p.scale)));
-    buckets.set(k, [...(buckets.get(k) ?? []), p]);
-  }
-  for (const group of buckets.values()) {
-    const g = new Graph('t');
-    const inputs: Record<string, HostTensor> = {};
-    const outs: string[] = [];
-    g.setOutputs(group.flatMap((p, i) => {
-      const vs = p.build(g, `p${i}_`, inputs);
-      vs.forEach(() => outs.push(p.what));
-      return vs;
-    }));
-    await checkAgainstReference(t, ctx, g, inputs, f16Mode, { scale: Math.max(...group.map((p) => p.scale)) });
-    if (!t.passed) t.log(outs.map((w, k) => `output ${k}: ${w}`).join('\n'));
-  }
-}
-
-function input(g: Graph, inputs: Record<string, HostTensor>, name: string, dtype: DType, shape: number[], values: number[]): Value {
-  inputs[name] = hostTensor(dtype, shape, values);
-  return g.addInput(name, { dtype, shape });
-}
+import { mismatches, MODES, seededValues, TOLERANCES } from './helpers/compare.ts';
+import { gpuTest, modeTest } from './helpers/gpu.ts';
+import { checkPieces, input } from './helpers/pieces.ts';
+import type { Piece } from './helpers/pieces.ts';
 
 const REDUCTIONS = ['none', 'mean', 'sum'] as const;
 
@@ -91,16 +48,8 @@ function msePiece(dtype: DType, shape: number[], reduction: string, seed: number
   };
 }
 
-function gpu(title: string, fn: GpuTestFn, needsF16 = false): void {
-  (needsF16 ? gpuF16Test : gpuTest)(title, fn);
-}
-
-function modeTest(title: string, mode: Mode, fn: (t: ExecutionContext, ctx: GpuContext, dtype: DType, f16Mode: F16Mode) => Promise<void>) {
-  gpu(`${title} [${mode}]`, (t, ctx) => fn(t, ctx, dtypeOf(mode), f16ModeOf(mode)), mode === 'f16');
-}
-
 for (const mode of MODES) {
-  modeTest('cross_entropy: mean / sum / none, few and many classes, logits ±1000', mode, async (t, ctx, dtype, f16Mode) => {
+  modeTest(mode, 'cross_entropy: mean / sum / none, few and many classes, logits ±1000', async (t, ctx, dtype, f16Mode) => {
     const shapes: [number, number][] = [[1, 3], [7, 10], [33, 257], [4, 1000], [100, 5], [3, 2049]];
     const pieces = REDUCTIONS.flatMap((r) => [
       ...shapes.map(([N, C], k) => crossEntropyPiece(dtype, N, C, r, 10 + k)),
@@ -112,13 +61,13 @@ for (const mode of MODES) {
     await checkPieces(t, ctx, f16Mode, pieces);
   });
 
-  modeTest('mse_loss: mean / sum / none, odd sizes and a two-stage sum of 100k', mode, async (t, ctx, dtype, f16Mode) => {
+  modeTest(mode, 'mse_loss: mean / sum / none, odd sizes and a two-stage sum of 100k', async (t, ctx, dtype, f16Mode) => {
     const shapes = [[7], [1], [3, 33], [257, 4], [2, 3, 50], [100, 1000]];
     await checkPieces(t, ctx, f16Mode, REDUCTIONS.flatMap((r) => shapes.map((s, k) => msePiece(dtype, s, r, 60 + k))));
   });
 }
 
-gpu('cross_entropy: an out-of-range label gives NaN for its row (the GPU cannot raise)', async (t, ctx) => {
+gpuTest('cross_entropy: an out-of-range label gives NaN for its row (the GPU cannot raise)', async (t, ctx) => {
   const N = 6, C = 40; // C >= 32: a workgroup per row
   for (const f16Mode of ['native', 'packed'] as const) {
     for (const classes of [5, C]) {

@@ -5,44 +5,13 @@
 // two trailing axes, batch_norm in inference and training (with its running
 // mean / var outputs, f16 and f32 parameters, and one value per channel).
 
-import type { ExecutionContext } from 'ava';
 import type { DType } from '../ir/dtype.ts';
 import { Graph } from '../ir/graph.ts';
-import type { Value } from '../ir/graph.ts';
-import { hostTensor } from '../ir/interp/tensor.ts';
-import type { HostTensor } from '../ir/interp/tensor.ts';
-import type { GpuContext } from '../runtime/device.ts';
-import type { F16Mode } from '../runtime/plan.ts';
 import { compileForDevice } from '../compiler/execute.ts';
-import { checkAgainstReference, dtypeOf, f16ModeOf, MODES, seededValues } from './helpers/compare.ts';
-import type { Mode } from './helpers/compare.ts';
-import { gpuF16Test, gpuTest } from './helpers/gpu.ts';
-import type { GpuTestFn } from './helpers/gpu.ts';
-
-/** One checked piece of a batched graph: adds its inputs (names prefixed) and returns its outputs. */
-interface Piece {
-  readonly what: string;
-  readonly build: (g: Graph, prefix: string, inputs: Record<string, HostTensor>) => Value[];
-}
-
-/** Checks many cases in one graph (each session costs a pipeline build and a read-back, slow on lavapipe). */
-async function checkPieces(t: ExecutionContext, ctx: GpuContext, f16Mode: F16Mode, pieces: readonly Piece[]): Promise<void> {
-  const g = new Graph('t');
-  const inputs: Record<string, HostTensor> = {};
-  const outs: string[] = [];
-  g.setOutputs(pieces.flatMap((p, i) => {
-    const vs = p.build(g, `p${i}_`, inputs);
-    vs.forEach((_, k) => outs.push(`${p.what}${vs.length > 1 ? ` result ${k}` : ''}`));
-    return vs;
-  }));
-  await checkAgainstReference(t, ctx, g, inputs, f16Mode);
-  if (!t.passed) t.log(outs.map((w, k) => `output ${k}: ${w}`).join('\n'));
-}
-
-function input(g: Graph, inputs: Record<string, HostTensor>, name: string, dtype: DType, shape: number[], values: number[]): Value {
-  inputs[name] = hostTensor(dtype, shape, values);
-  return g.addInput(name, { dtype, shape });
-}
+import { MODES, seededValues } from './helpers/compare.ts';
+import { gpuTest, modeTest, withMaxWorkgroups } from './helpers/gpu.ts';
+import { checkPieces, input } from './helpers/pieces.ts';
+import type { Piece } from './helpers/pieces.ts';
 
 const numel = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
 
@@ -84,20 +53,12 @@ function batchNormPiece(dtype: DType, paramDtype: DType, shape: number[], traini
   };
 }
 
-function gpu(title: string, fn: GpuTestFn, needsF16 = false): void {
-  (needsF16 ? gpuF16Test : gpuTest)(title, fn);
-}
-
-function modeTest(title: string, mode: Mode, fn: (t: ExecutionContext, ctx: GpuContext, dtype: DType, f16Mode: F16Mode) => Promise<void>) {
-  gpu(`${title} [${mode}]`, (t, ctx) => fn(t, ctx, dtypeOf(mode), f16ModeOf(mode)), mode === 'f16');
-}
-
 const SOFTMAX_CASES: [number[], number][] = [
   [[7], 0], [[3, 33], -1], [[3, 33], 0], [[4, 5, 6], 1], [[2, 257], -1], [[1, 3], -1], [[5, 1000], -1], [[3, 2000, 2], 1],
 ];
 
 for (const mode of MODES) {
-  modeTest('softmax and log_softmax along any axis, short and long rows, logits ±1000', mode, async (t, ctx, dtype, f16Mode) => {
+  modeTest(mode, 'softmax and log_softmax along any axis, short and long rows, logits ±1000', async (t, ctx, dtype, f16Mode) => {
     const pieces = (['softmax', 'log_softmax'] as const).flatMap((op) => [
       ...SOFTMAX_CASES.map(([shape, axis], k) => softmaxPiece(op, dtype, shape, axis, 10 + k)),
       softmaxPiece(op, dtype, [4, 10], -1, 30, 1000),
@@ -107,16 +68,16 @@ for (const mode of MODES) {
     await checkPieces(t, ctx, f16Mode, pieces);
   });
 
-  modeTest('softmax over [70000, 3]: more rows than one grid dimension', mode, async (t, ctx, dtype, f16Mode) => {
+  modeTest(mode, 'softmax over [70000, 3]: more rows than one grid dimension', async (t, ctx, dtype, f16Mode) => {
     await checkPieces(t, ctx, f16Mode, [softmaxPiece('softmax', dtype, [70000, 3], -1, 40), softmaxPiece('log_softmax', dtype, [3, 70000], 0, 41)]);
   });
 
-  modeTest('layer_norm over the last one and two axes', mode, async (t, ctx, dtype, f16Mode) => {
+  modeTest(mode, 'layer_norm over the last one and two axes', async (t, ctx, dtype, f16Mode) => {
     const cases: [number[], number][] = [[[3, 33], -1], [[1, 3], -1], [[4, 5, 6], -2], [[2, 7, 40], -2], [[5, 1000], -1], [[3, 2049], 1], [[6, 7], 0]];
     await checkPieces(t, ctx, f16Mode, cases.map(([shape, axis], k) => layerNormPiece(dtype, shape, axis, 50 + 3 * k)));
   });
 
-  modeTest('batch_norm inference and training (y, new running mean, new running var)', mode, async (t, ctx, dtype, f16Mode) => {
+  modeTest(mode, 'batch_norm inference and training (y, new running mean, new running var)', async (t, ctx, dtype, f16Mode) => {
     const shapes = [[4, 3], [2, 3, 5, 5], [8, 4, 17, 17], [3, 2, 7], [2, 1]];
     const paramDtypes: DType[] = dtype === 'f32' ? ['f32'] : ['f16', 'f32'];
     const pieces = paramDtypes.flatMap((pd) => [false, true].flatMap((training) => shapes.map((s, k) => batchNormPiece(dtype, pd, s, training, 70 + 5 * k))));
@@ -126,8 +87,8 @@ for (const mode of MODES) {
   });
 }
 
-gpu('row kernels split their grid when a device allows few workgroups per dimension', async (t, ctx) => {
-  const small = Object.create(ctx, { limits: { value: { ...ctx.limits, maxComputeWorkgroupsPerDimension: 5 } } }) as GpuContext;
+gpuTest('row kernels split their grid when a device allows few workgroups per dimension', async (t, ctx) => {
+  const small = withMaxWorkgroups(ctx, 5);
   for (const f16Mode of ['native', 'packed'] as const) {
     const dtype = f16Mode === 'packed' ? 'f16' : 'f32';
     const pieces = [

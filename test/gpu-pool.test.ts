@@ -8,9 +8,7 @@ import { Graph } from '../ir/graph.ts';
 import type { OpName } from '../ir/ops.ts';
 import { hostTensor } from '../ir/interp/tensor.ts';
 import { checkAgainstReference, dtypeOf, f16ModeOf, MODES, seededValues } from './helpers/compare.ts';
-import type { Mode } from './helpers/compare.ts';
-import { gpuF16Test, gpuTest } from './helpers/gpu.ts';
-import type { GpuTestFn } from './helpers/gpu.ts';
+import { modeTest } from './helpers/gpu.ts';
 
 interface PoolCase {
   readonly name: string;
@@ -38,10 +36,6 @@ function poolGraph(c: PoolCase, dtype: DType): Graph {
   const attrs = { kernel: c.kernel, stride: c.stride, padding: c.padding, ...(c.op === 'avg_pool2d' ? { count_include_pad: c.countIncludePad } : {}) };
   g.setOutputs([g.add(c.op as OpName, [x], attrs)]);
   return g;
-}
-
-function modeTest(mode: Mode, title: string, fn: GpuTestFn): void {
-  (mode === 'f16' ? gpuF16Test : gpuTest)(`${title} [${mode}]`, fn);
 }
 
 CASES.forEach((c, k) => {

@@ -4,21 +4,15 @@
 // long rows (workgroup per output), full reductions of ~100k elements (two
 // stages), acc = f16, integers, NaN, and grid splitting.
 
-import type { ExecutionContext } from 'ava';
 import type { DType } from '../ir/dtype.ts';
 import { Graph } from '../ir/graph.ts';
-import type { Value } from '../ir/graph.ts';
 import type { OpName } from '../ir/ops.ts';
 import { normalizeAxes } from '../ir/shape-rules.ts';
-import { hostTensor } from '../ir/interp/tensor.ts';
-import type { HostTensor } from '../ir/interp/tensor.ts';
-import type { GpuContext } from '../runtime/device.ts';
-import type { F16Mode } from '../runtime/plan.ts';
 import { compileForDevice } from '../compiler/execute.ts';
-import { checkAgainstReference, dtypeOf, f16ModeOf, MODES, seededValues } from './helpers/compare.ts';
-import type { Mode } from './helpers/compare.ts';
-import { gpuF16Test, gpuTest } from './helpers/gpu.ts';
-import type { GpuTestFn } from './helpers/gpu.ts';
+import { MODES, seededValues } from './helpers/compare.ts';
+import { gpuTest, modeTest, withMaxWorkgroups } from './helpers/gpu.ts';
+import { checkPieces, input } from './helpers/pieces.ts';
+import type { Piece } from './helpers/pieces.ts';
 
 interface Case {
   readonly shape: number[];
@@ -55,40 +49,6 @@ function sumScale(shape: number[], axes: number[], values: number[]): { scale: n
   return { scale: Math.max(1, Math.min(total, count * maxAbs)), count };
 }
 
-/** One checked piece of a batched graph: adds its inputs (names prefixed) and returns its outputs. */
-interface Piece {
-  readonly what: string;
-  /** Magnitude of accumulated terms (CheckOptions.scale). */
-  readonly scale: number;
-  readonly build: (g: Graph, prefix: string, inputs: Record<string, HostTensor>) => Value[];
-}
-
-/**
- * Checks many small cases with few sessions: pieces whose scales are within
- * a factor of 10 share one graph (each session costs a pipeline build and a
- * read-back, slow on lavapipe), checked with the largest of their scales.
- */
-async function checkPieces(t: ExecutionContext, ctx: GpuContext, f16Mode: F16Mode, pieces: readonly Piece[]): Promise<void> {
-  const buckets = new Map<number, Piece[]>();
-  for (const p of pieces) {
-    const k = Math.ceil(Math.log10(Math.max(1, p.scale)));
-    buckets.set(k, [...(buckets.get(k) ?? []), p]);
-  }
-  for (const group of buckets.values()) {
-    const g = new Graph('t');
-    const inputs: Record<string, HostTensor> = {};
-    const outs: string[] = [];
-    const outputs = group.flatMap((p, i) => {
-      const vs = p.build(g, `p${i}_`, inputs);
-      for (const _ of vs) outs.push(p.what);
-      return vs;
-    });
-    g.setOutputs(outputs);
-    await checkAgainstReference(t, ctx, g, inputs, f16Mode, { scale: Math.max(...group.map((p) => p.scale)) });
-    if (!t.passed) t.log(outs.map((w, k) => `output ${k}: ${w}`).join('\n'));
-  }
-}
-
 function reducePiece(op: OpName, dtype: DType, c: Case, seed: number, acc?: DType, values?: number[]): Piece {
   const n = c.shape.reduce((p, d) => p * d, 1);
   const xs = values ?? seededValues(seed, n, -1, 1);
@@ -97,8 +57,7 @@ function reducePiece(op: OpName, dtype: DType, c: Case, seed: number, acc?: DTyp
     what: `${op} ${dtype}[${c.shape}] axes [${c.axes}]${c.keepdims ? ' keepdims' : ''}${acc ? ` acc ${acc}` : ''}`,
     scale: op === 'reduce_max' ? 1 : op === 'reduce_mean' ? Math.max(1, scale / count) : scale,
     build: (g, prefix, inputs) => {
-      const x = g.addInput(`${prefix}x`, { dtype, shape: c.shape });
-      inputs[`${prefix}x`] = hostTensor(dtype, c.shape, xs);
+      const x = input(g, inputs, `${prefix}x`, dtype, c.shape, xs);
       return [g.add(op, [x], { axes: c.axes, keepdims: c.keepdims ?? false, ...(acc ? { acc } : {}) })];
     },
   };
@@ -111,27 +70,19 @@ function reduceGraph(op: OpName, dtype: DType, c: Case): Graph {
   return g;
 }
 
-function gpu(title: string, fn: GpuTestFn, needsF16 = false): void {
-  (needsF16 ? gpuF16Test : gpuTest)(title, fn);
-}
-
-function modeTest(title: string, mode: Mode, fn: (t: ExecutionContext, ctx: GpuContext, dtype: DType, f16Mode: F16Mode) => Promise<void>) {
-  gpu(`${title} [${mode}]`, (t, ctx) => fn(t, ctx, dtypeOf(mode), f16ModeOf(mode)), mode === 'f16');
-}
-
 for (const mode of MODES) {
   for (const op of ['reduce_sum', 'reduce_mean', 'reduce_max'] as const) {
-    modeTest(`${op} over ${CASES.length} shape / axes cases`, mode, async (t, ctx, dtype, f16Mode) => {
+    modeTest(mode, `${op} over ${CASES.length} shape / axes cases`, async (t, ctx, dtype, f16Mode) => {
       await checkPieces(t, ctx, f16Mode, CASES.map((c, k) => reducePiece(op, dtype, c, 100 + k)));
     });
   }
   if (mode !== 'f32') {
-    modeTest('reduce_sum and reduce_mean with acc = f16', mode, async (t, ctx, dtype, f16Mode) => {
+    modeTest(mode, 'reduce_sum and reduce_mean with acc = f16', async (t, ctx, dtype, f16Mode) => {
       const cases: Case[] = [{ shape: [3, 7], axes: [1] }, { shape: [5, 300], axes: [-1] }, { shape: [40, 3, 9], axes: [0, 2], keepdims: true }, { shape: [100, 1000], axes: [0, 1] }];
       await checkPieces(t, ctx, f16Mode, ['reduce_sum', 'reduce_mean'].flatMap((op) => cases.map((c, k) => reducePiece(op as OpName, dtype, c, 200 + k, 'f16'))));
     });
   }
-  modeTest('reduce_max propagates NaN and handles ±inf', mode, async (t, ctx, dtype, f16Mode) => {
+  modeTest(mode, 'reduce_max propagates NaN and handles ±inf', async (t, ctx, dtype, f16Mode) => {
     await checkPieces(t, ctx, f16Mode, [[4, 5], [4, 300]].map((shape) => {
       const n = shape[0]! * shape[1]!;
       const values = seededValues(7, n, -100, 100);
@@ -144,7 +95,7 @@ for (const mode of MODES) {
   });
 }
 
-gpu('integer reduce_sum (wrapping) and reduce_max, i32 and u32', async (t, ctx) => {
+gpuTest('integer reduce_sum (wrapping) and reduce_max, i32 and u32', async (t, ctx) => {
   const pieces = (['i32', 'u32'] as const).flatMap((dtype) =>
     [{ shape: [3, 7], axes: [1] }, { shape: [5, 300], axes: [0] }, { shape: [200, 200], axes: [0, 1] }, { shape: [8, 4100], axes: [-1] }].flatMap((c) => {
       const n = c.shape.reduce((p, d) => p * d, 1);
@@ -156,9 +107,9 @@ gpu('integer reduce_sum (wrapping) and reduce_max, i32 and u32', async (t, ctx) 
   await checkPieces(t, ctx, 'native', pieces);
 });
 
-gpu('more rows than a grid dimension holds: the dispatch is split over y and z', async (t, ctx) => {
+gpuTest('more rows than a grid dimension holds: the dispatch is split over y and z', async (t, ctx) => {
   // A device that allows only 5 workgroups per dimension forces 2-D and 3-D grids on small tensors.
-  const small = Object.create(ctx, { limits: { value: { ...ctx.limits, maxComputeWorkgroupsPerDimension: 5 } } }) as GpuContext;
+  const small = withMaxWorkgroups(ctx, 5);
   for (const f16Mode of ['native', 'packed'] as const) {
     const dtype = f16Mode === 'packed' ? 'f16' : 'f32';
     const cases: Case[] = [{ shape: [70, 40], axes: [1] }, { shape: [40, 70], axes: [0] }, { shape: [1000, 5], axes: [1] }, { shape: [2, 50000], axes: [1] }];
@@ -168,7 +119,7 @@ gpu('more rows than a grid dimension holds: the dispatch is split over y and z',
   }
 });
 
-gpu('strategy: tiny rows loop per thread, long rows use workgroups, full reductions two stages', (t, ctx) => {
+gpuTest('strategy: tiny rows loop per thread, long rows use workgroups, full reductions two stages', (t, ctx) => {
   const kernels = (c: Case) => compileForDevice(reduceGraph('reduce_sum', 'f32', c), ctx, { f16Mode: 'native' });
   const tiny = kernels({ shape: [1000, 5], axes: [1] });
   t.is(tiny.dispatches.length, 1);

@@ -2,7 +2,6 @@
 // numpy broadcasting, WGSL integer semantics, casts, erf/GELU. Expected values
 // are computed by hand (or are published constants), never by the interpreter.
 import test from 'ava';
-import type { ExecutionContext } from 'ava';
 import type { DType } from '../ir/dtype.ts';
 import type { OpName } from '../ir/ops.ts';
 import type { AttrValue } from '../ir/attrs.ts';
@@ -10,23 +9,12 @@ import type { HostTensor, Nested } from '../ir/interp/tensor.ts';
 import { fromNested, hostTensor, storeAs, toArray, toNested, floatToI32, floatToU32 } from '../ir/interp/tensor.ts';
 import { evalOp } from '../ir/interp/interpret.ts';
 import { erf, erfc } from '../ir/interp/math.ts';
+import { near } from './helpers/near.ts';
 
 const T = (dtype: DType, nested: Nested): HostTensor => fromNested(dtype, nested);
 
 function run1(op: OpName, operands: HostTensor[], attrs: Record<string, AttrValue> = {}): HostTensor {
   return evalOp(op, operands, attrs)[0]!;
-}
-
-/** Element-by-element comparison with a relative tolerance; NaN must match NaN. */
-function near(t: ExecutionContext, got: HostTensor, want: number[], tol = 1e-15): void {
-  const g = toArray(got);
-  t.is(g.length, want.length, 'element count');
-  want.forEach((w, i) => {
-    const v = g[i]!;
-    if (Number.isNaN(w)) t.true(Number.isNaN(v), `[${i}]: expected NaN, got ${v}`);
-    else if (!Number.isFinite(w)) t.is(v, w, `[${i}]`);
-    else t.true(Math.abs(v - w) <= tol * Math.max(1, Math.abs(w)), `[${i}]: expected ${w}, got ${v}`);
-  });
 }
 
 // ---------------------------------------------------------------- storeAs

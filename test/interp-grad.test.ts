@@ -19,23 +19,13 @@ import type { HostTensor, Nested } from '../ir/interp/tensor.ts';
 import { fromNested, hostTensor, toArray, toNested } from '../ir/interp/tensor.ts';
 import type { OpName } from '../ir/ops.ts';
 import { seededValues } from './helpers/compare.ts';
+import { near } from './helpers/near.ts';
 
 type Attrs = Record<string, AttrValue>;
 const F = (nested: Nested): HostTensor => fromNested('f32', nested);
 const run1 = (op: OpName, xs: HostTensor[], attrs: Attrs = {}): HostTensor => evalOp(op, xs, attrs)[0]!;
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const rand = (seed: number, shape: number[], lo = -1, hi = 1): HostTensor => hostTensor('f32', shape, seededValues(seed, numel(shape), lo, hi));
-
-function near(t: ExecutionContext, got: HostTensor, want: number[], tol = 1e-14, msg = ''): void {
-  const g = toArray(got);
-  t.is(g.length, want.length, `${msg} element count`);
-  want.forEach((w, i) => {
-    const v = g[i]!;
-    if (Number.isNaN(w)) t.true(Number.isNaN(v), `${msg}[${i}]: expected NaN, got ${v}`);
-    else if (!Number.isFinite(w)) t.is(v, w, `${msg}[${i}]`);
-    else t.true(Math.abs(v - w) <= tol * Math.max(1, Math.abs(w)), `${msg}[${i}]: expected ${w}, got ${v}`);
-  });
-}
 
 /** <a, b> and the sum of |a_i b_i| (the scale a rounding error is relative to). */
 function dot(a: HostTensor, b: HostTensor): { value: number; scale: number } {

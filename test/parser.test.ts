@@ -7,19 +7,11 @@ import {
   AmpcError, ERROR_CODES, Graph, Module, OP_NAMES, parseModule, printGraph, printModule, verifyModule,
 } from '../ir/index.ts';
 import type { OpName, TensorType, Value } from '../ir/index.ts';
+import { DESIGN_EXAMPLE } from './helpers/design-example.ts';
 
 const f32 = (...shape: number[]): TensorType => ({ dtype: 'f32', shape });
 const f16 = (...shape: number[]): TensorType => ({ dtype: 'f16', shape });
 const i32 = (...shape: number[]): TensorType => ({ dtype: 'i32', shape });
-
-const DESIGN_EXAMPLE = `// one module holds one or more graphs
-graph @mlp(%x: f32[64,784], %w1: f32[784,256] {param}, %b1: f32[256] {param}) -> (f32[64,256]) {
-  %0 = matmul %x, %w1 {acc = f32} : f32[64,256]
-  %1 = add %0, %b1 : f32[64,256]
-  %2 = relu %1 : f32[64,256]
-  return %2
-}
-`;
 
 test('parses the example of design.md', (t) => {
   const m = parseModule(DESIGN_EXAMPLE, 'mlp.ir');

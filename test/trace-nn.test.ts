@@ -2,18 +2,11 @@
 // attention graphs, BatchNorm2d state updates in train vs eval, seeded
 // initial values, and errors inside modules placed at the user's line.
 import test from 'ava';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { AmpcError, printGraph, verifyGraph } from '../ir/index.ts';
 import { crossEntropy, f32, i32, initialValues, nn, softmax, trace, traceModule, Tensor, read } from '../ir/trace/index.ts';
+import { sourceMarks } from './helpers/source-marks.ts';
 
-const SOURCE = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
-function lineOf(id: string): number {
-  const mark = '// @' + id;
-  const i = SOURCE.findIndex((l) => l.trimEnd().endsWith(mark));
-  if (i < 0) throw new Error(`no line marked ${mark}`);
-  return i + 1;
-}
+const { lineOf, colOf } = sourceMarks(import.meta.url);
 const lines = (...ls: string[]) => ls.join('\n') + '\n';
 
 class MLP extends nn.Module {
@@ -256,7 +249,7 @@ test('an error inside a module points at the innermost user line that called it'
   }
   const e2 = t.throws(() => traceModule(new Bad(), [f32([2, 4])]), { instanceOf: AmpcError });
   t.is(e2?.loc?.line, lineOf('forward-error'));
-  t.is(e2?.message, `test/trace-nn.test.ts:${lineOf('forward-error')}:${SOURCE[lineOf('forward-error') - 1]!.indexOf('matmul(') + 1}: error E0201: matmul: inner dimensions differ (4 vs 2)`);
+  t.is(e2?.message, `test/trace-nn.test.ts:${lineOf('forward-error')}:${colOf(lineOf('forward-error'), 'matmul(')}: error E0201: matmul: inner dimensions differ (4 vs 2)`);
 });
 
 // ---------------------------------------------------------------- initial values

@@ -2,8 +2,6 @@
 // broadcasting, -1 reshapes, errors placed at the user's line, re-entrancy,
 // and every op of the op table reachable from the API.
 import test from 'ava';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { AmpcError, OP_NAMES, printGraph, verifyGraph } from '../ir/index.ts';
 import type { Graph } from '../ir/index.ts';
 import * as T from '../ir/trace/index.ts';
@@ -15,23 +13,9 @@ import {
 } from '../ir/trace/index.ts';
 import { traceDepth } from '../ir/trace/context.ts';
 import { locFromStack } from '../ir/trace/loc.ts';
+import { sourceMarks } from './helpers/source-marks.ts';
 
-const SOURCE = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
-
-/** 1-based line of the line marked `// @ID`. */
-function lineOf(id: string): number {
-  const mark = '// @' + id;
-  const i = SOURCE.findIndex((l) => l.trimEnd().endsWith(mark));
-  if (i < 0) throw new Error(`no line marked ${mark}`);
-  return i + 1;
-}
-
-/** 1-based column of `token` on line `line`. */
-function colOf(line: number, token: string): number {
-  const c = SOURCE[line - 1]!.indexOf(token);
-  if (c < 0) throw new Error(`no '${token}' on line ${line}`);
-  return c + 1;
-}
+const { lineOf, colOf } = sourceMarks(import.meta.url);
 
 const lines = (...ls: string[]) => ls.join('\n') + '\n';
 const ops = (g: Graph) => g.nodes.map((n) => n.op);

@@ -15,6 +15,9 @@ import type { ExecutionContext } from 'ava';
 import { isAmpcError } from '../../ir/errors.ts';
 import { acquireDevice, describeDevice } from '../../runtime/device.ts';
 import type { GpuContext } from '../../runtime/device.ts';
+import type { F16Mode } from '../../runtime/plan.ts';
+import { dtypeOf, f16ModeOf } from './compare.ts';
+import type { Mode } from './compare.ts';
 
 export type GpuTestFn = (t: ExecutionContext, ctx: GpuContext) => Promise<void> | void;
 
@@ -84,4 +87,17 @@ export function gpuTest(title: string, fn: GpuTestFn): void {
 /** A test that needs shader-f16 (`enable f16;` in WGSL) on the shared device. */
 export function gpuF16Test(title: string, fn: GpuTestFn): void {
   register(title, fn, true);
+}
+
+/** A test body of one mode, given that mode's storage dtype and f16 mode. */
+export type ModeTestFn = (t: ExecutionContext, ctx: GpuContext, dtype: 'f32' | 'f16', f16Mode: F16Mode) => Promise<void> | void;
+
+/** A GPU test of one mode, titled `${title} [${mode}]`; mode 'f16' needs shader-f16. */
+export function modeTest(mode: Mode, title: string, fn: ModeTestFn): void {
+  register(`${title} [${mode}]`, (t, ctx) => fn(t, ctx, dtypeOf(mode), f16ModeOf(mode)), mode === 'f16');
+}
+
+/** The same device with a smaller workgroup-grid limit, so that a modest dispatch needs y (and z). */
+export function withMaxWorkgroups(ctx: GpuContext, perDim: number): GpuContext {
+  return Object.create(ctx, { limits: { value: { ...ctx.limits, maxComputeWorkgroupsPerDimension: perDim } } }) as GpuContext;
 }
