@@ -1,0 +1,8 @@
+// Public surface of the training API: Trainer (trace, compile and run train
+// steps and predictions on a WebGPU device), batched evaluation, state files.
+//
+//   import { Trainer, accuracy } from './compiler/train/index.ts';
+export { Trainer } from './trainer.ts';
+export type { TrainerOptions, StepOptions, TensorInput, OptimizerSpec } from './trainer.ts';
+export { predictInBatches, accuracy, argmax } from './evaluate.ts';
+export { saveState, loadState, writeFileAtomic } from './state-file.ts';

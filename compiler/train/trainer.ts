@@ -1,0 +1,407 @@
+// The training API: a Trainer traces a model's loss, builds the train step
+// (loss, gradients and optimizer update in one graph, passes/optimizer.ts),
+// compiles it for the device once, and then runs one step per call: one
+// upload per batch input, one command buffer for the whole step, in-place
+// updates of parameters, optimizer state and BatchNorm running statistics on
+// the device. The loss is read back only when asked.
+//
+//   const model = new nn.Sequential(new nn.Linear(784, 256), new nn.ReLU(), new nn.Linear(256, 10));
+//   const trainer = await Trainer.create({
+//     model, loss: (m, x, y) => crossEntropy(m.forward(x), y),
+//     inputs: [f32([64, 784]), i32([64])], optimizer: { kind: 'adam', lr: 1e-3 }, seed: 0,
+//   });
+//   const loss = await trainer.step([images, labels], { readLoss: true });
+//   const logits = await trainer.predict(testImages);
+//
+// Compiled graphs are cached in the Trainer by kind (train step or
+// prediction), input types, optimizer and options. Each compiled graph has
+// its own Session, hence its own copy of the state; the newest copy is the
+// one the last train step (or load) wrote, and a session is brought up to
+// date from it (read back and written, only when stale) before it runs.
+// Prediction traces the model in eval mode (BatchNorm uses its running
+// statistics), the train step in training mode; the model's own modes are
+// restored after tracing.
+
+import { AmpcError } from '../../ir/errors.ts';
+import type { HostTensor } from '../../ir/interp/tensor.ts';
+import type { Module } from '../../ir/trace/nn/module.ts';
+import { initialValues } from '../../ir/trace/nn/init.ts';
+import type { InputSpec } from '../../ir/trace/spec.ts';
+import type { Tensor } from '../../ir/trace/tensor.ts';
+import { traceModule } from '../../ir/trace/trace.ts';
+import type { ParamSpec, TraceOutput, TraceResult } from '../../ir/trace/trace.ts';
+import type { TensorType } from '../../ir/types.ts';
+import { numel, typeToString } from '../../ir/types.ts';
+import { LR_INPUT, trainStepGraph } from '../../passes/optimizer.ts';
+import type { OptimizerSpec } from '../../passes/optimizer.ts';
+import { acquireDevice } from '../../runtime/device.ts';
+import type { GpuContext } from '../../runtime/device.ts';
+import { decodeTensor, encodeTensor } from '../../runtime/host-data.ts';
+import type { F16Mode } from '../../runtime/plan.ts';
+import { Session } from '../../runtime/session.ts';
+import { compileForDevice, defaultF16Mode } from '../execute.ts';
+import { inputBytes, inputType } from './inputs.ts';
+import type { TensorInput } from './inputs.ts';
+import { loadState, saveState } from './state-file.ts';
+
+export type { TensorInput } from './inputs.ts';
+export type { OptimizerSpec } from '../../passes/optimizer.ts';
+
+export interface TrainerOptions<M extends Module> {
+  readonly model: M;
+  /** The scalar loss of a batch, traced once: `(m, x, y) => crossEntropy(m.forward(x), y)`. Output 0 is the loss. */
+  readonly loss: (model: M, ...inputs: Tensor[]) => TraceOutput;
+  /** Types of the loss's inputs for one batch, e.g. `[f32([64, 784]), i32([64])]`. */
+  readonly inputs: readonly InputSpec[];
+  readonly optimizer: OptimizerSpec;
+  /** Seed of the parameter initialization (default 0). */
+  readonly seed?: number;
+  /** The device to run on (default: acquireDevice(), released by destroy()). */
+  readonly device?: GpuContext;
+  /** 'f32' (default); 'amp' arrives with the precision pass. */
+  readonly precision?: 'f32' | 'amp';
+  /** How f16 tensors live on the device (default: native when the device has shader-f16). */
+  readonly f16Mode?: F16Mode;
+}
+
+export interface StepOptions {
+  /** Read the loss back (syncs with the device); otherwise step() returns undefined. */
+  readonly readLoss?: boolean;
+}
+
+/** One compiled graph and its session. */
+interface Entry {
+  readonly kind: 'train' | 'predict';
+  readonly session: Session;
+  /** Types and plan names of the user inputs (the first graph inputs). */
+  readonly inputTypes: readonly TensorType[];
+  readonly inputNames: readonly string[];
+  /** State inputs (params, buffers, optimizer state) by name, with their byte sizes. */
+  readonly state: ReadonlyMap<string, number>;
+  /** Index of the loss output (train) or the prediction (predict). */
+  readonly output: number;
+  /** The learning-rate input (train only). */
+  readonly lrName: string | undefined;
+  /** Version of the state this session holds (-1: none yet). */
+  syncedAt: number;
+}
+
+function fail(detail: string): never {
+  throw new AmpcError('E0604', detail);
+}
+
+function checkOptions<M extends Module>(o: TrainerOptions<M>): void {
+  if (!o || typeof o !== 'object') fail('Trainer.create: expects an options object { model, loss, inputs, optimizer }');
+  if (!o.model || typeof (o.model as { forward?: unknown }).forward !== 'function') fail('Trainer.create: `model` must be an nn.Module');
+  if (typeof o.loss !== 'function') fail('Trainer.create: `loss` must be a function (model, ...inputs) => loss');
+  if (!Array.isArray(o.inputs) || o.inputs.length === 0) fail('Trainer.create: `inputs` must be a non-empty list of input specs, e.g. [f32([64, 784]), i32([64])]');
+  if (!o.optimizer || typeof o.optimizer !== 'object') fail("Trainer.create: `optimizer` must be an optimizer spec, e.g. { kind: 'adam', lr: 1e-3 }");
+  checkLr(o.optimizer.lr, 'Trainer.create: optimizer.lr');
+  if (o.seed !== undefined && !(Number.isSafeInteger(o.seed) && o.seed >= 0)) fail(`Trainer.create: seed must be a non-negative integer, got ${JSON.stringify(o.seed)}`);
+  if (o.precision !== undefined && o.precision !== 'f32' && o.precision !== 'amp') fail(`Trainer.create: precision must be 'f32' or 'amp', got ${JSON.stringify(o.precision)}`);
+  if (o.precision === 'amp') fail("Trainer.create: precision 'amp' is not yet supported (it arrives with the precision pass); use 'f32'");
+  if (o.f16Mode !== undefined && o.f16Mode !== 'native' && o.f16Mode !== 'packed') fail(`Trainer.create: f16Mode must be 'native' or 'packed', got ${JSON.stringify(o.f16Mode)}`);
+}
+
+function checkLr(lr: unknown, what: string): asserts lr is number {
+  if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) fail(`${what} must be a finite non-negative number, got ${JSON.stringify(lr)}`);
+}
+
+/** JSON with sorted keys, for cache keys. */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** Runs `body` with every module of `model` in the given mode, then restores the modes. */
+function inMode<T>(model: Module, training: boolean, body: () => T): T {
+  const saved = model.namedModules().map(([, m]) => [m, m.training] as const);
+  model.train(training);
+  try {
+    return body();
+  } finally {
+    for (const [m, mode] of saved) m.training = mode;
+  }
+}
+
+export class Trainer<M extends Module = Module> {
+  readonly ctx: GpuContext;
+  readonly #opts: TrainerOptions<M>;
+  readonly #ownsDevice: boolean;
+  readonly #entries = new Map<string, Promise<Entry>>();
+  readonly #trainEntries: Entry[] = [];
+  /** Parameters and buffers of the model (from the first trace), in state_dict order of first use. */
+  #params: readonly ParamSpec[] = [];
+  #buffers: readonly ParamSpec[] = [];
+  #lr: number;
+  #version = 0;
+  #owner: Entry | undefined;
+  #tail: Promise<unknown> = Promise.resolve();
+  #destroyed = false;
+  #steps = 0;
+
+  private constructor(opts: TrainerOptions<M>, ctx: GpuContext, ownsDevice: boolean) {
+    this.#opts = opts;
+    this.ctx = ctx;
+    this.#ownsDevice = ownsDevice;
+    this.#lr = opts.optimizer.lr;
+  }
+
+  /** Traces and compiles the train step, creates its session and initializes the state. */
+  static async create<M extends Module>(opts: TrainerOptions<M>): Promise<Trainer<M>> {
+    checkOptions(opts);
+    const ctx = opts.device ?? (await acquireDevice());
+    const t = new Trainer(opts, ctx, opts.device === undefined);
+    try {
+      const entry = await t.#trainEntry(opts.inputs.map((s) => ({ dtype: s.dtype, shape: [...s.shape] })));
+      t.#initialize(entry);
+    } catch (e) {
+      t.destroy();
+      throw e;
+    }
+    return t;
+  }
+
+  /** The model's parameter names, in graph input order. */
+  get parameterNames(): string[] {
+    return this.#params.map((p) => p.name);
+  }
+
+  /** The model's buffer names (e.g. BatchNorm running statistics). */
+  get bufferNames(): string[] {
+    return this.#buffers.map((p) => p.name);
+  }
+
+  get learningRate(): number {
+    return this.#lr;
+  }
+
+  /** Train steps run so far. */
+  get steps(): number {
+    return this.#steps;
+  }
+
+  /**
+   * One train step on a batch (one value per loss input). Uploads each input
+   * once and runs the whole step in one command buffer; parameters, optimizer
+   * state and buffers are updated in place on the device. Returns the loss
+   * when `readLoss` is set (a sync with the device), else undefined.
+   */
+  step(batch: readonly TensorInput[], opts: StepOptions = {}): Promise<number | undefined> {
+    return this.#serial(async () => {
+      const types = this.#batchTypes('step', batch, this.#opts.inputs);
+      const entry = await this.#trainEntry(types);
+      await this.#sync(entry);
+      batch.forEach((x, i) => entry.session.write(entry.inputNames[i]!, inputBytes(x)));
+      entry.session.run();
+      this.ctx.check();
+      this.#version++;
+      this.#steps++;
+      this.#owner = entry;
+      entry.syncedAt = this.#version;
+      if (!opts.readLoss) return undefined;
+      const [bytes] = await entry.session.readOutputs([entry.output]);
+      return new Float32Array(bytes!, 0, 1)[0]!;
+    });
+  }
+
+  /**
+   * The model's output (of its forward) for the inputs, traced in eval mode
+   * and compiled once per input shape. Inputs are the first loss inputs with
+   * any batch size.
+   */
+  predict(...inputs: TensorInput[]): Promise<HostTensor> {
+    return this.#serial(async () => {
+      const types = this.#batchTypes('predict', inputs, this.#opts.inputs.slice(0, inputs.length));
+      const entry = await this.#predictEntry(types);
+      await this.#sync(entry);
+      inputs.forEach((x, i) => entry.session.write(entry.inputNames[i]!, inputBytes(x)));
+      entry.session.run();
+      this.ctx.check();
+      const out = entry.session.plan.outputs[entry.output]!;
+      const buf = entry.session.plan.buffers[out.buffer]!;
+      const [bytes] = await entry.session.readOutputs([entry.output]);
+      return { dtype: buf.dtype, shape: [...buf.shape], data: decodeTensor(buf.dtype, bytes!, numel(buf.shape)) };
+    });
+  }
+
+  /** Sets the learning rate of the following steps (no recompilation: it is a graph input). */
+  setLearningRate(lr: number): void {
+    this.#alive();
+    checkLr(lr, 'setLearningRate: lr');
+    this.#lr = lr;
+    for (const e of this.#trainEntries) e.session.write(e.lrName!, encodeTensor('f32', [lr]));
+  }
+
+  /** Current parameter values, read back from the device. */
+  parameters(): Promise<Record<string, HostTensor>> {
+    return this.#serial(() => this.#read(this.#params));
+  }
+
+  /** Parameters and buffers (a state_dict), read back from the device. */
+  stateDict(): Promise<Record<string, HostTensor>> {
+    return this.#serial(() => this.#read([...this.#params, ...this.#buffers]));
+  }
+
+  /** Saves parameters and buffers as tensor JSON, atomically. Optimizer state is not saved. */
+  async save(path: string): Promise<void> {
+    saveState(path, await this.stateDict());
+  }
+
+  /** Loads parameters and buffers saved by save() (strict: same names, dtypes and shapes). */
+  load(path: string): Promise<void> {
+    return this.#serial(async () => {
+      const specs = [...this.#params, ...this.#buffers];
+      const values = loadState(path, new Map(specs.map((s) => [s.name, s.type])));
+      const owner = this.#owner!;
+      for (const s of specs) {
+        const t = values.get(s.name)!;
+        owner.session.write(s.name, encodeTensor(t.dtype, t.data));
+      }
+      this.#version++;
+      owner.syncedAt = this.#version;
+    });
+  }
+
+  /** Releases the sessions (and the device, when the Trainer acquired it). */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    for (const p of this.#entries.values()) p.then((e) => e.session.destroy(), () => undefined);
+    this.#entries.clear();
+    if (this.#ownsDevice) this.ctx.destroy();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #alive(): void {
+    if (this.#destroyed) throw new AmpcError('E0702', 'this Trainer has been destroyed (destroy() was called)');
+  }
+
+  /** Runs calls one after another, so a step never interleaves with another call. */
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(() => {
+      this.#alive();
+      return work();
+    });
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  #batchTypes(what: string, xs: readonly TensorInput[], specs: readonly InputSpec[]): TensorType[] {
+    if (!Array.isArray(xs) || xs.length !== specs.length || xs.length === 0) {
+      const n = this.#opts.inputs.length;
+      fail(`${what}: expects ${what === 'step' ? n : `1..${n}`} input(s) (${this.#opts.inputs.map((s) => typeToString(s)).join(', ')}), got ${Array.isArray(xs) ? xs.length : typeof xs}`);
+    }
+    return xs.map((x, i) => inputType(`${what}: input ${i}${specs[i]!.name ? ` (${specs[i]!.name})` : ''}`, specs[i]!, x, true));
+  }
+
+  #key(kind: 'train' | 'predict', types: readonly TensorType[]): string {
+    const o = this.#opts;
+    return stableJson({
+      kind,
+      inputs: types.map(typeToString),
+      optimizer: kind === 'train' ? o.optimizer : undefined,
+      precision: o.precision ?? 'f32',
+      f16Mode: o.f16Mode ?? defaultF16Mode(this.ctx),
+    });
+  }
+
+  #specs(types: readonly TensorType[]): InputSpec[] {
+    return types.map((t, i) => {
+      const name = this.#opts.inputs[i]!.name;
+      return name === undefined ? { dtype: t.dtype, shape: t.shape } : { dtype: t.dtype, shape: t.shape, name };
+    });
+  }
+
+  #cached(key: string, build: () => Promise<Entry>): Promise<Entry> {
+    let p = this.#entries.get(key);
+    if (!p) {
+      p = build();
+      this.#entries.set(key, p);
+      p.catch(() => this.#entries.delete(key));
+    }
+    return p;
+  }
+
+  #trainEntry(types: readonly TensorType[]): Promise<Entry> {
+    return this.#cached(this.#key('train', types), async () => {
+      const { model, loss, optimizer } = this.#opts;
+      const traced: TraceResult = inMode(model, true, () => traceModule(model, this.#specs(types), { call: loss }));
+      if (this.#owner === undefined) {
+        this.#params = traced.params;
+        this.#buffers = traced.buffers;
+      }
+      const extraUpdates = traced.stateUpdates.map((u) => ({ output: u.outputIndex, input: u.name }));
+      const step = trainStepGraph(traced.graph, optimizer, { extraUpdates });
+      const plan = compileForDevice(step.graph, this.ctx, { f16Mode: this.#opts.f16Mode, updates: step.updates });
+      const session = await Session.create(this.ctx, plan);
+      const state = new Map<string, number>();
+      for (const s of [...traced.params, ...traced.buffers, ...step.state]) {
+        const io = plan.inputs.find((x) => x.name === s.name);
+        if (!io) throw new Error(`Trainer: state '${s.name}' is not an input of the compiled train step`);
+        state.set(s.name, plan.buffers[io.buffer]!.byteSize);
+      }
+      const lrName = LR_INPUT;
+      // Fresh optimizer state and the current learning rate; params and buffers come from the owner.
+      for (const s of step.state) session.write(s.name, encodeTensor(s.type.dtype, new Float64Array(numel(s.type.shape))));
+      session.write(lrName, encodeTensor('f32', [this.#lr]));
+      const entry: Entry = {
+        kind: 'train', session, inputTypes: types, inputNames: plan.inputs.slice(0, types.length).map((x) => x.name),
+        state, output: step.loss, lrName, syncedAt: -1,
+      };
+      this.#trainEntries.push(entry);
+      return entry;
+    });
+  }
+
+  #predictEntry(types: readonly TensorType[]): Promise<Entry> {
+    return this.#cached(this.#key('predict', types), async () => {
+      const { model } = this.#opts;
+      const traced = inMode(model, false, () => traceModule(model, this.#specs(types)));
+      const plan = compileForDevice(traced.graph, this.ctx, { f16Mode: this.#opts.f16Mode });
+      const session = await Session.create(this.ctx, plan);
+      const state = new Map<string, number>();
+      for (const s of [...traced.params, ...traced.buffers]) {
+        const io = plan.inputs.find((x) => x.name === s.name)!;
+        state.set(s.name, plan.buffers[io.buffer]!.byteSize);
+      }
+      return {
+        kind: 'predict', session, inputTypes: types, inputNames: plan.inputs.slice(0, types.length).map((x) => x.name),
+        state, output: 0, lrName: undefined, syncedAt: -1,
+      };
+    });
+  }
+
+  /** Initial parameters and buffers from their init specs and the seed. */
+  #initialize(entry: Entry): void {
+    const seed = this.#opts.seed ?? 0;
+    for (const s of [...this.#params, ...this.#buffers]) entry.session.write(s.name, encodeTensor(s.type.dtype, initialValues(s, seed)));
+    this.#owner = entry;
+    entry.syncedAt = this.#version;
+  }
+
+  /** Brings a session's state up to date from the owner's (a read-back and writes), when stale. */
+  async #sync(entry: Entry): Promise<void> {
+    const owner = this.#owner!;
+    if (entry === owner || entry.syncedAt === this.#version) return;
+    const names = [...entry.state.keys()].filter((n) => owner.state.get(n) === entry.state.get(n));
+    const bytes = await owner.session.readInputs(names);
+    names.forEach((n, i) => entry.session.write(n, new Uint8Array(bytes[i]!)));
+    entry.syncedAt = this.#version;
+  }
+
+  async #read(specs: readonly ParamSpec[]): Promise<Record<string, HostTensor>> {
+    const bytes = await this.#owner!.session.readInputs(specs.map((s) => s.name));
+    const out: Record<string, HostTensor> = {};
+    specs.forEach((s, i) => {
+      const t: HostTensor = { dtype: s.type.dtype, shape: [...s.type.shape], data: decodeTensor(s.type.dtype, bytes[i]!, numel(s.type.shape)) };
+      Object.defineProperty(out, s.name, { value: t, enumerable: true, writable: true, configurable: true });
+    });
+    return out;
+  }
+}

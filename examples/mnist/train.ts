@@ -1,0 +1,160 @@
+// The example's training loop: epochs of seeded shuffled mini-batches
+// (drop_last), one Trainer step per batch, a progress bar (on stderr when it
+// is a terminal) with the loss and images/s, a loss line every 200 steps on
+// stdout, and the test accuracy over every test image at the end.
+//
+// The loss is read back only every READ_EVERY steps (and at the end of an
+// epoch), so the host does not wait for the device on every step; the steps
+// in between are queued. A printed loss is the mean of the losses read since
+// the previous line.
+
+import cliProgress from 'cli-progress';
+import { accuracy } from '../../compiler/train/index.ts';
+import { Trainer } from '../../compiler/train/index.ts';
+import type { OptimizerSpec } from '../../compiler/train/index.ts';
+import type { GpuContext } from '../../runtime/device.ts';
+import { Batches } from './data.ts';
+import type { Dataset } from './data.ts';
+import { batchSpecs, buildModel, classificationLoss, parameterCount } from './models.ts';
+import type { ModelName } from './models.ts';
+
+export const READ_EVERY = 20;
+export const LINE_EVERY = 200;
+export const EVAL_BATCH = 500;
+
+export interface TrainConfig {
+  readonly model: ModelName;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly optimizer: OptimizerSpec;
+  readonly seed: number;
+  /** Stop after this many steps in all (undefined: run every epoch). */
+  readonly maxSteps: number | undefined;
+}
+
+export interface Output {
+  /** A line for stdout (without its newline). */
+  line(text: string): void;
+}
+
+/**
+ * A progress bar on stderr (only when it is a terminal) that printed lines
+ * do not break: the bar is cleared, the line printed, and the bar drawn again
+ * below it (cli-progress restores the cursor to where a bar started).
+ */
+class Progress {
+  readonly #bar: cliProgress.SingleBar | undefined;
+  #active = false;
+  #total = 0;
+  #value = 0;
+  #payload: Record<string, string | number> = {};
+
+  constructor() {
+    if (process.stderr.isTTY) {
+      this.#bar = new cliProgress.SingleBar(
+        {
+          format: 'epoch {epoch} |{bar}| {value}/{total} steps | loss {loss} | {speed} img/s | eta {eta_formatted}',
+          hideCursor: true,
+          clearOnComplete: true,
+          stream: process.stderr,
+          etaBuffer: 50,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+    }
+  }
+
+  start(total: number, payload: Record<string, string | number>): void {
+    this.#total = total;
+    this.#value = 0;
+    this.#payload = payload;
+    this.#bar?.start(total, 0, payload);
+    this.#active = this.#bar !== undefined;
+  }
+
+  update(value: number, payload: Record<string, string | number>): void {
+    this.#value = value;
+    this.#payload = payload;
+    this.#bar?.update(value, payload);
+  }
+
+  /** Prints a line to stdout above the bar. */
+  print(out: Output, text: string): void {
+    if (!this.#active) return out.line(text);
+    this.#bar!.stop();
+    out.line(text);
+    this.#bar!.start(this.#total, this.#value, this.#payload);
+  }
+
+  /** Clears the bar. */
+  stop(): void {
+    if (this.#active) this.#bar!.stop();
+    this.#active = false;
+  }
+}
+
+/** Trains, evaluates and returns the test accuracy. */
+export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, out: Output): Promise<number> {
+  const model = buildModel(cfg.model);
+  out.line(`model: ${cfg.model} (${parameterCount(model)} parameters), optimizer ${describeOptimizer(cfg.optimizer)}, batch ${cfg.batchSize}, ${cfg.epochs} epoch(s), precision f32, seed ${cfg.seed}`);
+  const compileStart = performance.now();
+  const trainer = await Trainer.create({
+    model,
+    loss: classificationLoss,
+    inputs: batchSpecs(cfg.model, cfg.batchSize),
+    optimizer: cfg.optimizer,
+    seed: cfg.seed,
+    device: ctx,
+  });
+  out.line(`compiled the train step in ${((performance.now() - compileStart) / 1000).toFixed(1)} s`);
+  const progress = new Progress();
+  try {
+    let total = 0;
+    const budget = cfg.maxSteps ?? Infinity;
+    for (let epoch = 1; epoch <= cfg.epochs && total < budget; epoch++) {
+      const batches = new Batches(data.train, cfg.batchSize, cfg.seed, epoch);
+      const steps = Math.min(batches.steps, budget - total);
+      const start = performance.now();
+      let sum = 0;
+      let reads = 0;
+      let lastLoss = NaN;
+      progress.start(steps, { epoch, loss: '-', speed: '-' });
+      for (let s = 1; s <= steps; s++) {
+        const { images, labels } = batches.gather(s - 1);
+        const read = s % READ_EVERY === 0 || s % LINE_EVERY === 0 || s === steps;
+        const loss = await trainer.step([images, labels], { readLoss: read });
+        total++;
+        if (loss === undefined) continue;
+        lastLoss = loss;
+        sum += loss;
+        reads++;
+        const speed = Math.round((s * cfg.batchSize) / ((performance.now() - start) / 1000));
+        progress.update(s, { epoch, loss: loss.toFixed(4), speed });
+        if (s % LINE_EVERY === 0) {
+          progress.print(out, `epoch ${epoch} step ${s} loss ${(sum / reads).toFixed(4)}`);
+          sum = 0;
+          reads = 0;
+        }
+      }
+      progress.stop();
+      const seconds = (performance.now() - start) / 1000;
+      out.line(
+        `epoch ${epoch}: ${steps} steps in ${seconds.toFixed(1)} s (${Math.round((steps * cfg.batchSize) / seconds)} images/s, ` +
+          `${((seconds * 1000) / Math.max(steps, 1)).toFixed(1)} ms/step), last loss ${lastLoss.toFixed(4)}`,
+      );
+    }
+    const evalStart = performance.now();
+    const acc = await accuracy(trainer, data.test.images, data.test.labels, EVAL_BATCH);
+    out.line(`evaluated ${data.test.count} test images in ${((performance.now() - evalStart) / 1000).toFixed(1)} s`);
+    out.line(`test accuracy: ${acc.toFixed(4)}`);
+    return acc;
+  } finally {
+    progress.stop();
+    trainer.destroy();
+  }
+}
+
+function describeOptimizer(o: OptimizerSpec): string {
+  const extra = Object.entries(o).filter(([k, v]) => k !== 'kind' && k !== 'lr' && v !== undefined).map(([k, v]) => `${k} ${v}`);
+  return [`${o.kind} lr ${o.lr}`, ...extra].join(', ');
+}

@@ -1,0 +1,178 @@
+// IDX files and the training example's data: hand-made tiny files, gzipped
+// and plain, read back exactly; malformed ones fail with E0602 (unreadable
+// ones with E0601) naming the file; the committed sample loads; shuffling is
+// a seeded permutation per epoch and batches drop the incomplete last one.
+
+import test from 'ava';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { AmpcError } from '../ir/errors.ts';
+import type { ErrorCode } from '../ir/errors.ts';
+import { Batches, loadFashionMnist, MEAN, SAMPLE_DIR, shuffledOrder, STD } from '../examples/mnist/data.ts';
+import type { Split } from '../examples/mnist/data.ts';
+import { decodeIdx, encodeIdx, readIdx } from '../examples/mnist/idx.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'ampc-idx-'));
+
+/** IDX bytes written by hand: header fields and big-endian payload. */
+function handMade(type: number, dims: number[], payload: number[]): Uint8Array {
+  const head = [0, 0, type, dims.length];
+  for (const d of dims) head.push((d >>> 24) & 255, (d >>> 16) & 255, (d >>> 8) & 255, d & 255);
+  return Uint8Array.from([...head, ...payload]);
+}
+
+function write(name: string, bytes: Uint8Array): string {
+  const p = join(tmp, name);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+function throwsCode(t: import('ava').ExecutionContext, fn: () => unknown, code: ErrorCode, ...fragments: string[]): void {
+  const e = t.throws(fn, { instanceOf: AmpcError });
+  t.is(e?.code, code, e?.message);
+  for (const f of fragments) t.true(e?.message.includes(f), `'${e?.message}' should mention '${f}'`);
+}
+
+test('a hand-made u8 file reads back, plain and gzipped', (t) => {
+  const bytes = handMade(0x08, [2, 3], [1, 2, 3, 250, 251, 255]);
+  for (const p of [write('u8.idx', bytes), write('u8.idx.gz', gzipSync(bytes))]) {
+    const a = readIdx(p);
+    t.is(a.type, 'u8');
+    t.deepEqual(a.dims, [2, 3]);
+    t.deepEqual(Array.from(a.data), [1, 2, 3, 250, 251, 255]);
+  }
+});
+
+test('gzip is detected by its magic bytes, not the file name', (t) => {
+  const p = write('labels-no-extension', gzipSync(handMade(0x08, [2], [7, 9])));
+  t.deepEqual(Array.from(readIdx(p).data), [7, 9]);
+});
+
+test('big-endian i16, i32, f32 and f64 elements decode', (t) => {
+  t.deepEqual(Array.from(decodeIdx(handMade(0x0b, [2], [0xff, 0xfe, 0x01, 0x00]), 'x').data), [-2, 256]);
+  t.deepEqual(Array.from(decodeIdx(handMade(0x0c, [1], [0x80, 0, 0, 1]), 'x').data), [-2147483647]);
+  t.deepEqual(Array.from(decodeIdx(handMade(0x0d, [1], [0x3f, 0xc0, 0, 0]), 'x').data), [1.5]);
+  t.deepEqual(Array.from(decodeIdx(handMade(0x0e, [1], [0xc0, 0, 0, 0, 0, 0, 0, 0]), 'x').data), [-2]);
+  t.deepEqual(Array.from(decodeIdx(handMade(0x09, [2], [0xff, 0x7f]), 'x').data), [-1, 127]);
+});
+
+test('encodeIdx and readIdx round-trip every type', (t) => {
+  const cases = [
+    { type: 'u8', dims: [2, 2], data: Uint8Array.from([0, 1, 128, 255]) },
+    { type: 'i32', dims: [3], data: Int32Array.from([-5, 0, 2 ** 30]) },
+    { type: 'f32', dims: [1, 2], data: Float32Array.from([0.25, -3]) },
+  ] as const;
+  for (const c of cases) {
+    for (const gzip of [false, true]) {
+      const a = readIdx(write(`rt-${c.type}-${gzip}`, encodeIdx(c, { gzip })));
+      t.is(a.type, c.type);
+      t.deepEqual(a.dims, [...c.dims]);
+      t.deepEqual(Array.from(a.data), Array.from(c.data));
+    }
+  }
+});
+
+test('malformed files are E0602 errors that name the file and say what is wrong', (t) => {
+  const cases: [string, Uint8Array, string][] = [
+    ['short', Uint8Array.from([0, 0, 8]), 'too short'],
+    ['magic', Uint8Array.from([1, 0, 8, 1, 0, 0, 0, 0]), 'magic number'],
+    ['type', handMade(0x07, [1], [0]), 'unknown IDX element type 0x07'],
+    ['rank0', Uint8Array.from([0, 0, 8, 0]), '0 dimensions'],
+    ['header', Uint8Array.from([0, 0, 8, 3, 0, 0, 0, 1]), 'truncated header'],
+    ['data', handMade(0x08, [2, 2], [1, 2, 3]), 'truncated data'],
+    ['trailing', handMade(0x08, [2], [1, 2, 3]), 'unexpected byte'],
+    ['i32-data', handMade(0x0c, [2], [0, 0, 0, 1, 0, 0]), 'truncated data'],
+    ['huge', handMade(0x08, [65536, 65536, 65536], []), 'more than this reader accepts'],
+  ];
+  for (const [name, bytes, what] of cases) {
+    const p = write(`bad-${name}`, bytes);
+    throwsCode(t, () => readIdx(p), 'E0602', p, what);
+    throwsCode(t, () => readIdx(write(`bad-${name}.gz`, gzipSync(bytes))), 'E0602', `bad-${name}.gz`, what);
+  }
+});
+
+test('a corrupt gzip stream is E0602', (t) => {
+  const gz = gzipSync(handMade(0x08, [4], [1, 2, 3, 4]));
+  const p = write('corrupt.gz', gz.subarray(0, gz.length - 6));
+  throwsCode(t, () => readIdx(p), 'E0602', p, 'gzip');
+});
+
+test('a missing file or a directory is E0601 naming it', (t) => {
+  const missing = join(tmp, 'nope.idx');
+  throwsCode(t, () => readIdx(missing), 'E0601', missing, 'no such file');
+  throwsCode(t, () => readIdx(tmp), 'E0601', tmp);
+});
+
+test('the committed sample loads: 3000 train and 1000 test images, normalized, labels 0..9', (t) => {
+  const d = loadFashionMnist(SAMPLE_DIR);
+  t.is(d.train.count, 3000);
+  t.is(d.test.count, 1000);
+  t.is(d.train.images.length, 3000 * 784);
+  t.is(d.test.labels.length, 1000);
+  let lo = Infinity, hi = -Infinity;
+  for (const v of d.train.images) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  t.true(Math.abs(lo - (0 - MEAN) / STD) < 1e-6);
+  t.true(Math.abs(hi - (1 - MEAN) / STD) < 1e-6);
+  const seen = new Set(d.train.labels);
+  t.deepEqual([...seen].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});
+
+/** A data directory of tiny plain (not gzipped) IDX files. */
+function tinyDir(name: string, train: number, trainLabels: number[], test: number): string {
+  const dir = join(tmp, name);
+  mkdirSync(dir, { recursive: true });
+  const images = (n: number) => encodeIdx({ type: 'u8', dims: [n, 28, 28], data: new Uint8Array(n * 784).fill(255) });
+  writeFileSync(join(dir, 'train-images-idx3-ubyte'), images(train));
+  writeFileSync(join(dir, 'train-labels-idx1-ubyte'), encodeIdx({ type: 'u8', dims: [trainLabels.length], data: Uint8Array.from(trainLabels) }));
+  writeFileSync(join(dir, 't10k-images-idx3-ubyte'), images(test));
+  writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), encodeIdx({ type: 'u8', dims: [test], data: new Uint8Array(test) }));
+  return dir;
+}
+
+test('a data directory of plain IDX files loads; mismatches and bad labels are E0602', (t) => {
+  const ok = loadFashionMnist(tinyDir('ok', 3, [0, 9, 4], 2));
+  t.is(ok.source, 'custom');
+  t.deepEqual(Array.from(ok.train.labels), [0, 9, 4]);
+  t.true(Math.abs(ok.test.images[0]! - (1 - MEAN) / STD) < 1e-6);
+  throwsCode(t, () => loadFashionMnist(tinyDir('count', 3, [0, 1], 2)), 'E0602', 'train-labels-idx1-ubyte', '2 labels for the 3 images');
+  throwsCode(t, () => loadFashionMnist(tinyDir('label', 2, [0, 10], 2)), 'E0602', 'label 1 is 10');
+});
+
+test('a data directory without the files is E0601 naming the missing file', (t) => {
+  const empty = join(tmp, 'empty');
+  mkdirSync(empty, { recursive: true });
+  throwsCode(t, () => loadFashionMnist(empty), 'E0601', join(empty, 'train-images-idx3-ubyte.gz'));
+  throwsCode(t, () => loadFashionMnist(join(tmp, 'no-such-dir')), 'E0601', 'no-such-dir');
+});
+
+test('shuffling is a permutation, the same for the same seed and epoch, different otherwise', (t) => {
+  const a = shuffledOrder(100, 7, 1);
+  t.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
+  t.deepEqual(a, shuffledOrder(100, 7, 1));
+  t.notDeepEqual(a, shuffledOrder(100, 7, 2));
+  t.notDeepEqual(a, shuffledOrder(100, 8, 1));
+});
+
+test('batches drop the incomplete last one and gather images with their labels', (t) => {
+  const count = 10;
+  const images = new Float32Array(count * 784);
+  for (let i = 0; i < count; i++) images.fill(i, i * 784, (i + 1) * 784);
+  const split: Split = { images, labels: Int32Array.from({ length: count }, (_, i) => i), count };
+  const b = new Batches(split, 4, 0, 1);
+  t.is(b.steps, 2);
+  const seen: number[] = [];
+  for (let s = 0; s < b.steps; s++) {
+    const { images: x, labels: y } = b.gather(s);
+    for (let k = 0; k < 4; k++) {
+      t.is(x[k * 784], y[k]);
+      t.is(x[k * 784 + 783], y[k]);
+      seen.push(y[k]!);
+    }
+  }
+  t.is(new Set(seen).size, 8);
+});
