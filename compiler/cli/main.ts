@@ -28,30 +28,23 @@ function buildProgram(io: CliIO): Command {
       dumpCommand(file, { pipeline: o.pipeline, printIrAfter: o.printIrAfter }, io);
     });
 
-  program
-    .command('run')
-    .description('run a graph on its inputs and print (or save) its outputs as tensor JSON, a list in return order')
-    .argument('<file>', 'the .ir file')
-    .requiredOption('--inputs <json>', 'tensor JSON with one entry per graph input: {"x": {"dtype": "f32", "shape": [2,3], "data": [...]}}')
-    .addOption(new Option('--backend <name>', 'where to run: the WebGPU device, or the f64 reference interpreter').choices(['gpu', 'reference']).default('gpu'))
-    .addOption(new Option('--precision <p>', 'precision policy (amp arrives with the precision pass)').choices(['f32']).default('f32'))
-    .option('--graph <name>', 'which graph of the module (default: the first)')
-    .addOption(new Option('--f16-mode <mode>', 'f16 tensors as array<f16> (needs shader-f16) or packed two per u32 (default: native when the device has shader-f16)').choices(['native', 'packed']))
-    .option('-o, --out <file>', 'write the outputs here instead of stdout')
+  /** The options `run` and `grad` share: inputs, backend, precision, graph, f16 mode, output file. */
+  const executing = (cmd: Command, what: string): Command =>
+    cmd
+      .argument('<file>', 'the .ir file')
+      .requiredOption('--inputs <json>', 'tensor JSON with one entry per graph input: {"x": {"dtype": "f32", "shape": [2,3], "data": [...]}}')
+      .addOption(new Option('--backend <name>', 'where to run: the WebGPU device, or the f64 reference interpreter').choices(['gpu', 'reference']).default('gpu'))
+      .addOption(new Option('--precision <p>', 'precision policy (amp arrives with the precision pass)').choices(['f32']).default('f32'))
+      .option('--graph <name>', 'which graph of the module (default: the first)')
+      .addOption(new Option('--f16-mode <mode>', 'f16 tensors as array<f16> (needs shader-f16) or packed two per u32 (default: native when the device has shader-f16)').choices(['native', 'packed']))
+      .option('-o, --out <file>', `write the ${what} here instead of stdout`);
+
+  executing(program.command('run').description('run a graph on its inputs and print (or save) its outputs as tensor JSON, a list in return order'), 'outputs')
     .action(async (file: string, o: RunOptions) => {
       await runCommand(file, o, io);
     });
 
-  program
-    .command('grad')
-    .description("gradients of the graph's first output (a scalar) with respect to every {param} input, as tensor JSON keyed by parameter name")
-    .argument('<file>', 'the .ir file')
-    .requiredOption('--inputs <json>', 'tensor JSON with one entry per graph input')
-    .addOption(new Option('--backend <name>', 'where to run: the WebGPU device, or the f64 reference interpreter').choices(['gpu', 'reference']).default('gpu'))
-    .addOption(new Option('--precision <p>', 'precision policy (amp arrives with the precision pass)').choices(['f32']).default('f32'))
-    .option('--graph <name>', 'which graph of the module (default: the first)')
-    .addOption(new Option('--f16-mode <mode>', 'f16 tensors as array<f16> (needs shader-f16) or packed two per u32').choices(['native', 'packed']))
-    .option('-o, --out <file>', 'write the gradients here instead of stdout')
+  executing(program.command('grad').description("gradients of the graph's first output (a scalar) with respect to every {param} input, as tensor JSON keyed by parameter name"), 'gradients')
     .action(async (file: string, o: GradOptions) => {
       await gradCommand(file, o, io);
     });
