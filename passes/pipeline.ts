@@ -7,6 +7,8 @@ import type { Graph, Module } from '../ir/graph.ts';
 import { printGraph } from '../ir/text/printer.ts';
 import { verifyGraph } from '../ir/verify.ts';
 import { autodiffPass } from './autodiff.ts';
+import { castCleanupPass } from './cast-cleanup.ts';
+import { precisionPass } from './precision.ts';
 
 /** Options every pass can see; part of every compile cache key. */
 export interface PassContext {
@@ -20,12 +22,14 @@ export interface Pass {
   readonly run: (g: Graph, ctx: PassContext) => Graph;
 }
 
-/** Named pipelines of the CLI (`--pipeline`). Later issues add amp and train-amp. */
+/** Named pipelines of the CLI (`--pipeline`). Later issues add train-amp. */
 export const PIPELINES: Readonly<Record<string, readonly Pass[]>> = {
   none: [],
   f32: [],
   /** The forward graph plus the gradients of its first output w.r.t. every param (`%grad.<param>`). */
   grad: [autodiffPass],
+  /** Automatic mixed precision: op precisions from the policy, casts inserted, then cleaned up. */
+  amp: [precisionPass, castCleanupPass],
 };
 
 export function pipelineByName(name: string): readonly Pass[] {

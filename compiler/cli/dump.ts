@@ -19,7 +19,7 @@ export function dumpSource(text: string, file: string, opts: DumpOptions, io: Cl
   const passes = pipelineByName(opts.pipeline);
   const out = new Module(mod.file);
   for (const g of mod.graphs) {
-    out.add(runPipeline(g, passes, { options: { pipeline: opts.pipeline } }, { printIrAfter: opts.printIrAfter, dump: (t) => io.stdout(t + '\n') }));
+    out.add(runPipeline(g, passes, { options: { pipeline: opts.pipeline }, log: (line) => io.stderr(`// ${line}\n`) }, { printIrAfter: opts.printIrAfter, dump: (t) => io.stdout(t + '\n') }));
   }
   return printModule(out);
 }

@@ -1,0 +1,120 @@
+// The precision policy of the AMP pass: one class per op, in a table typed
+// over the op names (design.md, "Mixed precision"), so a new op without a
+// class does not type-check. Users override the class per op name and the
+// precision per node through the pass context (see `readOverrides`).
+//
+// - allow:   run in f16, accumulate in f32 (`acc = f32` stays on the node)
+// - deny:    run in f32
+// - promote: widest float input, except that f32 params/constants beside an
+//            f16 activation are cast down (TF's infer painting, TVM's FOLLOW)
+// - follow:  keep the (widest) input's precision, no decision of its own
+
+import { AmpcError } from '../../ir/errors.ts';
+import type { OpName } from '../../ir/ops.ts';
+import { isOpName } from '../../ir/ops.ts';
+
+export type PrecisionClass = 'allow' | 'deny' | 'promote' | 'follow';
+
+export const PRECISION_CLASSES: { readonly [P in OpName]: PrecisionClass } = {
+  // allow: the ops tensor cores are for, and their gradients
+  matmul: 'allow',
+  conv2d: 'allow',
+  conv2d_grad_input: 'allow',
+  conv2d_grad_weight: 'allow',
+
+  // deny: range- or precision-sensitive math, reductions, norms, losses
+  exp: 'deny',
+  log: 'deny',
+  pow: 'deny',
+  sqrt: 'deny',
+  rsqrt: 'deny',
+  reciprocal: 'deny',
+  softmax: 'deny',
+  log_softmax: 'deny',
+  reduce_sum: 'deny',
+  reduce_mean: 'deny',
+  layer_norm: 'deny',
+  batch_norm: 'deny',
+  cross_entropy: 'deny',
+  mse_loss: 'deny',
+
+  // promote: widest float input
+  add: 'promote',
+  sub: 'promote',
+  mul: 'promote',
+  div: 'promote',
+  maximum: 'promote',
+  minimum: 'promote',
+  select: 'promote',
+  concat: 'promote',
+  equal: 'promote',
+  less: 'promote',
+  greater: 'promote',
+  less_equal: 'promote',
+  greater_equal: 'promote',
+
+  // follow: everything else
+  neg: 'follow',
+  abs: 'follow',
+  tanh: 'follow',
+  sigmoid: 'follow',
+  relu: 'follow',
+  gelu: 'follow',
+  gelu_grad: 'follow',
+  cast: 'follow',
+  constant: 'follow',
+  max_pool2d: 'follow',
+  avg_pool2d: 'follow',
+  max_pool2d_grad: 'follow',
+  avg_pool2d_grad: 'follow',
+  reduce_max: 'follow',
+  one_hot: 'follow',
+  reshape: 'follow',
+  transpose: 'follow',
+  broadcast_to: 'follow',
+  slice: 'follow',
+};
+
+export type Precision = 'f16' | 'f32';
+
+/** User overrides, read from `ctx.options` (all optional). */
+export interface PrecisionOverrides {
+  /** Op names moved to the allow class. */
+  readonly allow: ReadonlySet<OpName>;
+  /** Op names moved to the deny class (deny wins over allow). */
+  readonly deny: ReadonlySet<OpName>;
+  /** Precision of the node defining the named result value. */
+  readonly nodes: ReadonlyMap<string, Precision>;
+}
+
+function opNames(option: string, v: unknown): Set<OpName> {
+  if (v === undefined) return new Set();
+  if (!Array.isArray(v)) throw new AmpcError('E0604', `${option}: expects a list of op names`);
+  const out = new Set<OpName>();
+  for (const s of v) {
+    if (typeof s !== 'string' || !isOpName(s)) throw new AmpcError('E0604', `${option}: '${String(s)}' is not an op name`);
+    out.add(s);
+  }
+  return out;
+}
+
+/** Reads `ampAllow: string[]`, `ampDeny: string[]` and `ampNodes: Record<string, 'f16'|'f32'>`. */
+export function readOverrides(options: Readonly<Record<string, unknown>>): PrecisionOverrides {
+  const nodes = new Map<string, Precision>();
+  const raw = options.ampNodes;
+  if (raw !== undefined) {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AmpcError('E0604', 'ampNodes: expects an object of value name to f16|f32');
+    for (const [k, p] of Object.entries(raw)) {
+      if (p !== 'f16' && p !== 'f32') throw new AmpcError('E0604', `ampNodes: %${k} must be 'f16' or 'f32', got '${String(p)}'`);
+      nodes.set(k.replace(/^%/, ''), p);
+    }
+  }
+  return { allow: opNames('ampAllow', options.ampAllow), deny: opNames('ampDeny', options.ampDeny), nodes };
+}
+
+/** The class of `op` after the per-op-name overrides. */
+export function classOf(op: OpName, o: PrecisionOverrides): PrecisionClass {
+  if (o.deny.has(op)) return 'deny';
+  if (o.allow.has(op)) return 'allow';
+  return PRECISION_CLASSES[op];
+}
