@@ -60,7 +60,7 @@ for (const f of examples) {
 }
 
 test('--help works for the program and every command', async (t) => {
-  for (const args of [['--help'], ['dump', '--help'], ['run', '--help'], ['grad', '--help'], ['devices', '--help']]) {
+  for (const args of [['--help'], ['dump', '--help'], ['run', '--help'], ['grad', '--help'], ['check', '--help'], ['devices', '--help']]) {
     const r = await cli(...args);
     t.is(r.code, 0, args.join(' '));
     t.regex(r.stdout, /Usage: ampc/);

@@ -1,14 +1,17 @@
-// `ampc dump FILE.ir [--pipeline NAME] [--print-ir-after NAME|all]`:
-// parse, verify, run a pipeline, print.
+// `ampc dump FILE.ir [--pipeline NAME] [--print-ir-after NAME|all]
+// [--amp-allow op,...] [--amp-deny op,...]`: parse, verify, run a pipeline
+// (the AMP overrides go to the pass context), print.
 
 import { Module } from '../../ir/graph.ts';
 import { parseModule } from '../../ir/text/parser.ts';
 import { printModule } from '../../ir/text/printer.ts';
 import { pipelineByName, runPipeline } from '../../passes/pipeline.ts';
+import type { AmpFlags } from './amp.ts';
+import { ampOptions } from './amp.ts';
 import type { CliIO } from './io.ts';
 import { readText } from './io.ts';
 
-export interface DumpOptions {
+export interface DumpOptions extends AmpFlags {
   pipeline: string;
   printIrAfter?: string;
 }
@@ -17,9 +20,10 @@ export interface DumpOptions {
 export function dumpSource(text: string, file: string, opts: DumpOptions, io: CliIO): string {
   const mod = parseModule(text, file);
   const passes = pipelineByName(opts.pipeline);
+  const options = { pipeline: opts.pipeline, ...ampOptions(opts) };
   const out = new Module(mod.file);
   for (const g of mod.graphs) {
-    out.add(runPipeline(g, passes, { options: { pipeline: opts.pipeline }, log: (line) => io.stderr(`// ${line}\n`) }, { printIrAfter: opts.printIrAfter, dump: (t) => io.stdout(t + '\n') }));
+    out.add(runPipeline(g, passes, { options, log: (line) => io.stderr(`// ${line}\n`) }, { printIrAfter: opts.printIrAfter, dump: (t) => io.stdout(t + '\n') }));
   }
   return printModule(out);
 }

@@ -3,6 +3,9 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { AmpcError } from '../../ir/errors.ts';
+import { ampOverrideFlags, precisionOption } from './amp.ts';
+import { checkCommand } from './check.ts';
+import type { CheckOptions } from './check.ts';
 import { devicesCommand } from './devices.ts';
 import { dumpCommand } from './dump.ts';
 import { gradCommand } from './grad.ts';
@@ -18,23 +21,24 @@ function buildProgram(io: CliIO): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(run with --help for usage)');
 
-  program
-    .command('dump')
-    .description('parse and verify an .ir file, run a pass pipeline, and print the IR')
-    .argument('<file>', 'the .ir file')
-    .addOption(new Option('--pipeline <name>', 'pass pipeline to run').default('none'))
-    .option('--print-ir-after <pass>', "print the IR after the named pass, or after every pass with 'all'")
-    .action((file: string, o: { pipeline: string; printIrAfter?: string }) => {
-      dumpCommand(file, { pipeline: o.pipeline, printIrAfter: o.printIrAfter }, io);
-    });
+  ampOverrideFlags(
+    program
+      .command('dump')
+      .description('parse and verify an .ir file, run a pass pipeline, and print the IR')
+      .argument('<file>', 'the .ir file')
+      .addOption(new Option('--pipeline <name>', 'pass pipeline to run').default('none'))
+      .option('--print-ir-after <pass>', "print the IR after the named pass, or after every pass with 'all'"),
+  ).action((file: string, o: { pipeline: string; printIrAfter?: string; ampAllow?: string; ampDeny?: string }) => {
+    dumpCommand(file, { pipeline: o.pipeline, printIrAfter: o.printIrAfter, ampAllow: o.ampAllow, ampDeny: o.ampDeny }, io);
+  });
 
   /** The options `run` and `grad` share: inputs, backend, precision, graph, f16 mode, output file. */
   const executing = (cmd: Command, what: string): Command =>
-    cmd
+    ampOverrideFlags(cmd)
       .argument('<file>', 'the .ir file')
       .requiredOption('--inputs <json>', 'tensor JSON with one entry per graph input: {"x": {"dtype": "f32", "shape": [2,3], "data": [...]}}')
       .addOption(new Option('--backend <name>', 'where to run: the WebGPU device, or the f64 reference interpreter').choices(['gpu', 'reference']).default('gpu'))
-      .addOption(new Option('--precision <p>', 'precision policy (amp arrives with the precision pass)').choices(['f32']).default('f32'))
+      .addOption(precisionOption())
       .option('--graph <name>', 'which graph of the module (default: the first)')
       .addOption(new Option('--f16-mode <mode>', 'f16 tensors as array<f16> (needs shader-f16) or packed two per u32 (default: native when the device has shader-f16)').choices(['native', 'packed']))
       .option('-o, --out <file>', `write the ${what} here instead of stdout`);
@@ -48,6 +52,21 @@ function buildProgram(io: CliIO): Command {
     .action(async (file: string, o: GradOptions) => {
       await gradCommand(file, o, io);
     });
+
+  ampOverrideFlags(
+    program
+      .command('check')
+      .description('run the graph under AMP and the original in f64 on the reference; print per-op max abs/rel error and the first op whose output turns non-finite')
+      .argument('<file>', 'the .ir file')
+      .option('--inputs <json>', 'tensor JSON with one entry per graph input')
+      .option('--random-inputs', 'use seeded random inputs instead of --inputs')
+      .option('--seed <n>', 'seed for --random-inputs (default 0)')
+      .addOption(new Option('--backend <name>', 'where to run the AMP graph').choices(['gpu', 'reference']).default('gpu'))
+      .option('--graph <name>', 'which graph of the module (default: the first)')
+      .addOption(new Option('--f16-mode <mode>', 'f16 tensors as array<f16> or packed two per u32').choices(['native', 'packed'])),
+  ).action(async (file: string, o: CheckOptions) => {
+    await checkCommand(file, o, io);
+  });
 
   program
     .command('devices')

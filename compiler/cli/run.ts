@@ -1,5 +1,6 @@
-// `ampc run FILE.ir --inputs IN.json [--backend gpu|reference] [--precision f32]
-// [--graph NAME] [--out OUT.json]`: runs a graph and writes its outputs as
+// `ampc run FILE.ir --inputs IN.json [--backend gpu|reference] [--precision f32|amp]
+// [--amp-allow op,...] [--amp-deny op,...] [--graph NAME] [--out OUT.json]`:
+// runs a graph (under AMP: after the amp pipeline) and writes its outputs as
 // tensor JSON (a list, in return order).
 
 import { writeFileSync, renameSync } from 'node:fs';
@@ -12,17 +13,26 @@ import { parseModule } from '../../ir/text/parser.ts';
 import { acquireDevice } from '../../runtime/device.ts';
 import type { F16Mode } from '../../runtime/plan.ts';
 import { runGraphOnGpu } from '../execute.ts';
+import type { AmpFlags, PrecisionMode } from './amp.ts';
+import { withPrecision } from './amp.ts';
 import type { CliIO } from './io.ts';
 import { readText } from './io.ts';
 
 /** Options `run` and `grad` share. */
-export interface RunOptions {
+export interface RunOptions extends AmpFlags {
   inputs: string;
   backend: 'gpu' | 'reference';
-  precision: 'f32';
+  precision: PrecisionMode;
   graph?: string;
   f16Mode?: F16Mode;
   out?: string;
+}
+
+/** A user error for `--amp-allow/--amp-deny` without `--precision amp`. */
+export function checkPrecisionFlags(opts: RunOptions): void {
+  if (opts.precision !== 'amp' && (opts.ampAllow !== undefined || opts.ampDeny !== undefined)) {
+    throw new AmpcError('E0604', '--amp-allow/--amp-deny need --precision amp');
+  }
 }
 
 /** Parses the file and the inputs, picks the graph. */
@@ -44,8 +54,9 @@ export async function execute(g: Graph, inputs: Record<string, HostTensor>, opts
 }
 
 export async function runCommand(file: string, opts: RunOptions, io: CliIO): Promise<void> {
+  checkPrecisionFlags(opts);
   const { g, inputs } = loadGraphAndInputs(file, opts);
-  writeOutput(tensorsToJson(await execute(g, inputs, opts)), opts.out, io);
+  writeOutput(tensorsToJson(await execute(withPrecision(g, opts.precision, opts), inputs, opts)), opts.out, io);
 }
 
 /** Writes to a file atomically (temp file + rename: nothing half-written), or to stdout. */
