@@ -31,6 +31,8 @@ export interface GradientOptions {
   readonly wrt?: readonly string[];
   /** Index of the scalar float output to differentiate (default 0). */
   readonly output?: number;
+  /** The seed cotangent of the output (default 1); a static loss scale sets it to the scale. */
+  readonly seed?: number;
 }
 
 function describe(v: Value): string {
@@ -132,7 +134,7 @@ export function gradientGraph(g: Graph, opts: GradientOptions = {}): Graph {
   // Cotangents of forward values (keys: values of g; cotangents: values of ng).
   const cotangent = new Map<Value, Value>();
   b.loc = out.def?.loc ?? g.loc;
-  cotangent.set(out, b.constant(1, out.type.dtype));
+  cotangent.set(out, b.constant(opts.seed ?? 1, out.type.dtype));
 
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     const node = g.nodes[i]!;

@@ -22,6 +22,16 @@
 // the loss graph's outputs at unchanged indices (the loss first, named `loss`
 // if it had no name), then `new.<p>` per param, then `new.<state>` per state
 // input (`new.opt.step` last).
+//
+// Mixed precision (`opts.precision: 'amp'`, as torch.amp): the loss graph
+// first goes through the `amp` pipeline (precision + cast-cleanup), so params
+// stay f32 master weights, cast to f16 once per step where allow ops use
+// them; differentiating that graph gives f16 backward matmuls (accumulating
+// in f32, the forward's `acc`) and, through the casts' vjps, f32 gradients of
+// the f32 params, which are asserted before the optimizer (all f32) runs.
+// A static loss scale `opts.lossScale` (default 1) seeds the backward with
+// the scale instead of 1 and multiplies every gradient by 1/scale (in f32,
+// `%unscaled.grad.<p>`) before the update; the loss output stays unscaled.
 
 import { isFloat } from '../ir/dtype.ts';
 import { AmpcError } from '../ir/errors.ts';
@@ -32,6 +42,7 @@ import type { OpName } from '../ir/ops.ts';
 import type { TensorType } from '../ir/types.ts';
 import { tensorType, typesEqual, typeToString } from '../ir/types.ts';
 import { gradientGraph } from './autodiff.ts';
+import { pipelineByName, runPipeline } from './pipeline.ts';
 
 export type OptimizerSpec =
   | { kind: 'sgd'; lr: number; momentum?: number; weightDecay?: number; nesterov?: boolean }
@@ -175,6 +186,28 @@ function checkExtraUpdates(loss: Graph, extra: readonly { output: number; input:
   }
 }
 
+export interface TrainStepOptions {
+  /** Further in-place updates by output index of the loss graph (e.g. BatchNorm running statistics). */
+  extraUpdates?: { output: number; input: string }[];
+  /** 'f32' (default) or 'amp': the loss graph goes through the amp pipeline before differentiation. */
+  precision?: 'f32' | 'amp';
+  /** Options of the amp pipeline (precision overrides, see passes/precision/policy.ts). */
+  ampOptions?: Readonly<Record<string, unknown>>;
+  /** Static loss scale (default 1): the backward's seed; gradients are multiplied by 1/scale before the update. */
+  lossScale?: number;
+}
+
+function checkStepOptions(opts: TrainStepOptions): { precision: 'f32' | 'amp'; lossScale: number } {
+  const precision = opts.precision ?? 'f32';
+  if (precision !== 'f32' && precision !== 'amp') badOption(`precision must be 'f32' or 'amp', got ${JSON.stringify(precision)}`);
+  const ls = opts.lossScale ?? 1;
+  if (typeof ls !== 'number') {
+    badOption(ls === 'dynamic' ? 'dynamic loss scaling is not yet supported; give a fixed lossScale (a positive number)' : `lossScale must be a positive number, got ${JSON.stringify(ls)}`);
+  }
+  const lossScale = checkNumber('lossScale', ls, (x) => x > 0, '> 0');
+  return { precision, lossScale };
+}
+
 /**
  * The train step of `lossGraph` (its first output a scalar float loss) under
  * optimizer `opt`, as one graph. `extraUpdates` names further in-place updates
@@ -185,18 +218,30 @@ function checkExtraUpdates(loss: Graph, extra: readonly { output: number; input:
 export function trainStepGraph(
   lossGraph: Graph,
   opt: OptimizerSpec,
-  opts: { extraUpdates?: { output: number; input: string }[] } = {},
+  opts: TrainStepOptions = {},
 ): TrainStepGraph {
   const o = resolve(opt);
+  const { precision, lossScale } = checkStepOptions(opts);
   const params = lossGraph.params.filter((v) => isFloat(v.type.dtype));
   checkExtraUpdates(lossGraph, opts.extraUpdates ?? [], new Set(params.map((p) => p.name!)));
 
-  const g = gradientGraph(lossGraph);
+  let forward = lossGraph;
+  if (precision === 'amp') {
+    const low = params.find((p) => p.type.dtype !== 'f32');
+    if (low) badOption(`amp training keeps f32 master weights, but param %${low.name} is ${typeToString(low.type)}; declare params f32`);
+    forward = runPipeline(lossGraph, pipelineByName('amp'), { options: opts.ampOptions ?? {} });
+  }
+  const g = gradientGraph(forward, { seed: lossScale });
   g.name = `${lossGraph.name}_step`;
   const nOut = lossGraph.outputs.length;
   const grads = g.outputs.slice(nOut);
   g.setOutputs(g.outputs.slice(0, nOut));
   const pv = params.map((p) => g.inputs.find((v) => v.name === p.name)!);
+  if (precision === 'amp') {
+    grads.forEach((d, i) => {
+      if (d.type.dtype !== 'f32') throw new Error(`trainStepGraph: under amp the gradient %${d.name} of f32 param %${pv[i]!.name} is ${typeToString(d.type)}; the optimizer needs f32 gradients`);
+    });
+  }
 
   // State inputs: per param its buffers, then the step counter; then the learning rate.
   const state: StateInput[] = [];
@@ -217,12 +262,17 @@ export function trainStepGraph(
   const newStep = b.add(step, b.c(1)); // also t, the 1-based step of Adam's bias corrections
   const newParams: Value[] = [];
   const newState: Value[] = [];
+  /** The gradient of param i in f32, unscaled. */
+  const grad = (i: number): Value => {
+    const d = b.toF32(grads[i]!);
+    return lossScale === 1 ? d : b.named(b.scale(1 / lossScale, d), `unscaled.${grads[i]!.name}`);
+  };
 
   if (o.kind === 'sgd') {
     const first = o.momentum > 0 ? b.op('equal', [step, b.c(0)]) : undefined;
     pv.forEach((p0, i) => {
       const p = b.toF32(p0);
-      let d = b.toF32(grads[i]!);
+      let d = grad(i);
       if (o.weightDecay !== 0) d = b.add(d, b.scale(o.weightDecay, p));
       if (first) {
         const buf = b.op('select', [first, d, b.add(b.scale(o.momentum, bufs[i]![0]!), d)]);
@@ -237,7 +287,7 @@ export function trainStepGraph(
     const decoupled = o.kind === 'adamw' && o.weightDecay !== 0 ? b.mul(lr, b.c(o.weightDecay)) : undefined;
     pv.forEach((p0, i) => {
       let p = b.toF32(p0);
-      let d = b.toF32(grads[i]!);
+      let d = grad(i);
       if (o.kind === 'adam' && o.weightDecay !== 0) d = b.add(d, b.scale(o.weightDecay, p));
       if (decoupled) p = b.sub(p, b.mul(decoupled, p));
       const [m0, v0] = bufs[i] as [Value, Value];

@@ -33,6 +33,7 @@ import type { ParamSpec, TraceOutput, TraceResult } from '../../ir/trace/trace.t
 import type { TensorType } from '../../ir/types.ts';
 import { numel, typeToString } from '../../ir/types.ts';
 import { LR_INPUT, trainStepGraph } from '../../passes/optimizer.ts';
+import { pipelineByName, runPipeline } from '../../passes/pipeline.ts';
 import type { OptimizerSpec } from '../../passes/optimizer.ts';
 import { acquireDevice } from '../../runtime/device.ts';
 import type { GpuContext } from '../../runtime/device.ts';
@@ -58,8 +59,20 @@ export interface TrainerOptions<M extends Module> {
   readonly seed?: number;
   /** The device to run on (default: acquireDevice(), released by destroy()). */
   readonly device?: GpuContext;
-  /** 'f32' (default); 'amp' arrives with the precision pass. */
+  /**
+   * 'f32' (default) or 'amp': mixed precision as torch.amp does it. The loss
+   * and prediction graphs go through the amp pipeline (f16 matmuls, f32
+   * master weights, losses and reductions); gradients and the optimizer are f32.
+   */
   readonly precision?: 'f32' | 'amp';
+  /**
+   * A static loss scale (default 1; typically 1024 under amp): the backward
+   * is seeded with it and gradients are multiplied by 1/scale before the
+   * update. Dynamic scaling is not yet supported.
+   */
+  readonly lossScale?: number;
+  /** Options of the amp pipeline (precision overrides), when precision is 'amp'. */
+  readonly ampOptions?: Readonly<Record<string, unknown>>;
   /** How f16 tensors live on the device (default: native when the device has shader-f16). */
   readonly f16Mode?: F16Mode;
 }
@@ -99,7 +112,11 @@ function checkOptions<M extends Module>(o: TrainerOptions<M>): void {
   checkLr(o.optimizer.lr, 'Trainer.create: optimizer.lr');
   if (o.seed !== undefined && !(Number.isSafeInteger(o.seed) && o.seed >= 0)) fail(`Trainer.create: seed must be a non-negative integer, got ${JSON.stringify(o.seed)}`);
   if (o.precision !== undefined && o.precision !== 'f32' && o.precision !== 'amp') fail(`Trainer.create: precision must be 'f32' or 'amp', got ${JSON.stringify(o.precision)}`);
-  if (o.precision === 'amp') fail("Trainer.create: precision 'amp' is not yet supported (it arrives with the precision pass); use 'f32'");
+  if (o.lossScale !== undefined) {
+    if ((o.lossScale as unknown) === 'dynamic') fail('Trainer.create: dynamic loss scaling is not yet supported; give a fixed lossScale (a positive number, e.g. 1024)');
+    if (typeof o.lossScale !== 'number' || !Number.isFinite(o.lossScale) || o.lossScale <= 0) fail(`Trainer.create: lossScale must be a finite positive number, got ${JSON.stringify(o.lossScale)}`);
+  }
+  if (o.ampOptions !== undefined && (typeof o.ampOptions !== 'object' || o.ampOptions === null)) fail('Trainer.create: ampOptions must be an object of precision options');
   if (o.f16Mode !== undefined && o.f16Mode !== 'native' && o.f16Mode !== 'packed') fail(`Trainer.create: f16Mode must be 'native' or 'packed', got ${JSON.stringify(o.f16Mode)}`);
 }
 
@@ -307,6 +324,8 @@ export class Trainer<M extends Module = Module> {
       inputs: types.map(typeToString),
       optimizer: kind === 'train' ? o.optimizer : undefined,
       precision: o.precision ?? 'f32',
+      lossScale: kind === 'train' ? (o.lossScale ?? 1) : undefined,
+      ampOptions: o.precision === 'amp' ? o.ampOptions : undefined,
       f16Mode: o.f16Mode ?? defaultF16Mode(this.ctx),
     });
   }
@@ -330,14 +349,14 @@ export class Trainer<M extends Module = Module> {
 
   #trainEntry(types: readonly TensorType[]): Promise<Entry> {
     return this.#cached(this.#key('train', types), async () => {
-      const { model, loss, optimizer } = this.#opts;
+      const { model, loss, optimizer, precision, lossScale, ampOptions } = this.#opts;
       const traced: TraceResult = inMode(model, true, () => traceModule(model, this.#specs(types), { call: loss }));
       if (this.#owner === undefined) {
         this.#params = traced.params;
         this.#buffers = traced.buffers;
       }
       const extraUpdates = traced.stateUpdates.map((u) => ({ output: u.outputIndex, input: u.name }));
-      const step = trainStepGraph(traced.graph, optimizer, { extraUpdates });
+      const step = trainStepGraph(traced.graph, optimizer, { extraUpdates, precision, lossScale, ampOptions });
       const plan = compileForDevice(step.graph, this.ctx, { f16Mode: this.#opts.f16Mode, updates: step.updates });
       const session = await Session.create(this.ctx, plan);
       const state = new Map<string, number>();
@@ -363,7 +382,8 @@ export class Trainer<M extends Module = Module> {
     return this.#cached(this.#key('predict', types), async () => {
       const { model } = this.#opts;
       const traced = inMode(model, false, () => traceModule(model, this.#specs(types)));
-      const plan = compileForDevice(traced.graph, this.ctx, { f16Mode: this.#opts.f16Mode });
+      const graph = this.#opts.precision === 'amp' ? runPipeline(traced.graph, pipelineByName('amp'), { options: this.#opts.ampOptions ?? {} }) : traced.graph;
+      const plan = compileForDevice(graph, this.ctx, { f16Mode: this.#opts.f16Mode });
       const session = await Session.create(this.ctx, plan);
       const state = new Map<string, number>();
       for (const s of [...traced.params, ...traced.buffers]) {

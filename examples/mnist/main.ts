@@ -5,8 +5,10 @@
 //                    [--loss-scale dynamic|off|N] [--init-scale X]
 //
 // Defaults: the 784-256-10 MLP, Adam lr 1e-3, batch 64, 2 epochs, seed 0,
-// precision f32 (amp, --loss-scale and --init-scale arrive with the precision
-// and loss-scaling passes; until then they are refused). SGD defaults to lr
+// precision f32. `--precision amp` trains with mixed precision (f16 matmuls,
+// f32 master weights and optimizer) and a static loss scale: `--loss-scale N`
+// (default 1024 under amp, 1 under f32) or `off` (1); `--loss-scale dynamic`
+// and `--init-scale` arrive with the loss-scaling issue and are refused. SGD defaults to lr
 // 0.01 with momentum 0.9, AdamW to lr 1e-3 with weight decay 0.01, as in
 // PyTorch. It ends with `test accuracy: 0.8712`. Bad flags or data: a message
 // on stderr and exit code 1, no stack trace.
@@ -63,7 +65,7 @@ function buildProgram(): Command {
   return new Command('mnist')
     .description('Train an MLP or a small CNN on Fashion-MNIST with ampc on WebGPU')
     .addOption(new Option('--model <name>', 'the model').choices(['mlp', 'cnn']).default('mlp'))
-    .addOption(new Option('--precision <p>', 'precision policy (amp: not yet supported)').choices(['amp', 'f32']).default('f32'))
+    .addOption(new Option('--precision <p>', 'precision policy (amp: f16 matmuls, f32 master weights)').choices(['amp', 'f32']).default('f32'))
     .option('--epochs <n>', 'passes over the training set', positiveInt, 2)
     .option('--batch-size <n>', 'images per step (the last incomplete batch of an epoch is dropped)', positiveInt, 64)
     .addOption(new Option('--optimizer <name>', 'the optimizer').choices(['adam', 'adamw', 'sgd']).default('adam'))
@@ -71,7 +73,7 @@ function buildProgram(): Command {
     .option('--seed <n>', 'seed of the initialization and the shuffling', nonNegativeInt, 0)
     .option('--data <dir>', 'directory with the Fashion-MNIST IDX files (default: /usr/share/datasets/fashion-mnist, else the committed sample)')
     .option('--max-steps <n>', 'stop training after this many steps in all', positiveInt)
-    .option('--loss-scale <s>', 'loss scaling for amp: dynamic, off or a fixed scale (not yet supported)', lossScale)
+    .option('--loss-scale <s>', 'loss scaling: a fixed scale N (default 1024 under amp), off, or dynamic (not yet supported)', lossScale)
     .option('--init-scale <x>', 'initial dynamic loss scale (not yet supported)', positiveNumber)
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (text, write) => write(`mnist: ${text}`) })
@@ -90,7 +92,15 @@ function optimizerSpec(f: Flags): OptimizerSpec {
 }
 
 function notYet(what: string): never {
-  throw new AmpcError('E0604', `${what} is not yet supported (it arrives with mixed precision and loss scaling); use --precision f32 without --loss-scale / --init-scale`);
+  throw new AmpcError('E0604', `${what} is not yet supported (dynamic loss scaling arrives with the loss-scaling issue); use a fixed --loss-scale N or --loss-scale off`);
+}
+
+/** The static loss scale from the flags: N, off (1), or the default (1024 under amp, 1 under f32). */
+function staticLossScale(f: Flags): number {
+  if (f.lossScale === 'dynamic') notYet('--loss-scale dynamic');
+  if (f.lossScale === 'off') return 1;
+  if (f.lossScale !== undefined) return Number(f.lossScale);
+  return f.precision === 'amp' ? 1024 : 1;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -98,8 +108,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     program.parse([...argv], { from: 'user' });
     const f = program.opts<Flags>();
-    if (f.precision === 'amp') notYet('--precision amp');
-    if (f.lossScale !== undefined) notYet('--loss-scale');
+    const lossScale = staticLossScale(f);
     if (f.initScale !== undefined) notYet('--init-scale');
 
     const data = loadFashionMnist(f.data);
@@ -112,7 +121,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     try {
       console.log(`device: ${describeDevice(ctx)}`);
       await train(
-        { model: f.model, epochs: f.epochs, batchSize: f.batchSize, optimizer: optimizerSpec(f), seed: f.seed, maxSteps: f.maxSteps },
+        {
+          model: f.model, epochs: f.epochs, batchSize: f.batchSize, optimizer: optimizerSpec(f), seed: f.seed, maxSteps: f.maxSteps,
+          precision: f.precision, lossScale,
+        },
         data,
         ctx,
         { line: (t) => console.log(t) },

@@ -30,6 +30,10 @@ export interface TrainConfig {
   readonly seed: number;
   /** Stop after this many steps in all (undefined: run every epoch). */
   readonly maxSteps: number | undefined;
+  /** 'f32' (default) or 'amp' (mixed precision). */
+  readonly precision?: 'f32' | 'amp';
+  /** Static loss scale (default 1). */
+  readonly lossScale?: number;
 }
 
 export interface Output {
@@ -96,7 +100,7 @@ class Progress {
 /** Trains, evaluates and returns the test accuracy. */
 export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, out: Output): Promise<number> {
   const model = buildModel(cfg.model);
-  out.line(`model: ${cfg.model} (${parameterCount(model)} parameters), optimizer ${describeOptimizer(cfg.optimizer)}, batch ${cfg.batchSize}, ${cfg.epochs} epoch(s), precision f32, seed ${cfg.seed}`);
+  out.line(`model: ${cfg.model} (${parameterCount(model)} parameters), optimizer ${describeOptimizer(cfg.optimizer)}, batch ${cfg.batchSize}, ${cfg.epochs} epoch(s), precision ${describePrecision(cfg)}, seed ${cfg.seed}`);
   const compileStart = performance.now();
   const trainer = await Trainer.create({
     model,
@@ -105,6 +109,8 @@ export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, ou
     optimizer: cfg.optimizer,
     seed: cfg.seed,
     device: ctx,
+    precision: cfg.precision ?? 'f32',
+    lossScale: cfg.lossScale,
   });
   out.line(`compiled the train step in ${((performance.now() - compileStart) / 1000).toFixed(1)} s`);
   const progress = new Progress();
@@ -152,6 +158,12 @@ export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, ou
     progress.stop();
     trainer.destroy();
   }
+}
+
+function describePrecision(cfg: TrainConfig): string {
+  const p = cfg.precision ?? 'f32';
+  const scale = cfg.lossScale ?? 1;
+  return scale === 1 ? (p === 'amp' ? 'amp (no loss scaling)' : p) : `${p} (static loss scale ${scale})`;
 }
 
 function describeOptimizer(o: OptimizerSpec): string {

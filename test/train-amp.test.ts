@@ -1,0 +1,257 @@
+// Mixed-precision training (torch.amp semantics) with a static loss scale:
+// the AMP train step of the MNIST MLP has f16 matmuls forward and backward
+// (accumulating in f32), f32 params, f32 gradients into an f32 optimizer, an
+// f32 loss, and the loss scale visible in the IR (seed and 1/scale); a power-
+// of-two loss scale changes nothing in f32 on the reference interpreter;
+// bad options are refused; Trainer steps under AMP on the committed sample
+// lower the loss and stay close to f32 on the same batches; the example
+// trains with --precision amp and refuses dynamic scaling for now.
+
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Trainer } from '../compiler/train/index.ts';
+import { AmpcError } from '../ir/errors.ts';
+import type { Graph, Value } from '../ir/graph.ts';
+import { hostTensor, interpret } from '../ir/interp/index.ts';
+import type { HostTensor } from '../ir/interp/index.ts';
+import { parseModule } from '../ir/text/parser.ts';
+import { printGraph } from '../ir/text/printer.ts';
+import { traceModule } from '../ir/trace/index.ts';
+import { verifyGraph } from '../ir/verify.ts';
+import { Batches, loadFashionMnist, SAMPLE_DIR } from '../examples/mnist/data.ts';
+import { batchSpecs, classificationLoss, mlp } from '../examples/mnist/models.ts';
+import { initialInputs, nextInputs, trainStepGraph } from '../passes/optimizer.ts';
+import type { GpuContext } from '../runtime/device.ts';
+import { seededValues } from './helpers/compare.ts';
+import { gpuF16Test } from './helpers/gpu.ts';
+
+const exec = promisify(execFile);
+const MAIN = new URL('../examples/mnist/main.ts', import.meta.url).pathname;
+const ROOT = new URL('..', import.meta.url).pathname;
+const data = loadFashionMnist(SAMPLE_DIR);
+
+const PARAMS = ['0.weight', '0.bias', '2.weight', '2.bias'];
+
+function mlpLossGraph(batch = 16): Graph {
+  return traceModule(mlp(), batchSpecs('mlp', batch), { call: classificationLoss }).graph;
+}
+
+function byName(g: Graph, name: string): Value {
+  for (const n of g.nodes) for (const r of n.results) if (r.name === name) return r;
+  const v = g.inputs.find((i) => i.name === name);
+  if (!v) throw new Error(`no value %${name}`);
+  return v;
+}
+
+// ---------------------------------------------------------------- structure of the AMP train step
+
+test('the AMP train step: f16 matmuls forward and backward, f32 params, gradients, optimizer and loss', (t) => {
+  const step = trainStepGraph(mlpLossGraph(), { kind: 'adam', lr: 1e-3 }, { precision: 'amp', lossScale: 1024 });
+  const g = step.graph;
+  verifyGraph(g);
+  const text = printGraph(g);
+
+  // Params are f32 master weights, each cast to f16 once.
+  for (const p of PARAMS) {
+    const v = g.inputs.find((i) => i.name === p)!;
+    t.true(v.isParam, p);
+    t.is(v.type.dtype, 'f32', p);
+    const casts = g.nodes.filter((n) => n.op === 'cast' && n.operands[0] === v);
+    t.is(casts.length, 1, `one cast of %${p}`);
+    t.is(casts[0]!.attrs.to, 'f16', p);
+  }
+
+  // Matmuls: 2 forward + 3 backward (the first layer's input gradient is not needed), all f16 with acc f32.
+  const mms = g.nodes.filter((n) => n.op === 'matmul');
+  t.is(mms.length, 5, text);
+  for (const n of mms) {
+    t.is(n.results[0]!.type.dtype, 'f16');
+    t.true(n.operands.every((v) => v.type.dtype === 'f16'));
+    t.is(n.attrs.acc, 'f32');
+  }
+  t.is(mms.filter((n) => n.attrs.transpose_a === true || n.attrs.transpose_b === true).length, 3, 'three backward matmuls');
+
+  // Gradients into the optimizer are f32 and unscaled by 1/1024 in f32.
+  for (const p of PARAMS) {
+    t.is(byName(g, `grad.${p}`).type.dtype, 'f32', `grad.${p}`);
+    const u = byName(g, `unscaled.grad.${p}`);
+    t.is(u.type.dtype, 'f32');
+    t.is(u.def!.op, 'mul');
+    const c = u.def!.operands.find((v) => v.def?.op === 'constant')!;
+    t.is(c.def!.attrs.value, 1 / 1024);
+  }
+  t.regex(text, /%unscaled\.grad\.0\.weight = mul %\d+, %grad\.0\.weight : f32\[784,256\]/);
+
+  // The loss is f32, every output is f32, and every node after the gradients (the optimizer) is f32.
+  t.is(g.outputs[0]!.name, 'loss');
+  t.true(g.outputs.every((v) => v.type.dtype === 'f32'));
+  const firstOpt = g.nodes.findIndex((n) => n.results.some((r) => r.name === 'new.opt.step'));
+  t.true(firstOpt > 0);
+  for (const n of g.nodes.slice(firstOpt)) for (const r of n.results) t.true(r.type.dtype === 'f32' || r.type.dtype === 'bool', `${n.op} %${r.name}`);
+  // The forward ops carry the precision notes of the amp pipeline.
+  t.regex(text, /matmul .* \/\/ f16: allow\(matmul\)/);
+  t.regex(text, /cross_entropy .* \/\/ f32: deny\(cross_entropy\)/);
+  t.log(`AMP MLP train step: ${g.nodes.length} nodes, ${g.nodes.filter((n) => n.op === 'cast').length} casts, ` +
+    `${g.nodes.filter((n) => n.results.some((r) => r.type.dtype === 'f16')).length} f16 / ` +
+    `${g.nodes.filter((n) => n.results.some((r) => r.type.dtype === 'f32')).length} f32 results`);
+});
+
+test('without amp or a loss scale the train step is as before: no casts, no unscaling', (t) => {
+  const g = trainStepGraph(mlpLossGraph(), { kind: 'sgd', lr: 0.1 }).graph;
+  t.false(g.nodes.some((n) => n.op === 'cast'));
+  t.false(g.nodes.some((n) => n.results.some((r) => r.name?.startsWith('unscaled.'))));
+  t.true(g.nodes.every((n) => n.results.every((r) => r.type.dtype !== 'f16')));
+});
+
+// ---------------------------------------------------------------- the loss scale on the reference interpreter
+
+const LINEAR = `
+graph @lin(%x: f32[5,3], %y: f32[5,2], %w: f32[3,2] {param}, %b: f32[2] {param}) -> (f32[]) {
+  %0 = matmul %x, %w : f32[5,2]
+  %pred = add %0, %b : f32[5,2]
+  %loss = mse_loss %pred, %y : f32[]
+  return %loss
+}
+`;
+
+test('a power-of-two loss scale changes nothing in f32: same losses and params after three SGD steps', (t) => {
+  const lin = parseModule(LINEAR, 'lin.ir').main;
+  const run = (lossScale: number) => {
+    const step = trainStepGraph(lin, { kind: 'sgd', lr: 0.1, momentum: 0.9 }, { lossScale });
+    let inputs: Record<string, HostTensor> = {
+      w: hostTensor('f32', [3, 2], seededValues(1, 6)),
+      b: hostTensor('f32', [2], seededValues(2, 2)),
+      ...initialInputs(step, { lr: 0.1 }),
+    };
+    const losses: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      inputs.x = hostTensor('f32', [5, 3], seededValues(10 + k, 15));
+      inputs.y = hostTensor('f32', [5, 2], seededValues(20 + k, 10));
+      const out = interpret(step.graph, inputs);
+      losses.push(out[0]!.data[0]!);
+      inputs = nextInputs(step, inputs, out);
+    }
+    return { losses, w: Array.from(inputs.w!.data), b: Array.from(inputs.b!.data), text: printGraph(step.graph) };
+  };
+  const one = run(1);
+  const scaled = run(256);
+  t.regex(scaled.text, /%unscaled\.grad\.w = mul/);
+  t.regex(scaled.text, /constant \{value = 0\.00390625\}/);
+  t.deepEqual(scaled.losses, one.losses);
+  t.deepEqual(scaled.w, one.w);
+  t.deepEqual(scaled.b, one.b);
+});
+
+test('bad loss scales and f16 params under amp are refused (E0604)', (t) => {
+  const lin = parseModule(LINEAR, 'lin.ir').main;
+  for (const bad of [0, -1, Infinity, NaN]) {
+    const e = t.throws(() => trainStepGraph(lin, { kind: 'sgd', lr: 0.1 }, { lossScale: bad }), { instanceOf: AmpcError });
+    t.is(e!.code, 'E0604');
+  }
+  const dyn = t.throws(() => trainStepGraph(lin, { kind: 'sgd', lr: 0.1 }, { lossScale: 'dynamic' as unknown as number }), { instanceOf: AmpcError });
+  t.regex(dyn!.message, /dynamic loss scaling is not yet supported/);
+  const half = parseModule(LINEAR.replace('%w: f32[3,2] {param}', '%w: f16[3,2] {param}').replace('%0 = matmul %x, %w', '%xh = cast %x {to = f16} : f16[5,3]\n  %0h = matmul %xh, %w : f16[5,2]\n  %0 = cast %0h {to = f32}'), 'half.ir').main;
+  const e = t.throws(() => trainStepGraph(half, { kind: 'sgd', lr: 0.1 }, { precision: 'amp' }), { instanceOf: AmpcError });
+  t.regex(e!.message, /f32 master weights.*%w is f16\[3,2\]/);
+});
+
+// ---------------------------------------------------------------- Trainer under AMP on the device
+
+async function losses(ctx: GpuContext, precision: 'f32' | 'amp', steps: number, lossScale?: number): Promise<number[]> {
+  const trainer = await Trainer.create({
+    model: mlp(), loss: classificationLoss, inputs: batchSpecs('mlp', 64), optimizer: { kind: 'adam', lr: 1e-3 }, seed: 0, device: ctx, precision, lossScale,
+  });
+  try {
+    const batches = new Batches(data.train, 64, 0, 1);
+    const out: number[] = [];
+    for (let s = 0; s < steps; s++) {
+      const { images, labels } = batches.gather(s);
+      out.push((await trainer.step([images, labels], { readLoss: true }))!);
+    }
+    return out;
+  } finally {
+    trainer.destroy();
+  }
+}
+
+gpuF16Test('Trainer under AMP (loss scale 1024) lowers the loss on the sample and stays close to f32 on the same batches', async (t, ctx) => {
+  const amp = await losses(ctx, 'amp', 20, 1024);
+  const f32 = await losses(ctx, 'f32', 20);
+  t.log(`amp: ${amp.map((l) => l.toFixed(3)).join(' ')}`);
+  t.log(`f32: ${f32.map((l) => l.toFixed(3)).join(' ')}`);
+  t.true(amp.every(Number.isFinite));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  t.true(mean(amp.slice(-3)) < 0.7 * mean(amp.slice(0, 3)), `AMP loss fell from ${mean(amp.slice(0, 3))} to ${mean(amp.slice(-3))}`);
+  t.true(Math.abs(amp[0]! - f32[0]!) < 0.01, `first losses ${amp[0]} vs ${f32[0]}`);
+  for (let s = 0; s < 20; s++) t.true(Math.abs(amp[s]! - f32[s]!) < 0.1, `step ${s}: amp ${amp[s]} vs f32 ${f32[s]}`);
+});
+
+gpuF16Test('Trainer: AMP with the loss scale off (1) trains as well; predict under AMP gives f32 logits', async (t, ctx) => {
+  const trainer = await Trainer.create({
+    model: mlp(), loss: classificationLoss, inputs: batchSpecs('mlp', 64), optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9 }, seed: 1, device: ctx, precision: 'amp',
+  });
+  try {
+    const batches = new Batches(data.train, 64, 1, 1);
+    const ls: number[] = [];
+    for (let s = 0; s < 15; s++) {
+      const { images, labels } = batches.gather(s);
+      ls.push((await trainer.step([images, labels], { readLoss: true }))!);
+    }
+    t.true(ls.every(Number.isFinite));
+    t.true(ls[14]! < ls[0]!, `loss ${ls[0]} -> ${ls[14]}`);
+    const out = await trainer.predict(data.test.images.subarray(0, 7 * 784));
+    t.is(out.dtype, 'f32');
+    t.deepEqual(out.shape, [7, 10]);
+    t.true(Array.from(out.data).every(Number.isFinite));
+  } finally {
+    trainer.destroy();
+  }
+});
+
+test('Trainer.create refuses dynamic and non-positive loss scales (E0604)', async (t) => {
+  for (const [lossScale, want] of [['dynamic', /dynamic loss scaling is not yet supported/], [0, /lossScale must be a finite positive number/]] as const) {
+    const e = await t.throwsAsync(
+      Trainer.create({ model: mlp(), loss: classificationLoss, inputs: batchSpecs('mlp', 8), optimizer: { kind: 'adam', lr: 1e-3 }, precision: 'amp', lossScale: lossScale as number }),
+      { instanceOf: AmpcError },
+    );
+    t.is(e!.code, 'E0604');
+    t.regex(e!.message, want);
+  }
+});
+
+// ---------------------------------------------------------------- the example
+
+async function runExample(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await exec(process.execPath, ['--import=tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: '0' } });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+
+gpuF16Test('the example trains 20 steps under --precision amp and reports the test accuracy', async (t) => {
+  const r = await runExample('--data', SAMPLE_DIR, '--max-steps', '20', '--seed', '3', '--precision', 'amp');
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /precision amp \(static loss scale 1024\)/);
+  const m = /^test accuracy: (0\.\d{4}|1\.0000)$/m.exec(r.stdout);
+  t.truthy(m, r.stdout);
+  t.true(Number(m![1]) > 0.5, `accuracy ${m![1]}`);
+});
+
+test('the example refuses dynamic loss scaling and --init-scale for now (exit 1, no stack trace)', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['--precision', 'amp', '--loss-scale', 'dynamic'], /E0604: --loss-scale dynamic is not yet supported/],
+    [['--precision', 'amp', '--init-scale', '1024'], /E0604: --init-scale is not yet supported/],
+    [['--loss-scale', '0'], /--loss-scale.*'dynamic', 'off' or a positive number/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => runExample(...args)));
+  results.forEach((r, i) => {
+    const [args, want] = cases[i]!;
+    t.is(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, want, args.join(' '));
+    t.notRegex(r.stderr, /\n\s+at /, `${args.join(' ')}: no stack trace`);
+  });
+});
