@@ -6,7 +6,6 @@
 // `grad` pipeline.
 
 import test from 'ava';
-import { AmpcError } from '../ir/errors.ts';
 import { Graph } from '../ir/graph.ts';
 import type { Value } from '../ir/graph.ts';
 import { hostTensor, interpret } from '../ir/interp/index.ts';
@@ -15,6 +14,7 @@ import { printGraph } from '../ir/text/printer.ts';
 import { verifyGraph } from '../ir/verify.ts';
 import { autodiffPass, gradientGraph } from '../passes/autodiff.ts';
 import { PIPELINES, runPipeline } from '../passes/pipeline.ts';
+import { errorOf } from './helpers/errors.ts';
 
 const MLP = `
 graph @mlp(%x: f32[4,8], %labels: i32[4], %w1: f32[8,16] {param}, %b1: f32[16] {param}, %w2: f32[16,3] {param}, %b2: f32[3] {param}) -> (f32[]) {
@@ -31,16 +31,6 @@ graph @mlp(%x: f32[4,8], %labels: i32[4], %w1: f32[8,16] {param}, %b1: f32[16] {
 const parse = (text: string, file = 'model.ir') => parseModule(text, file).main;
 const values = (v: { data: ArrayLike<number> }) => Array.from(v.data);
 const f32 = (shape: number[], data: number[]) => hostTensor('f32', shape, data);
-
-function errorOf(f: () => unknown): AmpcError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof AmpcError) return e;
-    throw e;
-  }
-  throw new Error('expected an AmpcError');
-}
 
 test('outputs: the original outputs, then one %grad.<param> per param, in order', (t) => {
   const g = parse(MLP);

@@ -7,7 +7,6 @@
 // text format, and errors.
 
 import test from 'ava';
-import { AmpcError } from '../ir/errors.ts';
 import { Graph } from '../ir/graph.ts';
 import { hostTensor, interpret } from '../ir/interp/index.ts';
 import type { HostTensor } from '../ir/interp/index.ts';
@@ -18,6 +17,7 @@ import { verifyGraph } from '../ir/verify.ts';
 import { initialInputs, LR_INPUT, lrTensor, nextInputs, STEP_INPUT, trainStepGraph } from '../passes/optimizer.ts';
 import type { OptimizerSpec, TrainStepGraph } from '../passes/optimizer.ts';
 import { seededValues } from './helpers/compare.ts';
+import { errorOf } from './helpers/errors.ts';
 
 // ---------------------------------------------------------------- a tiny linear model and its f64 reference
 
@@ -307,16 +307,6 @@ test('f16 params: the update runs in f32 and the new param is cast back; the sta
 });
 
 // ---------------------------------------------------------------- errors
-
-function errorOf(f: () => unknown): AmpcError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof AmpcError) return e;
-    throw e;
-  }
-  throw new Error('expected an AmpcError');
-}
 
 test('bad optimizer specs are E0604', (t) => {
   const g = parse(LINEAR);

@@ -8,8 +8,6 @@
 // trains with --precision amp and refuses dynamic scaling for now.
 
 import test from 'ava';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Trainer } from '../compiler/train/index.ts';
 import { AmpcError } from '../ir/errors.ts';
 import type { Graph, Value } from '../ir/graph.ts';
@@ -25,10 +23,8 @@ import { initialInputs, nextInputs, trainStepGraph } from '../passes/optimizer.t
 import type { GpuContext } from '../runtime/device.ts';
 import { seededValues } from './helpers/compare.ts';
 import { gpuF16Test } from './helpers/gpu.ts';
+import { runExample } from './helpers/example.ts';
 
-const exec = promisify(execFile);
-const MAIN = new URL('../examples/mnist/main.ts', import.meta.url).pathname;
-const ROOT = new URL('..', import.meta.url).pathname;
 const data = loadFashionMnist(SAMPLE_DIR);
 
 const PARAMS = ['0.weight', '0.bias', '2.weight', '2.bias'];
@@ -221,16 +217,6 @@ test('Trainer.create refuses dynamic and non-positive loss scales (E0604)', asyn
 });
 
 // ---------------------------------------------------------------- the example
-
-async function runExample(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await exec(process.execPath, ['--import=tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: '0' } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
 
 gpuF16Test('the example trains 20 steps under --precision amp and reports the test accuracy', async (t) => {
   const r = await runExample('--data', SAMPLE_DIR, '--max-steps', '20', '--seed', '3', '--precision', 'amp');
