@@ -17,6 +17,8 @@ import { lowerGraph } from './lower.ts';
 export interface GpuRunOptions {
   /** Default: native when the device has shader-f16, else packed. */
   readonly f16Mode?: F16Mode;
+  /** Share device buffers between intermediates whose live ranges do not overlap (default true); see LowerOptions.memoryPlan. */
+  readonly memoryPlan?: boolean;
 }
 
 export interface CompileOptions extends GpuRunOptions {
@@ -34,6 +36,7 @@ export function compileForDevice(g: Graph, ctx: GpuContext, opts: CompileOptions
     target: adapterKindOf(ctx.adapterInfo),
     maxWorkgroupsPerDim: ctx.limits.maxComputeWorkgroupsPerDimension,
     ...(opts.updates ? { updates: opts.updates } : {}),
+    ...(opts.memoryPlan !== undefined ? { memoryPlan: opts.memoryPlan } : {}),
   });
 }
 

@@ -1,6 +1,8 @@
 // Lowers a verified graph to a Plan: a buffer per value (reshape is a view
 // of its operand's buffer), and the kernel launches of every node in order
-// from the emitter table. Identical WGSL is compiled once.
+// from the emitter table. Identical WGSL is compiled once. Then, unless
+// turned off, the memory plan (compiler/memory-plan.ts): intermediates whose
+// live ranges do not overlap share a device buffer.
 //
 // In-place updates (a train step): `updates` names graph outputs to copy into
 // graph inputs after each run. They become the plan's ordered buffer copies;
@@ -18,6 +20,8 @@ import type { BufferRole, F16Mode, Plan, PlanBuffer, PlanCopy, PlanDispatch, Pla
 import { storageBytes } from '../runtime/plan.ts';
 import type { AdapterKind, EmitContext, KernelLaunch } from './kernels/context.ts';
 import { EMITTERS } from './kernels/table.ts';
+import type { DispatchSpan } from './memory-plan.ts';
+import { planMemory } from './memory-plan.ts';
 import { MAX_WORKGROUPS_PER_DIM } from './wgsl/grid.ts';
 import { withSupport } from './wgsl/storage.ts';
 
@@ -28,6 +32,8 @@ export interface LowerOptions {
   readonly maxWorkgroupsPerDim?: number;
   /** After each run, copy output `output` into input `input` (by printed name), on the device. */
   readonly updates?: readonly { readonly output: number; readonly input: string }[];
+  /** Share device buffers between intermediates whose live ranges do not overlap (default true; false for debugging). */
+  readonly memoryPlan?: boolean;
 }
 
 /** Ops whose result shares its operand's buffer (unless it is a graph output, which gets a copy). */
@@ -52,6 +58,7 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
   const kernels: PlanKernel[] = [];
   const kernelIndex = new Map<string, number>();
   const dispatches: PlanDispatch[] = [];
+  const spans: DispatchSpan[] = []; // each node's launches, for the memory plan
 
   for (const node of g.nodes) {
     if (VIEW_OPS.has(node.op) && !outputs.has(node.results[0]!)) {
@@ -73,20 +80,24 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
       scratch: (dtype, count) => newBuffer(dtype, [count], 'intermediate'),
       nameOf: (v) => names.get(v) ?? '?',
     };
+    const first = dispatches.length;
     dispatches.push(...launchesToDispatches(EMITTERS[node.op](node, ctx), kernels, kernelIndex));
+    if (dispatches.length > first) spans.push({ first, last: dispatches.length - 1 });
   }
 
   const outputBuffers = g.outputs.map((v) => bufferOf.get(v)!);
   const updates = opts.updates && planUpdates(g, opts.updates, names, bufferOf, outputBuffers, newBuffer);
+  const memory = opts.memoryPlan === false ? undefined : planMemory({ buffers, dispatches, ...(updates ? { updates } : {}) }, spans);
   return {
     version: 1,
     f16Mode: opts.f16Mode,
     kernels,
-    buffers,
+    buffers: memory?.buffers ?? buffers,
     dispatches,
     inputs: g.inputs.map((v) => ({ name: names.get(v)!, buffer: bufferOf.get(v)! })),
     outputs: g.outputs.map((v, i) => ({ name: names.get(v)!, buffer: outputBuffers[i]! })),
     ...(updates ? { updates } : {}),
+    ...(memory ? { storage: memory.storage } : {}),
   };
 }
 

@@ -1,7 +1,9 @@
 // A Plan is what the compiler hands the runtime: WGSL kernels, the buffers
 // they bind, the dispatches of one run in order, and which buffers are the
 // graph's inputs and outputs, and the buffer copies that update inputs in
-// place after the dispatches (a train step). It is plain data
+// place after the dispatches (a train step). Plan buffers are logical: with
+// a memory plan (`storage`), intermediates whose lifetimes do not overlap
+// share one device buffer. It is plain data
 // (JSON-serializable), so an ahead-of-time artifact is a saved Plan that the
 // runtime alone can run.
 
@@ -35,6 +37,19 @@ export interface PlanBuffer {
   readonly role: BufferRole;
   /** Graph value name, where it has one. */
   readonly name?: string;
+  /**
+   * Index into Plan.storage: the device buffer holding this one, bound as
+   * its first `byteSize` bytes. Only 'intermediate' buffers share a device
+   * buffer, and only when their live ranges do not overlap (see
+   * Plan.storage). Absent: a device buffer of its own.
+   */
+  readonly storage?: number;
+}
+
+/** A device buffer of a memory plan. */
+export interface PlanStorage {
+  /** Bytes, a multiple of 4, at least the byteSize of every plan buffer it holds. */
+  readonly byteSize: number;
 }
 
 export interface PlanDispatch {
@@ -73,10 +88,35 @@ export interface Plan {
    * no copy reads a buffer an earlier copy wrote.
    */
   readonly updates?: readonly PlanCopy[];
+  /**
+   * The memory plan (absent in plans made without one: every buffer is a
+   * device buffer of its own): the device buffers the runtime creates,
+   * which PlanBuffer.storage points into. Plan buffers sharing one are all
+   * 'intermediate', and their live ranges are disjoint, a buffer being live
+   * from the first dispatch that binds it to the last (update copies count
+   * as dispatches after the last one).
+   */
+  readonly storage?: readonly PlanStorage[];
 }
 
 /** Bytes a tensor of `count` elements occupies, padded to a multiple of 4. */
 export function storageBytes(dtype: DType, count: number): number {
   const raw = dtype === 'f16' ? count * 2 : count * 4;
   return Math.max(4, Math.ceil(raw / 4) * 4);
+}
+
+/**
+ * The device buffers a plan needs: their sizes, and for each plan buffer the
+ * index of the device buffer holding it. Plan.storage comes first, in order;
+ * each plan buffer without `storage` gets one of its own after them.
+ */
+export function deviceBuffers(plan: Plan): { sizes: number[]; of: number[] } {
+  const sizes = (plan.storage ?? []).map((s) => s.byteSize);
+  const of = plan.buffers.map((b) => b.storage ?? sizes.push(b.byteSize) - 1);
+  return { sizes, of };
+}
+
+/** Bytes of all device buffers a plan needs (a Session creates exactly these, for its whole life). */
+export function planBufferBytes(plan: Plan): number {
+  return deviceBuffers(plan).sizes.reduce((a, b) => a + b, 0);
 }

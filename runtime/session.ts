@@ -1,14 +1,17 @@
 // A Session runs a Plan on a device: it checks the plan against the device's
-// limits, creates the buffers once, compiles each kernel once (pipelines are
-// cached per device), and encodes all dispatches of a run into one command
-// buffer, followed (in the same command buffer) by the plan's in-place
-// update copies. Inputs are uploaded when written; only the outputs (or
-// inputs) asked for are read back, so a training loop moves nothing but the
-// batch between host and device.
+// limits (and its memory plan, if any, for soundness), creates the device
+// buffers once (one per Plan.storage entry, which intermediates may share,
+// and one per plan buffer outside it; `bufferBytes` is their total),
+// compiles each kernel once (pipelines are cached per device), and encodes
+// all dispatches of a run into one command buffer, followed (in the same
+// command buffer) by the plan's in-place update copies. Inputs are uploaded
+// when written; only the outputs (or inputs) asked for are read back, so a
+// training loop moves nothing but the batch between host and device.
 
 import { AmpcError } from '../ir/errors.ts';
 import type { GpuContext } from './device.ts';
 import type { Plan, PlanCopy, PlanIO } from './plan.ts';
+import { deviceBuffers } from './plan.ts';
 import { compileShader } from './shader.ts';
 
 const USAGE = { MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, STORAGE: 0x0080 } as const;
@@ -43,6 +46,10 @@ export function checkPlanFits(ctx: GpuContext, plan: Plan): void {
     }
   }
   checkUpdates(plan);
+  checkStorage(plan);
+  for (const size of deviceBuffers(plan).sizes) {
+    if (size > ctx.limits.maxBufferSize) throw new AmpcError('E0702', `a device buffer of ${size} bytes exceeds the device's maxBufferSize (${ctx.limits.maxBufferSize} bytes)`);
+  }
   const maxWg = ctx.limits.maxComputeWorkgroupsPerDimension;
   for (const d of plan.dispatches) {
     if (d.workgroups.some((n) => n > maxWg)) {
@@ -71,32 +78,88 @@ function checkUpdates(plan: Plan): void {
   }
 }
 
+/**
+ * Throws E0702 for a memory plan that could corrupt results: a storage index
+ * out of range, a device buffer smaller than a plan buffer it holds, or a
+ * shared device buffer holding a non-intermediate buffer or two buffers live
+ * at once. A buffer is live from the first dispatch that binds it to the
+ * last one; update copies count as one more dispatch after the last.
+ */
+function checkStorage(plan: Plan): void {
+  const storage = plan.storage ?? [];
+  const holders: number[][] = storage.map(() => []);
+  plan.buffers.forEach((b, id) => {
+    if (b.storage === undefined) return;
+    const s = Number.isInteger(b.storage) ? storage[b.storage] : undefined;
+    if (!s) throw new AmpcError('E0702', `plan buffer #${id} names device buffer ${b.storage}; the plan has ${storage.length}`);
+    if (s.byteSize < b.byteSize) throw new AmpcError('E0702', `plan buffer #${id} (${b.byteSize} bytes) is held by device buffer ${b.storage} of ${s.byteSize} bytes`);
+    holders[b.storage]!.push(id);
+  });
+  if (!holders.some((ids) => ids.length > 1)) return;
+
+  const first = new Map<number, number>(), last = new Map<number, number>();
+  const touch = (id: number, at: number) => {
+    if (!first.has(id)) first.set(id, at);
+    last.set(id, at);
+  };
+  plan.dispatches.forEach((d, at) => d.bindings.forEach((id) => touch(id, at)));
+  for (const u of plan.updates ?? []) {
+    touch(u.from, plan.dispatches.length);
+    touch(u.to, plan.dispatches.length);
+  }
+  holders.forEach((ids, s) => {
+    if (ids.length < 2) return;
+    const other = ids.find((id) => plan.buffers[id]!.role !== 'intermediate');
+    if (other !== undefined) throw new AmpcError('E0702', `device buffer ${s} is shared, but holds plan buffer #${other} (${plan.buffers[other]!.role})`);
+    // Sorted by start, each live range must begin after every earlier one ended.
+    const ranges = ids.filter((id) => first.has(id)).map((id) => ({ id, from: first.get(id)!, to: last.get(id)! })).sort((a, b) => a.from - b.from);
+    let prev: { id: number; to: number } | undefined;
+    for (const r of ranges) {
+      if (prev && r.from <= prev.to) throw new AmpcError('E0702', `plan buffers #${prev.id} and #${r.id} share device buffer ${s} but are live at once (dispatch ${r.from})`);
+      if (!prev || r.to > prev.to) prev = r;
+    }
+  });
+}
+
 export class Session {
+  /** Bytes of the device buffers this session holds for its life (read-back staging buffers, freed after each read, are not counted). */
+  readonly bufferBytes: number;
+
   private constructor(
     readonly ctx: GpuContext,
     readonly plan: Plan,
-    private readonly buffers: GPUBuffer[],
+    /** The device buffer of each plan buffer (shared ones repeat). */
+    private readonly buffers: readonly GPUBuffer[],
+    /** Every device buffer, once. */
+    private readonly owned: readonly GPUBuffer[],
     private readonly steps: { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup; workgroups: readonly [number, number, number] }[],
     private readonly updates: readonly PlanCopy[],
-  ) {}
+  ) {
+    this.bufferBytes = owned.reduce((n, b) => n + b.size, 0);
+  }
 
   static async create(ctx: GpuContext, plan: Plan): Promise<Session> {
     checkPlanFits(ctx, plan);
     const { device } = ctx;
-    const buffers = plan.buffers.map((b) =>
-      device.createBuffer({ label: b.name ?? `#${b.id}`, size: b.byteSize, usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC }),
+    const { sizes, of } = deviceBuffers(plan);
+    const held = sizes.map(() => [] as string[]);
+    plan.buffers.forEach((b, id) => held[of[id]!]!.push(b.name ?? `#${b.id}`));
+    const owned = sizes.map((size, k) =>
+      device.createBuffer({ label: held[k]!.length === 1 ? held[k]![0]! : `shared ${k} (${held[k]!.length} buffers)`, size, usage: USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC }),
     );
+    const buffers = of.map((k) => owned[k]!);
     const pipelines = await Promise.all(plan.kernels.map((k) => pipelineFor(ctx, k.code, k.entryPoint, k.label)));
     const steps = plan.dispatches.map((d) => {
       const pipeline = pipelines[d.kernel]!;
       const bindGroup = device.createBindGroup({
         layout: pipeline.getBindGroupLayout(0),
-        entries: d.bindings.map((id, i) => ({ binding: i, resource: { buffer: buffers[id]! } })),
+        // A shared device buffer may be larger than the plan buffer bound to it.
+        entries: d.bindings.map((id, i) => ({ binding: i, resource: { buffer: buffers[id]!, offset: 0, size: plan.buffers[id]!.byteSize } })),
       });
       return { pipeline, bindGroup, workgroups: d.workgroups };
     });
     ctx.check();
-    return new Session(ctx, plan, buffers, steps, plan.updates ?? []);
+    return new Session(ctx, plan, buffers, owned, steps, plan.updates ?? []);
   }
 
   private io(list: readonly PlanIO[], key: string | number, what: string): PlanIO {
@@ -196,6 +259,6 @@ export class Session {
   }
 
   destroy(): void {
-    for (const b of this.buffers) b.destroy();
+    for (const b of this.owned) b.destroy();
   }
 }

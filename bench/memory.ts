@@ -1,0 +1,117 @@
+// Device memory of plans, with and without the memory plan (compiler/memory-plan.ts).
+//
+//   npx tsx bench/memory.ts [--batch 64] [--json]
+//
+// No device needed: the figures are planBufferBytes of the lowered plans,
+// which is what a Session allocates for its whole life (read-back staging
+// buffers, created and freed per read, not included). Cases: examples/mlp.ir
+// and examples/cnn.ir (inference graphs) and the MNIST MLP and CNN train
+// steps (examples/mnist/models.ts, Adam, the example's default batch 64 and
+// loss scale 1024 under amp), each in f32 and amp. Columns: `fixed` = bytes
+// that never share (inputs, params, optimizer state, outputs, update
+// snapshots); `interm.` = intermediate bytes (scratch included) without and
+// with the plan; `bound` = the most intermediate bytes live at one dispatch
+// (a buffer live from its first to its last binding), a lower bound for any
+// sharing of whole buffers; `total` = everything without and with the plan.
+
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { lowerGraph } from '../compiler/lower.ts';
+import { batchSpecs, buildModel, classificationLoss } from '../examples/mnist/models.ts';
+import type { ModelName } from '../examples/mnist/models.ts';
+import type { Graph } from '../ir/graph.ts';
+import { parseModule } from '../ir/text/parser.ts';
+import { traceModule } from '../ir/trace/index.ts';
+import { trainStepGraph } from '../passes/optimizer.ts';
+import { pipelineByName, runPipeline } from '../passes/pipeline.ts';
+import type { Plan } from '../runtime/plan.ts';
+import { planBufferBytes } from '../runtime/plan.ts';
+
+type Precision = 'f32' | 'amp';
+
+interface Row {
+  case: string;
+  precision: Precision;
+  fixed: number;
+  intermediateUnplanned: number;
+  intermediatePlanned: number;
+  peakLiveIntermediate: number;
+  unplanned: number;
+  planned: number;
+}
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const batchAt = args.indexOf('--batch');
+const batch = batchAt >= 0 ? Number(args[batchAt + 1]) : 64;
+if (!Number.isInteger(batch) || batch < 1) throw new Error(`--batch: expected a positive integer, got ${args[batchAt + 1]}`);
+
+function example(file: string, precision: Precision): { graph: Graph; updates?: undefined } {
+  const path = fileURLToPath(new URL(`../examples/${file}`, import.meta.url));
+  const g = parseModule(readFileSync(path, 'utf8'), file).main;
+  return { graph: precision === 'amp' ? runPipeline(g, pipelineByName('amp'), { options: {} }) : g };
+}
+
+function trainStep(model: ModelName, precision: Precision): { graph: Graph; updates: { output: number; input: string }[] } {
+  const traced = traceModule(buildModel(model), batchSpecs(model, batch), { call: classificationLoss });
+  const extraUpdates = traced.stateUpdates.map((u) => ({ output: u.outputIndex, input: u.name }));
+  const step = trainStepGraph(traced.graph, { kind: 'adam', lr: 1e-3 }, { extraUpdates, precision, lossScale: precision === 'amp' ? 1024 : 1 });
+  return { graph: step.graph, updates: step.updates };
+}
+
+/** The most intermediate bytes bound-live at one dispatch (first to last binding). */
+function peakLive(plan: Plan): number {
+  const delta = new Array<number>(plan.dispatches.length + 2).fill(0);
+  const first = new Map<number, number>(), last = new Map<number, number>();
+  plan.dispatches.forEach((d, at) => d.bindings.forEach((id) => {
+    if (!first.has(id)) first.set(id, at);
+    last.set(id, at);
+  }));
+  for (const [id, from] of first) {
+    if (plan.buffers[id]!.role !== 'intermediate') continue;
+    delta[from]! += plan.buffers[id]!.byteSize;
+    delta[last.get(id)! + 1]! -= plan.buffers[id]!.byteSize;
+  }
+  let live = 0, peak = 0;
+  for (const d of delta) peak = Math.max(peak, (live += d));
+  return peak;
+}
+
+function measure(name: string, precision: Precision, build: () => { graph: Graph; updates?: { output: number; input: string }[] }): Row {
+  const { graph, updates } = build();
+  const opts = { f16Mode: 'native' as const, ...(updates ? { updates } : {}) };
+  const planned = lowerGraph(graph, opts);
+  const unplanned = lowerGraph(graph, { ...opts, memoryPlan: false });
+  const sum = (p: Plan, pick: (role: string) => boolean) => p.buffers.filter((b) => pick(b.role)).reduce((n, b) => n + b.byteSize, 0);
+  const fixed = sum(unplanned, (r) => r !== 'intermediate');
+  return {
+    case: name,
+    precision,
+    fixed,
+    intermediateUnplanned: sum(unplanned, (r) => r === 'intermediate'),
+    intermediatePlanned: planBufferBytes(planned) - fixed,
+    peakLiveIntermediate: peakLive(planned),
+    unplanned: planBufferBytes(unplanned),
+    planned: planBufferBytes(planned),
+  };
+}
+
+const rows: Row[] = [];
+for (const precision of ['f32', 'amp'] as const) {
+  rows.push(measure('examples/mlp.ir', precision, () => example('mlp.ir', precision)));
+  rows.push(measure('examples/cnn.ir', precision, () => example('cnn.ir', precision)));
+  rows.push(measure(`MNIST mlp train step, batch ${batch}`, precision, () => trainStep('mlp', precision)));
+  rows.push(measure(`MNIST cnn train step, batch ${batch}`, precision, () => trainStep('cnn', precision)));
+}
+
+const fmt = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
+if (json) {
+  for (const r of rows) console.log(JSON.stringify(r));
+} else {
+  console.log('| case | precision | fixed | interm. unplanned | interm. planned | bound | total unplanned | total planned | saved |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    const saved = `${(100 * (1 - r.planned / r.unplanned)).toFixed(0)}%`;
+    console.log(`| ${r.case} | ${r.precision} | ${fmt(r.fixed)} | ${fmt(r.intermediateUnplanned)} | ${fmt(r.intermediatePlanned)} | ${fmt(r.peakLiveIntermediate)} | ${fmt(r.unplanned)} | ${fmt(r.planned)} | ${saved} |`);
+  }
+}

@@ -1,0 +1,323 @@
+// Memory planning (compiler/memory-plan.ts): intermediates whose live ranges
+// do not overlap share a device buffer. Checked by an independent checker
+// that recomputes live ranges from the plan alone (a buffer is live from the
+// first dispatch binding it to the last; update copies count at the end)
+// and asserts that no two buffers sharing storage are live at once: on small
+// graphs, on every example, and on the MNIST train steps (f32 and amp). On
+// the device: a graph where buffers are reused matches the reference
+// interpreter, and a train step gives bitwise the same params with and
+// without the memory plan.
+
+import test from 'ava';
+import type { ExecutionContext } from 'ava';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { compileForDevice } from '../compiler/execute.ts';
+import { lowerGraph } from '../compiler/lower.ts';
+import type { LowerOptions } from '../compiler/lower.ts';
+import { liveRanges } from '../compiler/memory-plan.ts';
+import { cnn, classificationLoss, mlp as mnistMlp } from '../examples/mnist/models.ts';
+import { AmpcError } from '../ir/errors.ts';
+import type { Graph } from '../ir/graph.ts';
+import { hostTensor } from '../ir/interp/index.ts';
+import { parseModule } from '../ir/text/parser.ts';
+import { f32, i32, initialValues, nn, traceModule } from '../ir/trace/index.ts';
+import type { InputSpec, TraceResult } from '../ir/trace/index.ts';
+import { initialInputs, trainStepGraph } from '../passes/optimizer.ts';
+import type { TrainStepGraph } from '../passes/optimizer.ts';
+import { pipelineByName, runPipeline } from '../passes/pipeline.ts';
+import type { GpuContext } from '../runtime/device.ts';
+import { encodeTensor } from '../runtime/host-data.ts';
+import type { Plan } from '../runtime/plan.ts';
+import { planBufferBytes } from '../runtime/plan.ts';
+import { checkPlanFits, Session } from '../runtime/session.ts';
+import { checkAgainstReference, seededValues } from './helpers/compare.ts';
+import { gpuTest } from './helpers/gpu.ts';
+
+const parse = (text: string) => parseModule(text, 'model.ir').main;
+const lower = (g: Graph, opts: Partial<LowerOptions> = {}) => lowerGraph(g, { f16Mode: 'native', ...opts });
+
+// ---------------------------------------------------------------- the checker
+
+interface Range {
+  from: number;
+  to: number;
+}
+
+/** First-to-last binding dispatch of every buffer, from the plan alone (update copies at index dispatches.length). */
+function bindingRanges(plan: Plan): Map<number, Range> {
+  const ranges = new Map<number, Range>();
+  const touch = (id: number, at: number) => {
+    const r = ranges.get(id);
+    if (r) r.to = at;
+    else ranges.set(id, { from: at, to: at });
+  };
+  plan.dispatches.forEach((d, at) => d.bindings.forEach((id) => touch(id, at)));
+  for (const u of plan.updates ?? []) {
+    touch(u.from, plan.dispatches.length);
+    touch(u.to, plan.dispatches.length);
+  }
+  return ranges;
+}
+
+/**
+ * Problems of a plan's memory plan (empty: sound): every buffer has a device
+ * buffer at least its size; shared ones hold only intermediates, pairwise
+ * never live at once. Also counts the pairs that share.
+ */
+function memoryProblems(plan: Plan): { problems: string[]; sharedPairs: number } {
+  const problems: string[] = [];
+  const storage = plan.storage ?? [];
+  const holders = new Map<number, number[]>();
+  for (const b of plan.buffers) {
+    if (b.storage === undefined) continue;
+    const s = storage[b.storage];
+    if (!s) problems.push(`#${b.id}: no device buffer ${b.storage}`);
+    else if (s.byteSize < b.byteSize) problems.push(`#${b.id}: ${b.byteSize} bytes in device buffer ${b.storage} of ${s.byteSize}`);
+    holders.set(b.storage, [...(holders.get(b.storage) ?? []), b.id]);
+  }
+  const ranges = bindingRanges(plan);
+  let sharedPairs = 0;
+  for (const [s, ids] of holders) {
+    if (ids.length < 2) continue;
+    for (const id of ids) if (plan.buffers[id]!.role !== 'intermediate') problems.push(`device buffer ${s} is shared but holds #${id} (${plan.buffers[id]!.role})`);
+    for (let i = 0; i < ids.length; i++) {
+      for (let j = i + 1; j < ids.length; j++) {
+        sharedPairs++;
+        const a = ranges.get(ids[i]!), b = ranges.get(ids[j]!);
+        if (a && b && a.from <= b.to && b.from <= a.to) {
+          problems.push(`#${ids[i]} [${a.from}, ${a.to}] and #${ids[j]} [${b.from}, ${b.to}] share device buffer ${s}`);
+        }
+      }
+    }
+  }
+  return { problems, sharedPairs };
+}
+
+const sumOfBuffers = (plan: Plan) => plan.buffers.reduce((n, b) => n + b.byteSize, 0);
+
+/** Lowers with and without the memory plan; asserts both are sound and the plan saves or ties. Returns [planned, unplanned] bytes. */
+function checkBoth(t: ExecutionContext, what: string, g: Graph, opts: Partial<LowerOptions> = {}): [number, number, Plan] {
+  const planned = lower(g, opts);
+  const unplanned = lower(g, { ...opts, memoryPlan: false });
+  const { problems } = memoryProblems(planned);
+  t.deepEqual(problems, [], what);
+  t.true(planned.buffers.every((b) => b.storage !== undefined), `${what}: every buffer has a device buffer`);
+  t.is(unplanned.storage, undefined);
+  t.true(unplanned.buffers.every((b) => b.storage === undefined));
+  t.is(planBufferBytes(unplanned), sumOfBuffers(unplanned));
+  t.deepEqual(planned.dispatches, unplanned.dispatches, `${what}: same dispatches`);
+  t.deepEqual(planned.buffers.map(({ storage: _, ...b }) => b), unplanned.buffers, `${what}: same logical buffers`);
+  const p = planBufferBytes(planned), u = planBufferBytes(unplanned);
+  t.true(p <= u, `${what}: planned ${p} > unplanned ${u}`);
+  return [p, u, planned];
+}
+
+// ---------------------------------------------------------------- small graphs (no device)
+
+const CHAIN = `
+graph @chain(%x: f32[1024]) -> (f32[]) {
+  %0 = exp %x : f32[1024]
+  %1 = neg %0 : f32[1024]
+  %2 = tanh %1 : f32[1024]
+  %3 = relu %2 : f32[1024]
+  %4 = sigmoid %3 : f32[1024]
+  %y = reduce_sum %4 {axes = [0]} : f32[]
+  return %y
+}`;
+
+test('a chain of five intermediates needs two device buffers for them', (t) => {
+  const [planned, unplanned, plan] = checkBoth(t, 'chain', parse(CHAIN));
+  t.is(unplanned, 4096 + 5 * 4096 + 4);
+  t.is(planned, 4096 + 2 * 4096 + 4);
+  t.true(memoryProblems(plan).sharedPairs > 0);
+  // A JSON round trip keeps the plan (an AOT artifact is a saved plan).
+  t.deepEqual(JSON.parse(JSON.stringify(plan)), plan);
+});
+
+test('the checker finds overlapping buffers that share a device buffer, and the runtime rejects them', (t) => {
+  const plan = lower(parse(CHAIN));
+  const ids = plan.buffers.filter((b) => b.role === 'intermediate').map((b) => b.id);
+  const shareAll = (pick: (id: number) => boolean): Plan => ({
+    ...plan,
+    storage: [...plan.storage!, { byteSize: 4096 }],
+    buffers: plan.buffers.map((b) => (pick(b.id) ? { ...b, storage: plan.storage!.length } : b)),
+  });
+  const fake = {
+    hasF16: true,
+    limits: { maxStorageBufferBindingSize: 1 << 30, maxBufferSize: 1 << 30, maxComputeWorkgroupsPerDimension: 65535, maxStorageBuffersPerShaderStage: 8 },
+  } as unknown as GpuContext;
+  t.notThrows(() => checkPlanFits(fake, plan));
+
+  const overlapping = shareAll((id) => id === ids[0] || id === ids[1]); // %0 and %1 are both bound by `neg`
+  t.is(memoryProblems(overlapping).problems.length, 1);
+  const e = t.throws(() => checkPlanFits(fake, overlapping), { instanceOf: AmpcError }) as AmpcError;
+  t.is(e.code, 'E0702');
+  t.regex(e.detail, /share device buffer \d+ but are live at once/);
+
+  const input = plan.inputs[0]!.buffer;
+  const withInput = shareAll((id) => id === input || id === ids[4]); // %x's last binding is before %4's first
+  t.regex(memoryProblems(withInput).problems.join('\n'), /holds #0 \(input\)/);
+  t.throws(() => checkPlanFits(fake, withInput), { message: /holds plan buffer #0 \(input\)/ });
+
+  const small: Plan = { ...plan, storage: plan.storage!.map(() => ({ byteSize: 4 })) };
+  t.throws(() => checkPlanFits(fake, small), { message: /is held by device buffer \d+ of 4 bytes/ });
+});
+
+test('results never share memory with the operands or scratch of their own node (a two-stage reduction)', (t) => {
+  const plan = lower(parse(`
+graph @two(%x: f32[32768]) -> (f32[]) {
+  %e = exp %x : f32[32768]
+  %s = reduce_sum %e {axes = [0]} : f32[]
+  %y = neg %s : f32[]
+  return %y
+}`));
+  const { problems } = memoryProblems(plan);
+  t.deepEqual(problems, []);
+  const byName = (n: string) => plan.buffers.find((b) => b.name === n)!;
+  const scratch = plan.buffers.find((b) => b.role === 'intermediate' && b.name === undefined)!;
+  const e = byName('e'), s = byName('s');
+  // Binding ranges alone would allow %e and %s together: stage 1 is %e's last binding, stage 2 %s's first.
+  const ranges = bindingRanges(plan);
+  t.true(ranges.get(e.id)!.to < ranges.get(s.id)!.from);
+  t.not(s.storage, e.storage);
+  t.not(s.storage, scratch.storage);
+  t.not(e.storage, scratch.storage);
+});
+
+test('a reshape view keeps its operand live while the view is read', (t) => {
+  const g = parse(`
+graph @view(%x: f32[4,8]) -> (f32[32]) {
+  %a = exp %x : f32[4,8]
+  %v = reshape %a {shape = [32]} : f32[32]
+  %b = neg %x : f32[4,8]
+  %c = tanh %b : f32[4,8]
+  %d = relu %c : f32[4,8]
+  %w = reshape %d {shape = [32]} : f32[32]
+  %s = add %v, %w : f32[32]
+  return %s
+}`);
+  const [, , plan] = checkBoth(t, 'view', g);
+  const storageOf = (n: string) => plan.buffers.find((b) => b.name === n)!.storage;
+  for (const n of ['b', 'c', 'd']) t.not(storageOf(n), storageOf('a'), `%${n} while %a is live through its view`);
+  t.is(storageOf('d'), storageOf('b'));
+});
+
+test('live ranges span the whole launches of a node that binds a buffer', (t) => {
+  const dispatches = [
+    { kernel: 0, bindings: [0, 1], workgroups: [1, 1, 1] as const },
+    { kernel: 0, bindings: [1, 2], workgroups: [1, 1, 1] as const },
+    { kernel: 0, bindings: [2, 3], workgroups: [1, 1, 1] as const },
+  ];
+  const ranges = liveRanges(5, dispatches, [{ first: 0, last: 1 }, { first: 2, last: 2 }], [{ from: 3, to: 0 }]);
+  t.deepEqual(ranges, [{ from: 0, to: 3 }, { from: 0, to: 1 }, { from: 0, to: 2 }, { from: 2, to: 3 }, undefined]);
+});
+
+// ---------------------------------------------------------------- examples and train steps (no device)
+
+const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
+const amp = (g: Graph) => runPipeline(g, pipelineByName('amp'), { options: {} });
+
+for (const file of readdirSync(EXAMPLES).filter((f) => f.endsWith('.ir')).sort()) {
+  test(`examples/${file}: the memory plan is sound, f32 and amp`, (t) => {
+    const g = parseModule(readFileSync(EXAMPLES + file, 'utf8'), file).main;
+    const [p, u] = checkBoth(t, `${file} f32`, g);
+    const [pa, ua] = checkBoth(t, `${file} amp`, amp(g));
+    t.log(`f32 ${u} -> ${p} bytes, amp ${ua} -> ${pa} bytes`);
+  });
+}
+
+/** The train step of a classifier (Adam), as the Trainer builds it; inputs %x and %y. */
+function trainStep(net: nn.Sequential, specs: readonly InputSpec[], precision: 'f32' | 'amp'): { traced: TraceResult; step: TrainStepGraph } {
+  const traced = traceModule(net, specs, { call: classificationLoss });
+  const extraUpdates = traced.stateUpdates.map((u) => ({ output: u.outputIndex, input: u.name }));
+  return { traced, step: trainStepGraph(traced.graph, { kind: 'adam', lr: 0.01 }, { extraUpdates, precision }) };
+}
+
+for (const [name, model, image] of [['mlp', mnistMlp, [16, 784]], ['cnn', cnn, [16, 1, 28, 28]]] as const) {
+  for (const precision of ['f32', 'amp'] as const) {
+    test(`MNIST ${name} train step (${precision}): the memory plan is sound and saves memory`, (t) => {
+      const { step } = trainStep(model(), [f32([...image]), i32([16])], precision);
+      const [p, u, plan] = checkBoth(t, `${name} ${precision}`, step.graph, { updates: step.updates });
+      t.true(p < u);
+      t.log(`${u} -> ${p} bytes (${plan.buffers.length} plan buffers, ${plan.storage!.length} device buffers)`);
+    });
+  }
+}
+
+// ---------------------------------------------------------------- on the device
+
+gpuTest('a graph whose intermediates share device buffers matches the reference', async (t, ctx) => {
+  const g = parse(`
+graph @reuse(%x: f32[64,512], %w: f32[512,32] {param}) -> (f32[64,32], f32[]) {
+  %0 = tanh %x : f32[64,512]
+  %1 = reshape %0 {shape = [32768]} : f32[32768]
+  %2 = mul %1, %1 : f32[32768]
+  %3 = reduce_sum %2 {axes = [0]} : f32[]
+  %4 = neg %x : f32[64,512]
+  %5 = add %4, %0 : f32[64,512]
+  %6 = exp %5 : f32[64,512]
+  %7 = matmul %6, %w {acc = f32} : f32[64,32]
+  %8 = relu %7 : f32[64,32]
+  %9 = softmax %8 {axis = -1} : f32[64,32]
+  %10 = sqrt %3 : f32[]
+  %out = mul %9, %10 : f32[64,32]
+  return %out, %3
+}`);
+  const plan = compileForDevice(g, ctx);
+  t.deepEqual(memoryProblems(plan).problems, []);
+  t.true(memoryProblems(plan).sharedPairs > 0, 'some intermediates share');
+  const unplanned = compileForDevice(g, ctx, { memoryPlan: false });
+  t.true(planBufferBytes(plan) < planBufferBytes(unplanned));
+  for (const [p, what] of [[plan, 'planned'], [unplanned, 'unplanned']] as const) {
+    const session = await Session.create(ctx, p);
+    try {
+      t.is(session.bufferBytes, planBufferBytes(p), `${what}: the session allocates what the plan says`);
+    } finally {
+      session.destroy();
+    }
+  }
+  await checkAgainstReference(t, ctx, g, {
+    x: hostTensor('f32', [64, 512], seededValues(1, 64 * 512)),
+    w: hostTensor('f32', [512, 32], seededValues(2, 512 * 32, -0.1, 0.1)),
+  }, 'native', { scale: 4 });
+});
+
+/** Small CNN with batch norm (running statistics are updates too). */
+function smallCnn(): nn.Sequential {
+  return new nn.Sequential(
+    new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Flatten(), new nn.Linear(4 * 4 * 4, 3),
+  );
+}
+
+async function stepThrice(ctx: GpuContext, traced: TraceResult, step: TrainStepGraph, memoryPlan: boolean): Promise<{ state: Uint8Array[]; loss: Uint8Array; bytes: number }> {
+  const plan = compileForDevice(step.graph, ctx, { updates: step.updates, memoryPlan });
+  const session = await Session.create(ctx, plan);
+  try {
+    for (const s of [...traced.params, ...traced.buffers]) session.write(s.name, encodeTensor(s.type.dtype, initialValues(s, 7)));
+    for (const [name, v] of Object.entries(initialInputs(step, { lr: 0.01 }))) session.write(name, encodeTensor(v.dtype, v.data));
+    for (let k = 0; k < 3; k++) {
+      session.write('x', encodeTensor('f32', seededValues(10 + k, 4 * 64, -1, 1)));
+      session.write('y', encodeTensor('i32', seededValues(20 + k, 4, 0, 3).map(Math.floor)));
+      session.run();
+    }
+    const state = (await session.readInputs(step.updates.map((u) => u.input))).map((b) => new Uint8Array(b));
+    const [loss] = await session.readOutputs([step.loss]);
+    return { state, loss: new Uint8Array(loss!), bytes: session.bufferBytes };
+  } finally {
+    session.destroy();
+  }
+}
+
+for (const precision of ['f32', 'amp'] as const) {
+  gpuTest(`a train step (${precision}) gives bitwise the same params, state and loss with and without the memory plan`, async (t, ctx) => {
+    const { traced, step } = trainStep(smallCnn(), [f32([4, 1, 8, 8]), i32([4])], precision);
+    const on = await stepThrice(ctx, traced, step, true);
+    const off = await stepThrice(ctx, traced, step, false);
+    t.true(on.bytes < off.bytes, `${on.bytes} < ${off.bytes}`);
+    t.log(`device buffers: ${off.bytes} -> ${on.bytes} bytes`);
+    t.deepEqual(on.loss, off.loss);
+    step.updates.forEach((u, i) => t.deepEqual(on.state[i], off.state[i], `%${u.input}`));
+  });
+}
