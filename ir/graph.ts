@@ -109,6 +109,26 @@ export class Graph {
   }
 }
 
+/**
+ * A copy of `g` (same inputs, nodes, attributes, names, places and notes);
+ * `map` receives each value of `g` and its copy.
+ */
+export function cloneGraph(g: Graph, map = new Map<Value, Value>()): Graph {
+  const out = new Graph(g.name, g.loc);
+  for (const v of g.inputs) map.set(v, out.addInput(v.name!, v.type, { param: v.isParam }));
+  for (const n of g.nodes) {
+    const copy = out.addNode(n.op, n.operands.map((v) => map.get(v)!), n.attrs, {
+      loc: n.loc,
+      declared: n.results.map((r) => r.type),
+      names: n.results.map((r) => r.name),
+    });
+    if (n.note !== undefined) copy.note = n.note;
+    n.results.forEach((r, i) => map.set(r, copy.results[i]!));
+  }
+  out.setOutputs(g.outputs.map((v) => map.get(v)!));
+  return out;
+}
+
 export function checkArity(op: OpName, count: number): void {
   const want = OPS[op].operands;
   if (typeof want === 'number' ? count !== want : count < want.min) {

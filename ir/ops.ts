@@ -14,6 +14,7 @@ import type { AttrSpec, Attrs } from './attrs.ts';
 import type { DType } from './dtype.ts';
 import { isFloat, isNumeric } from './dtype.ts';
 import { AmpcError } from './errors.ts';
+import { ampDefs } from './ops-amp.ts';
 import { gradientDefs } from './ops-gradient.ts';
 import {
   broadcastShapes, broadcastsTo, checkNonNegative, checkPositive, matmulDims, normalizeAxes, normalizeAxis, windowOutSize,
@@ -496,6 +497,7 @@ const CORE_DEFS = {
 const DEFS = {
   ...CORE_DEFS,
   ...gradientDefs({ conv2d: CORE_DEFS.conv2d.infer, max_pool2d: CORE_DEFS.max_pool2d.infer, avg_pool2d: CORE_DEFS.avg_pool2d.infer }),
+  ...ampDefs(),
 };
 
 export type OpName = keyof typeof DEFS;

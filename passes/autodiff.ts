@@ -15,8 +15,8 @@
 
 import { isFloat } from '../ir/dtype.ts';
 import { AmpcError } from '../ir/errors.ts';
-import { Graph } from '../ir/graph.ts';
-import type { Node, Value } from '../ir/graph.ts';
+import { cloneGraph } from '../ir/graph.ts';
+import type { Graph, Node, Value } from '../ir/graph.ts';
 import { typesEqual, typeToString } from '../ir/types.ts';
 import { GradBuilder } from './autodiff/builder.ts';
 import { VJP_RULES } from './autodiff/rules.ts';
@@ -73,22 +73,6 @@ function wrtParams(g: Graph, wrt: readonly string[] | undefined): Value[] {
 }
 
 /** Copies the forward graph; `map` takes its values to the copies. */
-function copyForward(g: Graph, map: Map<Value, Value>): Graph {
-  const out = new Graph(g.name, g.loc);
-  for (const v of g.inputs) map.set(v, out.addInput(v.name!, v.type, { param: v.isParam }));
-  for (const n of g.nodes) {
-    const copy = out.addNode(n.op, n.operands.map((v) => map.get(v)!), n.attrs, {
-      loc: n.loc,
-      declared: n.results.map((r) => r.type),
-      names: n.results.map((r) => r.name),
-    });
-    if (n.note !== undefined) copy.note = n.note;
-    n.results.forEach((r, i) => map.set(r, copy.results[i]!));
-  }
-  out.setOutputs(g.outputs.map((v) => map.get(v)!));
-  return out;
-}
-
 /** Float values of `g` that depend on one of `wrt`. */
 function activeValues(g: Graph, wrt: readonly Value[]): Set<Value> {
   const active = new Set<Value>(wrt);
@@ -127,7 +111,7 @@ export function gradientGraph(g: Graph, opts: GradientOptions = {}): Graph {
   const out = lossOutput(g, opts.output ?? 0);
   const wrt = wrtParams(g, opts.wrt);
   const map = new Map<Value, Value>();
-  const ng = copyForward(g, map);
+  const ng = cloneGraph(g, map);
   const active = activeValues(g, wrt);
   const b = new GradBuilder(ng);
 

@@ -17,11 +17,13 @@
 // recompilation; `opt.step` (f32[], exact up to 2^24 steps) counts steps.
 //
 // Inputs of the train step: the loss graph's inputs (same names, order and
-// {param} marks), then the optimizer state (per param: `sgd.momentum.<p>`, or
-// `adam.m.<p>` and `adam.v.<p>`; then `opt.step`), then `opt.lr`. Outputs:
-// the loss graph's outputs at unchanged indices (the loss first, named `loss`
-// if it had no name), then `new.<p>` per param, then `new.<state>` per state
-// input (`new.opt.step` last).
+// {param} marks), then the loss-scale state, then the optimizer state (per
+// param: `sgd.momentum.<p>`, or `adam.m.<p>` and `adam.v.<p>`; then
+// `opt.step`), then `opt.lr`. Outputs: the loss graph's outputs at unchanged
+// indices (the loss first, named `loss` if it had no name), then `new.<p>`
+// per param, then `new.<state>` per optimizer state input (`new.opt.step`
+// last), then the new loss-scale state, then (when loss scaling guards them)
+// the guarded extra updates `new.<input>`.
 //
 // Mixed precision (`opts.precision: 'amp'`, as torch.amp): the loss graph
 // first goes through the `amp` pipeline (precision + cast-cleanup), so params
@@ -29,30 +31,34 @@
 // them; differentiating that graph gives f16 backward matmuls (accumulating
 // in f32, the forward's `acc`) and, through the casts' vjps, f32 gradients of
 // the f32 params, which are asserted before the optimizer (all f32) runs.
-// A static loss scale `opts.lossScale` (default 1) seeds the backward with
-// the scale instead of 1 and multiplies every gradient by 1/scale (in f32,
-// `%unscaled.grad.<p>`) before the update; the loss output stays unscaled.
+// Loss scaling (`opts.lossScale`, passes/loss-scaling.ts; dynamic by default
+// under amp, off under f32) differentiates `loss * scale` instead of the
+// loss, unscales and checks the gradients in one `unscale_check`
+// (`%unscaled.grad.<p>`, `%grads.finite`), and keeps every updated input
+// unchanged on a non-finite step; the loss output stays unscaled. Its state
+// inputs (`amp.scale`, `amp.good_steps`, `amp.skipped`) come right after the
+// loss graph's inputs, and their `new.*` outputs after the optimizer state's.
 
 import { isFloat } from '../ir/dtype.ts';
 import { AmpcError } from '../ir/errors.ts';
 import type { Graph, Value } from '../ir/graph.ts';
 import type { HostTensor } from '../ir/interp/tensor.ts';
-import { scalar, zeros } from '../ir/interp/tensor.ts';
+import { full, scalar } from '../ir/interp/tensor.ts';
 import type { OpName } from '../ir/ops.ts';
 import type { TensorType } from '../ir/types.ts';
 import { tensorType, typesEqual, typeToString } from '../ir/types.ts';
 import { gradientGraph } from './autodiff.ts';
+import { guardUpdates, resolveLossScale, scaleLoss, unscaleAndCheck } from './loss-scaling.ts';
+import type { LossScaleSpec, LossScaling } from './loss-scaling.ts';
 import { pipelineByName, runPipeline } from './pipeline.ts';
+import type { StateInput } from './update-builder.ts';
+import { UpdateBuilder } from './update-builder.ts';
+
+export type { StateInput } from './update-builder.ts';
 
 export type OptimizerSpec =
   | { kind: 'sgd'; lr: number; momentum?: number; weightDecay?: number; nesterov?: boolean }
   | { kind: 'adam' | 'adamw'; lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number };
-
-export interface StateInput {
-  name: string;
-  type: TensorType;
-  init: 'zeros';
-}
 
 export interface TrainStepGraph {
   /** Inputs: the loss graph's inputs, then the optimizer state inputs, then `opt.lr` (f32[]). */
@@ -61,8 +67,10 @@ export interface TrainStepGraph {
   loss: number;
   /** After each step the runtime copies output `output` into input `input`. */
   updates: { output: number; input: string }[];
-  /** Optimizer state inputs, all zero-initialized (`opt.step` last). */
+  /** State inputs with their initial values: the loss-scale state, then the optimizer's (`opt.step` last). */
   state: StateInput[];
+  /** The loss scaling the step does. */
+  lossScaling: LossScaling;
 }
 
 /** Name of the learning-rate input (f32[]). */
@@ -103,71 +111,6 @@ function resolve(opt: OptimizerSpec) {
   return badOption(`unknown optimizer kind ${JSON.stringify((opt as { kind?: unknown }).kind)} (known: sgd, adam, adamw)`);
 }
 
-/** Emits the update's nodes into the train-step graph; scalar f32 constants are shared. */
-class UpdateBuilder {
-  private readonly constants = new Map<number, Value>();
-  private readonly names: Set<string>;
-
-  constructor(private readonly g: Graph) {
-    this.names = new Set<string>();
-    for (const v of g.inputs) if (v.name !== undefined) this.names.add(v.name);
-    for (const n of g.nodes) for (const r of n.results) if (r.name !== undefined) this.names.add(r.name);
-  }
-
-  op(op: OpName, operands: readonly Value[]): Value {
-    return this.g.add(op, operands);
-  }
-
-  c(value: number): Value {
-    let v = this.constants.get(value);
-    if (!v) {
-      v = this.g.add('constant', [], { value }, { declared: [F32_SCALAR] });
-      this.constants.set(value, v);
-    }
-    return v;
-  }
-
-  add(a: Value, b: Value): Value {
-    return this.op('add', [a, b]);
-  }
-  sub(a: Value, b: Value): Value {
-    return this.op('sub', [a, b]);
-  }
-  mul(a: Value, b: Value): Value {
-    return this.op('mul', [a, b]);
-  }
-  div(a: Value, b: Value): Value {
-    return this.op('div', [a, b]);
-  }
-  /** c · v for a number c. */
-  scale(c: number, v: Value): Value {
-    return c === 1 ? v : this.mul(this.c(c), v);
-  }
-
-  toF32(v: Value): Value {
-    return v.type.dtype === 'f32' ? v : this.g.add('cast', [v], { to: 'f32' });
-  }
-
-  /** Names a result that has no printed name of its own (e.g. a traced loss) `name`, when that is free. */
-  nameIfUnnamed(v: Value, name: string): void {
-    if (!v.def || (v.name !== undefined && !/^\d+$/.test(v.name)) || this.names.has(name)) return;
-    v.name = name;
-    this.names.add(name);
-  }
-
-  /** `v` as a fresh value named `name` (or `name.k` when taken); an input or named value is copied first. */
-  named(v: Value, name: string, dtype = v.type.dtype): Value {
-    let r = v;
-    if (dtype !== v.type.dtype) r = this.g.add('cast', [v], { to: dtype });
-    else if (!r.def || (r.name !== undefined && !/^\d+$/.test(r.name))) r = this.g.add('reshape', [r], { shape: [...r.type.shape] });
-    let unique = name;
-    for (let k = 1; this.names.has(unique); k++) unique = `${name}.${k}`;
-    this.names.add(unique);
-    r.name = unique;
-    return r;
-  }
-}
-
 function checkExtraUpdates(loss: Graph, extra: readonly { output: number; input: string }[], optimized: ReadonlySet<string>): void {
   const seen = new Set<string>();
   for (const u of extra) {
@@ -193,19 +136,19 @@ export interface TrainStepOptions {
   precision?: 'f32' | 'amp';
   /** Options of the amp pipeline (precision overrides, see passes/precision/policy.ts). */
   ampOptions?: Readonly<Record<string, unknown>>;
-  /** Static loss scale (default 1): the backward's seed; gradients are multiplied by 1/scale before the update. */
-  lossScale?: number;
+  /** Under amp: the loss graph already went through the amp pipeline (as in `train-amp`); do not run it again. */
+  ampApplied?: boolean;
+  /**
+   * Loss scaling (passes/loss-scaling.ts): 'dynamic' (the default under amp),
+   * 'off' (the default under f32), a static scale, or dynamic with options.
+   */
+  lossScale?: LossScaleSpec;
 }
 
-function checkStepOptions(opts: TrainStepOptions): { precision: 'f32' | 'amp'; lossScale: number } {
+function checkStepOptions(opts: TrainStepOptions): { precision: 'f32' | 'amp'; lossScaling: LossScaling } {
   const precision = opts.precision ?? 'f32';
   if (precision !== 'f32' && precision !== 'amp') badOption(`precision must be 'f32' or 'amp', got ${JSON.stringify(precision)}`);
-  const ls = opts.lossScale ?? 1;
-  if (typeof ls !== 'number') {
-    badOption(ls === 'dynamic' ? 'dynamic loss scaling is not yet supported; give a fixed lossScale (a positive number)' : `lossScale must be a positive number, got ${JSON.stringify(ls)}`);
-  }
-  const lossScale = checkNumber('lossScale', ls, (x) => x > 0, '> 0');
-  return { precision, lossScale };
+  return { precision, lossScaling: resolveLossScale(opts.lossScale, precision) };
 }
 
 /**
@@ -221,7 +164,7 @@ export function trainStepGraph(
   opts: TrainStepOptions = {},
 ): TrainStepGraph {
   const o = resolve(opt);
-  const { precision, lossScale } = checkStepOptions(opts);
+  const { precision, lossScaling } = checkStepOptions(opts);
   const params = lossGraph.params.filter((v) => isFloat(v.type.dtype));
   checkExtraUpdates(lossGraph, opts.extraUpdates ?? [], new Set(params.map((p) => p.name!)));
 
@@ -229,14 +172,16 @@ export function trainStepGraph(
   if (precision === 'amp') {
     const low = params.find((p) => p.type.dtype !== 'f32');
     if (low) badOption(`amp training keeps f32 master weights, but param %${low.name} is ${typeToString(low.type)}; declare params f32`);
-    forward = runPipeline(lossGraph, pipelineByName('amp'), { options: opts.ampOptions ?? {} });
+    if (!opts.ampApplied) forward = runPipeline(lossGraph, pipelineByName('amp'), { options: opts.ampOptions ?? {} });
   }
-  const g = gradientGraph(forward, { seed: lossScale });
+  const scaled = scaleLoss(forward, lossScaling);
+  const g = gradientGraph(scaled.graph, { output: scaled.output });
   g.name = `${lossGraph.name}_step`;
   const nOut = lossGraph.outputs.length;
-  const grads = g.outputs.slice(nOut);
+  const grads = g.outputs.slice(scaled.graph.outputs.length);
   g.setOutputs(g.outputs.slice(0, nOut));
   const pv = params.map((p) => g.inputs.find((v) => v.name === p.name)!);
+  const lsInputs = scaled.state.map((s) => g.inputs.find((v) => v.name === s.name)!);
   if (precision === 'amp') {
     grads.forEach((d, i) => {
       if (d.type.dtype !== 'f32') throw new Error(`trainStepGraph: under amp the gradient %${d.name} of f32 param %${pv[i]!.name} is ${typeToString(d.type)}; the optimizer needs f32 gradients`);
@@ -244,9 +189,9 @@ export function trainStepGraph(
   }
 
   // State inputs: per param its buffers, then the step counter; then the learning rate.
-  const state: StateInput[] = [];
+  const state: StateInput[] = [...scaled.state];
   const addState = (name: string, type: TensorType): Value => {
-    state.push({ name, type, init: 'zeros' });
+    state.push({ name, type, init: 0 });
     return g.addInput(name, type);
   };
   const bufs = pv.map((p) => {
@@ -262,11 +207,9 @@ export function trainStepGraph(
   const newStep = b.add(step, b.c(1)); // also t, the 1-based step of Adam's bias corrections
   const newParams: Value[] = [];
   const newState: Value[] = [];
+  const checked = unscaleAndCheck(b, lossScaling, lsInputs, grads.map((d) => b.toF32(d)));
   /** The gradient of param i in f32, unscaled. */
-  const grad = (i: number): Value => {
-    const d = b.toF32(grads[i]!);
-    return lossScale === 1 ? d : b.named(b.scale(1 / lossScale, d), `unscaled.${grads[i]!.name}`);
-  };
+  const grad = (i: number): Value => checked.grads[i]!;
 
   if (o.kind === 'sgd') {
     const first = o.momentum > 0 ? b.op('equal', [step, b.c(0)]) : undefined;
@@ -302,13 +245,31 @@ export function trainStepGraph(
   }
   newState.push(b.named(newStep, `new.${STEP_INPUT}`));
 
-  g.setOutputs([...g.outputs, ...newParams, ...newState]);
+  // Loss scaling: on a non-finite step every update keeps its input's value.
+  const extra = opts.extraUpdates ?? [];
+  const optState = state.slice(scaled.state.length);
+  const olds = [...pv, ...optState.map((s) => g.inputs.find((v) => v.name === s.name)!), ...extra.map((u) => g.inputs.find((v) => v.name === u.input)!)];
+  const updated = [...newParams, ...newState, ...extra.map((u) => g.outputs[u.output]!)];
+  const guarded = guardUpdates(b, lossScaling, checked.finite, lsInputs, olds.map((old, i) => ({ old, updated: updated[i]! })));
+  const k = newParams.length + newState.length;
+  // A guarded output takes the name `new.<input>`; the unguarded candidate becomes `candidate.<input>`.
+  const outs = guarded.values.slice(0, k).map((v, i) => {
+    const u = updated[i]!;
+    if (v === u) return v;
+    v.name = u.name;
+    u.name = b.fresh(u.name!.replace(/^new\./, 'candidate.'));
+    return v;
+  });
+  const guardedExtra = checked.finite ? guarded.values.slice(k).map((v, i) => b.named(v, `new.${extra[i]!.input}`)) : [];
+  g.setOutputs([...g.outputs, ...outs, ...guarded.state, ...guardedExtra]);
+
   const updates: { output: number; input: string }[] = [
     ...pv.map((p, i) => ({ output: nOut + i, input: p.name! })),
-    ...state.map((s, i) => ({ output: nOut + pv.length + i, input: s.name })),
-    ...(opts.extraUpdates ?? []).map((u) => ({ output: u.output, input: u.input })),
+    ...optState.map((s, i) => ({ output: nOut + pv.length + i, input: s.name })),
+    ...scaled.state.map((s, i) => ({ output: nOut + k + i, input: s.name })),
+    ...extra.map((u, i) => ({ output: checked.finite ? nOut + k + scaled.state.length + i : u.output, input: u.input })),
   ];
-  return { graph: g, loss: 0, updates, state };
+  return { graph: g, loss: 0, updates, state, lossScaling };
 }
 
 /** The learning rate as the value of input `opt.lr`. */
@@ -316,10 +277,10 @@ export function lrTensor(lr: number): HostTensor {
   return scalar('f32', lr);
 }
 
-/** Initial values of the optimizer's own inputs: zeros for every state input, `opt.lr` = `opt.lr`. */
+/** Initial values of the step's own inputs: every state input at its init value, `opt.lr` = `opt.lr`. */
 export function initialInputs(step: TrainStepGraph, opt: OptimizerSpec | { readonly lr: number }): Record<string, HostTensor> {
   const out: Record<string, HostTensor> = {};
-  for (const s of step.state) out[s.name] = zeros(s.type.dtype, s.type.shape);
+  for (const s of step.state) out[s.name] = full(s.type.dtype, s.type.shape, s.init);
   out[LR_INPUT] = lrTensor(opt.lr);
   return out;
 }

@@ -176,11 +176,11 @@ test('inputs: the loss graph inputs, then the state, then opt.lr; outputs: the l
   t.deepEqual(ts.graph.outputs.map((v) => v.name), ['loss', 'new.w', 'new.b', 'new.adam.m.w', 'new.adam.v.w', 'new.adam.m.b', 'new.adam.v.b', 'new.opt.step']);
   t.is(ts.loss, 0);
   t.deepEqual(ts.state, [
-    { name: 'adam.m.w', type: { dtype: 'f32', shape: [K, M] }, init: 'zeros' },
-    { name: 'adam.v.w', type: { dtype: 'f32', shape: [K, M] }, init: 'zeros' },
-    { name: 'adam.m.b', type: { dtype: 'f32', shape: [M] }, init: 'zeros' },
-    { name: 'adam.v.b', type: { dtype: 'f32', shape: [M] }, init: 'zeros' },
-    { name: 'opt.step', type: { dtype: 'f32', shape: [] }, init: 'zeros' },
+    { name: 'adam.m.w', type: { dtype: 'f32', shape: [K, M] }, init: 0 },
+    { name: 'adam.v.w', type: { dtype: 'f32', shape: [K, M] }, init: 0 },
+    { name: 'adam.m.b', type: { dtype: 'f32', shape: [M] }, init: 0 },
+    { name: 'adam.v.b', type: { dtype: 'f32', shape: [M] }, init: 0 },
+    { name: 'opt.step', type: { dtype: 'f32', shape: [] }, init: 0 },
   ]);
   t.deepEqual(ts.updates, [
     { output: 1, input: 'w' }, { output: 2, input: 'b' },

@@ -1,11 +1,12 @@
-// Mixed-precision training (torch.amp semantics) with a static loss scale:
-// the AMP train step of the MNIST MLP has f16 matmuls forward and backward
-// (accumulating in f32), f32 params, f32 gradients into an f32 optimizer, an
-// f32 loss, and the loss scale visible in the IR (seed and 1/scale); a power-
-// of-two loss scale changes nothing in f32 on the reference interpreter;
-// bad options are refused; Trainer steps under AMP on the committed sample
-// lower the loss and stay close to f32 on the same batches; the example
-// trains with --precision amp and refuses dynamic scaling for now.
+// Mixed-precision training (torch.amp semantics): the AMP train step of the
+// MNIST MLP has f16 matmuls forward and backward (accumulating in f32), f32
+// params, f32 gradients into an f32 optimizer, an f32 loss, and a static loss
+// scale visible in the IR (the scaled loss and 1/scale in unscale_check); a
+// power-of-two loss scale changes nothing in f32 on the reference
+// interpreter; bad options are refused; Trainer steps under AMP on the
+// committed sample lower the loss and stay close to f32 on the same batches;
+// the example trains under AMP with dynamic loss scaling by default and
+// refuses bad loss-scale flags. (Dynamic scaling itself: loss-scaling*.test.ts.)
 
 import test from 'ava';
 import { Trainer } from '../compiler/train/index.ts';
@@ -68,23 +69,24 @@ test('the AMP train step: f16 matmuls forward and backward, f32 params, gradient
   }
   t.is(mms.filter((n) => n.attrs.transpose_a === true || n.attrs.transpose_b === true).length, 3, 'three backward matmuls');
 
-  // Gradients into the optimizer are f32 and unscaled by 1/1024 in f32.
+  // Gradients into the optimizer are f32 and unscaled by 1/1024 in f32, all in one unscale_check.
   for (const p of PARAMS) {
     t.is(byName(g, `grad.${p}`).type.dtype, 'f32', `grad.${p}`);
     const u = byName(g, `unscaled.grad.${p}`);
     t.is(u.type.dtype, 'f32');
-    t.is(u.def!.op, 'mul');
-    const c = u.def!.operands.find((v) => v.def?.op === 'constant')!;
-    t.is(c.def!.attrs.value, 1 / 1024);
+    t.is(u.def!.op, 'unscale_check');
+    t.is(u.def!.operands[0]!.def!.attrs.value, 1 / 1024);
   }
-  t.regex(text, /%unscaled\.grad\.0\.weight = mul %\d+, %grad\.0\.weight : f32\[784,256\]/);
+  t.regex(text, /%unscaled\.grad\.0\.weight, %unscaled\.grad\.0\.bias, %unscaled\.grad\.2\.weight, %unscaled\.grad\.2\.bias, %grads\.finite = unscale_check %\d+, %grad\.0\.weight, %grad\.0\.bias, %grad\.2\.weight, %grad\.2\.bias : f32\[784,256\], f32\[256\], f32\[256,10\], f32\[10\], bool\[\]/);
+  t.regex(text, /%scaled\.loss = mul %loss, %\d+ : f32\[\]/);
 
   // The loss is f32, every output is f32, and every node after the gradients (the optimizer) is f32.
   t.is(g.outputs[0]!.name, 'loss');
-  t.true(g.outputs.every((v) => v.type.dtype === 'f32'));
-  const firstOpt = g.nodes.findIndex((n) => n.results.some((r) => r.name === 'new.opt.step'));
+  t.true(g.outputs.every((v) => v.type.dtype === 'f32' || v.name === 'new.amp.skipped'));
+  const firstOpt = g.nodes.findIndex((n) => n.results.some((r) => r.name === 'candidate.opt.step'));
   t.true(firstOpt > 0);
-  for (const n of g.nodes.slice(firstOpt)) for (const r of n.results) t.true(r.type.dtype === 'f32' || r.type.dtype === 'bool', `${n.op} %${r.name}`);
+  // (The skipped-step counter of loss scaling is i32.)
+  for (const n of g.nodes.slice(firstOpt)) for (const r of n.results) t.true(['f32', 'bool', 'i32'].includes(r.type.dtype), `${n.op} %${r.name}`);
   // The forward ops carry the precision notes of the amp pipeline.
   t.regex(text, /matmul .* \/\/ f16: allow\(matmul\)/);
   t.regex(text, /cross_entropy .* \/\/ f32: deny\(cross_entropy\)/);
@@ -132,7 +134,7 @@ test('a power-of-two loss scale changes nothing in f32: same losses and params a
   };
   const one = run(1);
   const scaled = run(256);
-  t.regex(scaled.text, /%unscaled\.grad\.w = mul/);
+  t.regex(scaled.text, /%unscaled\.grad\.w, %unscaled\.grad\.b, %grads\.finite = unscale_check/);
   t.regex(scaled.text, /constant \{value = 0\.00390625\}/);
   t.deepEqual(scaled.losses, one.losses);
   t.deepEqual(scaled.w, one.w);
@@ -145,8 +147,6 @@ test('bad loss scales and f16 params under amp are refused (E0604)', (t) => {
     const e = t.throws(() => trainStepGraph(lin, { kind: 'sgd', lr: 0.1 }, { lossScale: bad }), { instanceOf: AmpcError });
     t.is(e!.code, 'E0604');
   }
-  const dyn = t.throws(() => trainStepGraph(lin, { kind: 'sgd', lr: 0.1 }, { lossScale: 'dynamic' as unknown as number }), { instanceOf: AmpcError });
-  t.regex(dyn!.message, /dynamic loss scaling is not yet supported/);
   const half = parseModule(LINEAR.replace('%w: f32[3,2] {param}', '%w: f16[3,2] {param}').replace('%0 = matmul %x, %w', '%xh = cast %x {to = f16} : f16[5,3]\n  %0h = matmul %xh, %w : f16[5,2]\n  %0 = cast %0h {to = f32}'), 'half.ir').main;
   const e = t.throws(() => trainStepGraph(half, { kind: 'sgd', lr: 0.1 }, { precision: 'amp' }), { instanceOf: AmpcError });
   t.regex(e!.message, /f32 master weights.*%w is f16\[3,2\]/);
@@ -183,7 +183,7 @@ gpuF16Test('Trainer under AMP (loss scale 1024) lowers the loss on the sample an
   for (let s = 0; s < 20; s++) t.true(Math.abs(amp[s]! - f32[s]!) < 0.1, `step ${s}: amp ${amp[s]} vs f32 ${f32[s]}`);
 });
 
-gpuF16Test('Trainer: AMP with the loss scale off (1) trains as well; predict under AMP gives f32 logits', async (t, ctx) => {
+gpuF16Test('Trainer: AMP with the default (dynamic) loss scale trains as well; predict under AMP gives f32 logits', async (t, ctx) => {
   const trainer = await Trainer.create({
     model: mlp(), loss: classificationLoss, inputs: batchSpecs('mlp', 64), optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9 }, seed: 1, device: ctx, precision: 'amp',
   });
@@ -205,10 +205,10 @@ gpuF16Test('Trainer: AMP with the loss scale off (1) trains as well; predict und
   }
 });
 
-test('Trainer.create refuses dynamic and non-positive loss scales (E0604)', async (t) => {
-  for (const [lossScale, want] of [['dynamic', /dynamic loss scaling is not yet supported/], [0, /lossScale must be a finite positive number/]] as const) {
+test('Trainer.create refuses bad loss scales (E0604)', async (t) => {
+  for (const [lossScale, want] of [[0, /Trainer\.create: loss scaling: a static scale must be a finite number > 0/], [{ growth: 0.5 }, /growth must be a finite number >= 1/]] as const) {
     const e = await t.throwsAsync(
-      Trainer.create({ model: mlp(), loss: classificationLoss, inputs: batchSpecs('mlp', 8), optimizer: { kind: 'adam', lr: 1e-3 }, precision: 'amp', lossScale: lossScale as number }),
+      Trainer.create({ model: mlp(), loss: classificationLoss, inputs: batchSpecs('mlp', 8), optimizer: { kind: 'adam', lr: 1e-3 }, precision: 'amp', lossScale }),
       { instanceOf: AmpcError },
     );
     t.is(e!.code, 'E0604');
@@ -218,19 +218,35 @@ test('Trainer.create refuses dynamic and non-positive loss scales (E0604)', asyn
 
 // ---------------------------------------------------------------- the example
 
-gpuF16Test('the example trains 20 steps under --precision amp and reports the test accuracy', async (t) => {
-  const r = await runExample('--data', SAMPLE_DIR, '--max-steps', '20', '--seed', '3', '--precision', 'amp');
+gpuF16Test('the example trains 20 steps under AMP with dynamic loss scaling by default and reports accuracy, skips and scale', async (t) => {
+  const r = await runExample('--data', SAMPLE_DIR, '--max-steps', '20', '--seed', '3', '--init-scale', '4096');
   t.is(r.code, 0, r.stderr);
-  t.regex(r.stdout, /precision amp \(static loss scale 1024\)/);
-  const m = /^test accuracy: (0\.\d{4}|1\.0000)$/m.exec(r.stdout);
+  t.regex(r.stdout, /precision amp \(dynamic loss scale: init 4096, growth 2, backoff 0\.5, interval 2000, min 1, max 16777216\)/);
+  const m = /^test accuracy: (0\.\d{4}|1\.0000)\nskipped steps: (\d+)\nfinal loss scale: (\d+)$/m.exec(r.stdout);
   t.truthy(m, r.stdout);
   t.true(Number(m![1]) > 0.5, `accuracy ${m![1]}`);
+  t.is(Number(m![3]), 4096 / 2 ** Number(m![2]), 'halved once per skipped step (no growth within 20 steps)');
+  t.regex(r.stdout, /^GPU buffers: [\d.]+ MiB \(\d+ bytes/m);
 });
 
-test('the example refuses dynamic loss scaling and --init-scale for now (exit 1, no stack trace)', async (t) => {
+gpuF16Test('the example with a static scale and with f32 ends with the same three lines', async (t) => {
+  const [st, f32] = await Promise.all([
+    runExample('--data', SAMPLE_DIR, '--max-steps', '5', '--loss-scale', '1024'),
+    runExample('--data', SAMPLE_DIR, '--max-steps', '5', '--precision', 'f32'),
+  ]);
+  t.is(st.code, 0, st.stderr);
+  t.regex(st.stdout, /precision amp \(static loss scale 1024\)/);
+  t.regex(st.stdout, /^skipped steps: \d+\nfinal loss scale: 1024$/m);
+  t.is(f32.code, 0, f32.stderr);
+  t.regex(f32.stdout, /precision f32,/);
+  t.regex(f32.stdout, /^skipped steps: 0\nfinal loss scale: 1$/m);
+});
+
+test('the example refuses bad loss-scale flags (exit 1, no stack trace)', async (t) => {
   const cases: [string[], RegExp][] = [
-    [['--precision', 'amp', '--loss-scale', 'dynamic'], /E0604: --loss-scale dynamic is not yet supported/],
-    [['--precision', 'amp', '--init-scale', '1024'], /E0604: --init-scale is not yet supported/],
+    [['--loss-scale', 'off', '--init-scale', '1024'], /E0604: --init-scale applies to dynamic loss scaling, but the loss scale is off/],
+    [['--precision', 'f32', '--init-scale', '8'], /--init-scale applies to dynamic loss scaling.*under --precision f32; add --loss-scale dynamic/],
+    [['--init-scale', '1e9'], /E0604: loss scaling: init \(1000000000\) is outside \[min, max\]/],
     [['--loss-scale', '0'], /--loss-scale.*'dynamic', 'off' or a positive number/],
   ];
   const results = await Promise.all(cases.map(([args]) => runExample(...args)));

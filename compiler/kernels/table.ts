@@ -12,6 +12,7 @@ import { emitAvgPool2dGrad, emitMaxPool2dGrad } from './pool-grad.ts';
 import { emitBroadcastTo, emitConcat, emitOneHot, emitReshape, emitSlice, emitTranspose } from './shape.ts';
 import { emitBatchNorm } from './batch-norm.ts';
 import { emitCrossEntropy, emitMseLoss } from './loss.ts';
+import { emitUnscaleCheck } from './loss-scaling.ts';
 import { emitReduce } from './reduce.ts';
 import { emitLayerNorm, emitSoftmax } from './rows.ts';
 
@@ -47,4 +48,5 @@ export const EMITTERS: EmitterTable = {
   max_pool2d_grad: emitMaxPool2dGrad,
   avg_pool2d_grad: emitAvgPool2dGrad,
   gelu_grad: emitGeluGrad,
+  unscale_check: emitUnscaleCheck,
 };

@@ -3,7 +3,10 @@
 // compiles it for the device once, and then runs one step per call: one
 // upload per batch input, one command buffer for the whole step, in-place
 // updates of parameters, optimizer state and BatchNorm running statistics on
-// the device. The loss is read back only when asked.
+// the device. The loss is read back only when asked. Under AMP the loss scale
+// is dynamic by default and lives on the device too (passes/loss-scaling.ts):
+// lossScaleStatus() reads the scale and the skipped-step count only when
+// called.
 //
 //   const model = new nn.Sequential(new nn.Linear(784, 256), new nn.ReLU(), new nn.Linear(256, 10));
 //   const trainer = await Trainer.create({
@@ -32,7 +35,10 @@ import { traceModule } from '../../ir/trace/trace.ts';
 import type { ParamSpec, TraceOutput, TraceResult } from '../../ir/trace/trace.ts';
 import type { TensorType } from '../../ir/types.ts';
 import { numel, typeToString } from '../../ir/types.ts';
+import { GOOD_STEPS_INPUT, resolveLossScale, SCALE_INPUT, SKIPPED_INPUT } from '../../passes/loss-scaling.ts';
+import type { LossScaleSpec, LossScaling } from '../../passes/loss-scaling.ts';
 import { LR_INPUT, trainStepGraph } from '../../passes/optimizer.ts';
+import type { StateInput } from '../../passes/optimizer.ts';
 import { pipelineByName, runPipeline } from '../../passes/pipeline.ts';
 import type { OptimizerSpec } from '../../passes/optimizer.ts';
 import { acquireDevice } from '../../runtime/device.ts';
@@ -47,6 +53,7 @@ import { loadState, saveState } from './state-file.ts';
 
 export type { TensorInput } from './inputs.ts';
 export type { OptimizerSpec } from '../../passes/optimizer.ts';
+export type { DynamicLossScaleOptions, LossScaleSpec } from '../../passes/loss-scaling.ts';
 
 export interface TrainerOptions<M extends Module> {
   readonly model: M;
@@ -66,15 +73,28 @@ export interface TrainerOptions<M extends Module> {
    */
   readonly precision?: 'f32' | 'amp';
   /**
-   * A static loss scale (default 1; typically 1024 under amp): the backward
-   * is seeded with it and gradients are multiplied by 1/scale before the
-   * update. Dynamic scaling is not yet supported.
+   * Loss scaling (passes/loss-scaling.ts): 'dynamic' (the default under amp:
+   * init 2^16, growth 2, backoff 0.5, interval 2000, min 1, max 2^24),
+   * `{ init, growth, backoff, interval, min, max }` (dynamic with options),
+   * a static scale N, or 'off' (the default under f32). Non-finite steps are
+   * skipped on the device unless it is 'off'.
    */
-  readonly lossScale?: number;
+  readonly lossScale?: LossScaleSpec;
   /** Options of the amp pipeline (precision overrides), when precision is 'amp'. */
   readonly ampOptions?: Readonly<Record<string, unknown>>;
   /** How f16 tensors live on the device (default: native when the device has shader-f16). */
   readonly f16Mode?: F16Mode;
+}
+
+/** Where the loss scale stands (read from the device by lossScaleStatus()). */
+export interface LossScaleStatus {
+  readonly mode: 'off' | 'static' | 'dynamic';
+  /** The scale the next step uses (1 when off). */
+  readonly scale: number;
+  /** Steps skipped so far because a gradient was not finite. */
+  readonly skippedSteps: number;
+  /** Finite steps in a row since the scale last changed (dynamic only, else 0). */
+  readonly goodSteps: number;
 }
 
 export interface StepOptions {
@@ -95,6 +115,8 @@ interface Entry {
   readonly output: number;
   /** The learning-rate input (train only). */
   readonly lrName: string | undefined;
+  /** Optimizer and loss-scale state inputs (train only). */
+  readonly stepState: readonly StateInput[];
   /** Version of the state this session holds (-1: none yet). */
   syncedAt: number;
 }
@@ -112,9 +134,11 @@ function checkOptions<M extends Module>(o: TrainerOptions<M>): void {
   checkLr(o.optimizer.lr, 'Trainer.create: optimizer.lr');
   if (o.seed !== undefined && !(Number.isSafeInteger(o.seed) && o.seed >= 0)) fail(`Trainer.create: seed must be a non-negative integer, got ${JSON.stringify(o.seed)}`);
   if (o.precision !== undefined && o.precision !== 'f32' && o.precision !== 'amp') fail(`Trainer.create: precision must be 'f32' or 'amp', got ${JSON.stringify(o.precision)}`);
-  if (o.lossScale !== undefined) {
-    if ((o.lossScale as unknown) === 'dynamic') fail('Trainer.create: dynamic loss scaling is not yet supported; give a fixed lossScale (a positive number, e.g. 1024)');
-    if (typeof o.lossScale !== 'number' || !Number.isFinite(o.lossScale) || o.lossScale <= 0) fail(`Trainer.create: lossScale must be a finite positive number, got ${JSON.stringify(o.lossScale)}`);
+  try {
+    resolveLossScale(o.lossScale, o.precision ?? 'f32');
+  } catch (e) {
+    if (e instanceof AmpcError) fail(`Trainer.create: ${e.detail}`);
+    throw e;
   }
   if (o.ampOptions !== undefined && (typeof o.ampOptions !== 'object' || o.ampOptions === null)) fail('Trainer.create: ampOptions must be an object of precision options');
   if (o.f16Mode !== undefined && o.f16Mode !== 'native' && o.f16Mode !== 'packed') fail(`Trainer.create: f16Mode must be 'native' or 'packed', got ${JSON.stringify(o.f16Mode)}`);
@@ -151,6 +175,8 @@ export class Trainer<M extends Module = Module> {
   readonly #ownsDevice: boolean;
   readonly #entries = new Map<string, Promise<Entry>>();
   readonly #trainEntries: Entry[] = [];
+  /** Every session created, in order. */
+  readonly #sessions: Session[] = [];
   /** Parameters and buffers of the model (from the first trace), in state_dict order of first use. */
   #params: readonly ParamSpec[] = [];
   #buffers: readonly ParamSpec[] = [];
@@ -197,9 +223,40 @@ export class Trainer<M extends Module = Module> {
     return this.#lr;
   }
 
-  /** Train steps run so far. */
+  /** Train steps run so far (skipped ones included). */
   get steps(): number {
     return this.#steps;
+  }
+
+  /**
+   * Bytes of the GPU buffers held by the sessions compiled so far (train
+   * steps and predictions; every buffer lives as long as its session, so this
+   * is also their peak). Read-back staging buffers are not counted.
+   */
+  get gpuBufferBytes(): number {
+    return this.#sessions.reduce((n, s) => n + s.bufferBytes, 0);
+  }
+
+  /** The loss scaling of the train step, resolved (defaults filled in). */
+  get lossScaling(): LossScaling {
+    return resolveLossScale(this.#opts.lossScale, this.#opts.precision ?? 'f32');
+  }
+
+  /**
+   * The loss scale and the skipped-step count, read back from the device
+   * (one read, which waits for the queued steps): the only time they leave
+   * the device. Nothing is read when loss scaling is off.
+   */
+  lossScaleStatus(): Promise<LossScaleStatus> {
+    return this.#serial(async () => {
+      const ls = this.lossScaling;
+      if (ls.mode === 'off') return { mode: 'off', scale: 1, skippedSteps: 0, goodSteps: 0 };
+      const names = ls.mode === 'dynamic' ? [SCALE_INPUT, GOOD_STEPS_INPUT, SKIPPED_INPUT] : [SKIPPED_INPUT];
+      const bytes = await this.#owner!.session.readInputs(names);
+      const skippedSteps = new Int32Array(bytes[names.length - 1]!, 0, 1)[0]!;
+      if (ls.mode === 'static') return { mode: 'static', scale: ls.scale, skippedSteps, goodSteps: 0 };
+      return { mode: 'dynamic', scale: new Float32Array(bytes[0]!, 0, 1)[0]!, skippedSteps, goodSteps: new Int32Array(bytes[1]!, 0, 1)[0]! };
+    });
   }
 
   /**
@@ -257,6 +314,15 @@ export class Trainer<M extends Module = Module> {
   /** Current parameter values, read back from the device. */
   parameters(): Promise<Record<string, HostTensor>> {
     return this.#serial(() => this.#read(this.#params));
+  }
+
+  /**
+   * The train step's own state, read back from the device: the optimizer's
+   * (`adam.m.<p>`, `adam.v.<p>`, `sgd.momentum.<p>`, `opt.step`) and the loss
+   * scaling's (`amp.scale`, `amp.good_steps`, `amp.skipped`).
+   */
+  optimizerState(): Promise<Record<string, HostTensor>> {
+    return this.#serial(() => this.#read(this.#owner!.stepState.map((s) => ({ name: s.name, type: s.type }))));
   }
 
   /** Parameters and buffers (a state_dict), read back from the device. */
@@ -324,7 +390,7 @@ export class Trainer<M extends Module = Module> {
       inputs: types.map(typeToString),
       optimizer: kind === 'train' ? o.optimizer : undefined,
       precision: o.precision ?? 'f32',
-      lossScale: kind === 'train' ? (o.lossScale ?? 1) : undefined,
+      lossScale: kind === 'train' ? this.lossScaling : undefined,
       ampOptions: o.precision === 'amp' ? o.ampOptions : undefined,
       f16Mode: o.f16Mode ?? defaultF16Mode(this.ctx),
     });
@@ -359,6 +425,7 @@ export class Trainer<M extends Module = Module> {
       const step = trainStepGraph(traced.graph, optimizer, { extraUpdates, precision, lossScale, ampOptions });
       const plan = compileForDevice(step.graph, this.ctx, { f16Mode: this.#opts.f16Mode, updates: step.updates });
       const session = await Session.create(this.ctx, plan);
+      this.#sessions.push(session);
       const state = new Map<string, number>();
       for (const s of [...traced.params, ...traced.buffers, ...step.state]) {
         const io = plan.inputs.find((x) => x.name === s.name);
@@ -366,12 +433,12 @@ export class Trainer<M extends Module = Module> {
         state.set(s.name, plan.buffers[io.buffer]!.byteSize);
       }
       const lrName = LR_INPUT;
-      // Fresh optimizer state and the current learning rate; params and buffers come from the owner.
-      for (const s of step.state) session.write(s.name, encodeTensor(s.type.dtype, new Float64Array(numel(s.type.shape))));
+      // Fresh optimizer and loss-scale state and the current learning rate; params and buffers come from the owner.
+      for (const s of step.state) session.write(s.name, encodeTensor(s.type.dtype, new Float64Array(numel(s.type.shape)).fill(s.init)));
       session.write(lrName, encodeTensor('f32', [this.#lr]));
       const entry: Entry = {
         kind: 'train', session, inputTypes: types, inputNames: plan.inputs.slice(0, types.length).map((x) => x.name),
-        state, output: step.loss, lrName, syncedAt: -1,
+        state, output: step.loss, lrName, stepState: step.state, syncedAt: -1,
       };
       this.#trainEntries.push(entry);
       return entry;
@@ -385,6 +452,7 @@ export class Trainer<M extends Module = Module> {
       const graph = this.#opts.precision === 'amp' ? runPipeline(traced.graph, pipelineByName('amp'), { options: this.#opts.ampOptions ?? {} }) : traced.graph;
       const plan = compileForDevice(graph, this.ctx, { f16Mode: this.#opts.f16Mode });
       const session = await Session.create(this.ctx, plan);
+      this.#sessions.push(session);
       const state = new Map<string, number>();
       for (const s of [...traced.params, ...traced.buffers]) {
         const io = plan.inputs.find((x) => x.name === s.name)!;
@@ -392,7 +460,7 @@ export class Trainer<M extends Module = Module> {
       }
       return {
         kind: 'predict', session, inputTypes: types, inputNames: plan.inputs.slice(0, types.length).map((x) => x.name),
-        state, output: 0, lrName: undefined, syncedAt: -1,
+        state, output: 0, lrName: undefined, stepState: [], syncedAt: -1,
       };
     });
   }
@@ -415,7 +483,7 @@ export class Trainer<M extends Module = Module> {
     entry.syncedAt = this.#version;
   }
 
-  async #read(specs: readonly ParamSpec[]): Promise<Record<string, HostTensor>> {
+  async #read(specs: readonly { readonly name: string; readonly type: TensorType }[]): Promise<Record<string, HostTensor>> {
     const bytes = await this.#owner!.session.readInputs(specs.map((s) => s.name));
     const out: Record<string, HostTensor> = {};
     specs.forEach((s, i) => {

@@ -5,18 +5,20 @@
 //                    [--loss-scale dynamic|off|N] [--init-scale X]
 //
 // Defaults: the 784-256-10 MLP, Adam lr 1e-3, batch 64, 2 epochs, seed 0,
-// precision f32. `--precision amp` trains with mixed precision (f16 matmuls,
-// f32 master weights and optimizer) and a static loss scale: `--loss-scale N`
-// (default 1024 under amp, 1 under f32) or `off` (1); `--loss-scale dynamic`
-// and `--init-scale` arrive with the loss-scaling issue and are refused. SGD defaults to lr
-// 0.01 with momentum 0.9, AdamW to lr 1e-3 with weight decay 0.01, as in
-// PyTorch. It ends with `test accuracy: 0.8712`. Bad flags or data: a message
-// on stderr and exit code 1, no stack trace.
+// precision amp (f16 matmuls, f32 master weights and optimizer) with dynamic
+// loss scaling inside the train step (init 2^16, or `--init-scale X`);
+// `--loss-scale N` fixes the scale, `--loss-scale off` turns scaling off (the
+// default under `--precision f32`). SGD defaults to lr 0.01 with momentum
+// 0.9, AdamW to lr 1e-3 with weight decay 0.01, as in PyTorch. It ends with
+// the lines `test accuracy: 0.8712`, `skipped steps: K` and `final loss
+// scale: S`. Bad flags or data: a message on stderr and exit code 1, no
+// stack trace.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { AmpcError } from '../../ir/errors.ts';
-import type { OptimizerSpec } from '../../compiler/train/index.ts';
+import type { LossScaleSpec, OptimizerSpec } from '../../compiler/train/index.ts';
 import { acquireDevice, describeDevice } from '../../runtime/device.ts';
+import { resolveLossScale } from '../../passes/loss-scaling.ts';
 import { loadFashionMnist } from './data.ts';
 import type { ModelName } from './models.ts';
 import { train } from './train.ts';
@@ -65,7 +67,7 @@ function buildProgram(): Command {
   return new Command('mnist')
     .description('Train an MLP or a small CNN on Fashion-MNIST with ampc on WebGPU')
     .addOption(new Option('--model <name>', 'the model').choices(['mlp', 'cnn']).default('mlp'))
-    .addOption(new Option('--precision <p>', 'precision policy (amp: f16 matmuls, f32 master weights)').choices(['amp', 'f32']).default('f32'))
+    .addOption(new Option('--precision <p>', 'precision policy (amp: f16 matmuls, f32 master weights)').choices(['amp', 'f32']).default('amp'))
     .option('--epochs <n>', 'passes over the training set', positiveInt, 2)
     .option('--batch-size <n>', 'images per step (the last incomplete batch of an epoch is dropped)', positiveInt, 64)
     .addOption(new Option('--optimizer <name>', 'the optimizer').choices(['adam', 'adamw', 'sgd']).default('adam'))
@@ -73,8 +75,8 @@ function buildProgram(): Command {
     .option('--seed <n>', 'seed of the initialization and the shuffling', nonNegativeInt, 0)
     .option('--data <dir>', 'directory with the Fashion-MNIST IDX files (default: /usr/share/datasets/fashion-mnist, else the committed sample)')
     .option('--max-steps <n>', 'stop training after this many steps in all', positiveInt)
-    .option('--loss-scale <s>', 'loss scaling: a fixed scale N (default 1024 under amp), off, or dynamic (not yet supported)', lossScale)
-    .option('--init-scale <x>', 'initial dynamic loss scale (not yet supported)', positiveNumber)
+    .option('--loss-scale <s>', 'loss scaling: dynamic (default under amp), off (default under f32), or a fixed scale N', lossScale)
+    .option('--init-scale <x>', 'initial scale of dynamic loss scaling (default 65536)', positiveNumber)
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (text, write) => write(`mnist: ${text}`) })
     .exitOverride();
@@ -91,16 +93,15 @@ function optimizerSpec(f: Flags): OptimizerSpec {
   }
 }
 
-function notYet(what: string): never {
-  throw new AmpcError('E0604', `${what} is not yet supported (dynamic loss scaling arrives with the loss-scaling issue); use a fixed --loss-scale N or --loss-scale off`);
-}
-
-/** The static loss scale from the flags: N, off (1), or the default (1024 under amp, 1 under f32). */
-function staticLossScale(f: Flags): number {
-  if (f.lossScale === 'dynamic') notYet('--loss-scale dynamic');
-  if (f.lossScale === 'off') return 1;
-  if (f.lossScale !== undefined) return Number(f.lossScale);
-  return f.precision === 'amp' ? 1024 : 1;
+/** The loss scaling from the flags: dynamic (default under amp, `--init-scale` sets its start), off (default under f32), or a fixed N. */
+function lossScaleSpec(f: Flags): LossScaleSpec {
+  const mode = f.lossScale ?? (f.precision === 'amp' ? 'dynamic' : 'off');
+  if (f.initScale !== undefined && mode !== 'dynamic') {
+    throw new AmpcError('E0604', `--init-scale applies to dynamic loss scaling, but the loss scale is ${mode === 'off' ? 'off' : `fixed (${mode})`}${f.lossScale === undefined ? ' under --precision f32; add --loss-scale dynamic' : ''}`);
+  }
+  if (mode === 'off') return 'off';
+  if (mode === 'dynamic') return f.initScale === undefined ? 'dynamic' : { init: f.initScale };
+  return Number(mode);
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -108,8 +109,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     program.parse([...argv], { from: 'user' });
     const f = program.opts<Flags>();
-    const lossScale = staticLossScale(f);
-    if (f.initScale !== undefined) notYet('--init-scale');
+    const lossScale = lossScaleSpec(f);
+    resolveLossScale(lossScale, f.precision); // bad options fail here, before the data loads
 
     const data = loadFashionMnist(f.data);
     const what = data.source === 'full' ? 'full Fashion-MNIST' : data.source === 'sample' ? 'the committed Fashion-MNIST sample' : 'Fashion-MNIST';

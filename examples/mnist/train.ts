@@ -1,18 +1,22 @@
 // The example's training loop: epochs of seeded shuffled mini-batches
 // (drop_last), one Trainer step per batch, a progress bar (on stderr when it
-// is a terminal) with the loss and images/s, a loss line every 200 steps on
-// stdout, and the test accuracy over every test image at the end.
+// is a terminal) with the loss, the loss scale, the skipped steps and
+// images/s, a loss line every 200 steps on stdout, and at the end the test
+// accuracy over every test image, the skipped steps, the final loss scale and
+// the bytes of GPU buffers the run held.
 //
-// The loss is read back only every READ_EVERY steps (and at the end of an
-// epoch), so the host does not wait for the device on every step; the steps
-// in between are queued. A printed loss is the mean of the losses read since
-// the previous line.
+// The loss and the loss-scale state are read back only every READ_EVERY
+// steps (and at the end of an epoch), so the host does not wait for the
+// device on every step; the steps in between are queued. A printed loss is
+// the mean of the losses read since the previous line.
 
 import cliProgress from 'cli-progress';
 import { accuracy } from '../../compiler/train/index.ts';
 import { Trainer } from '../../compiler/train/index.ts';
-import type { OptimizerSpec } from '../../compiler/train/index.ts';
+import type { LossScaleSpec, LossScaleStatus, OptimizerSpec } from '../../compiler/train/index.ts';
 import type { GpuContext } from '../../runtime/device.ts';
+import { resolveLossScale } from '../../passes/loss-scaling.ts';
+import type { LossScaling } from '../../passes/loss-scaling.ts';
 import { Batches } from './data.ts';
 import type { Dataset } from './data.ts';
 import { batchSpecs, buildModel, classificationLoss, parameterCount } from './models.ts';
@@ -32,8 +36,17 @@ export interface TrainConfig {
   readonly maxSteps: number | undefined;
   /** 'f32' (default) or 'amp' (mixed precision). */
   readonly precision?: 'f32' | 'amp';
-  /** Static loss scale (default 1). */
-  readonly lossScale?: number;
+  /** Loss scaling (default: dynamic under amp, off under f32). */
+  readonly lossScale?: LossScaleSpec;
+}
+
+export interface TrainResult {
+  readonly accuracy: number;
+  readonly lossScale: LossScaleStatus;
+  /** Bytes of the GPU buffers the trainer's sessions held (train step and prediction). */
+  readonly gpuBufferBytes: number;
+  /** Seconds per epoch (full epochs only). */
+  readonly epochSeconds: number[];
 }
 
 export interface Output {
@@ -57,7 +70,7 @@ class Progress {
     if (process.stderr.isTTY) {
       this.#bar = new cliProgress.SingleBar(
         {
-          format: 'epoch {epoch} |{bar}| {value}/{total} steps | loss {loss} | {speed} img/s | eta {eta_formatted}',
+          format: 'epoch {epoch} |{bar}| {value}/{total} steps | loss {loss} | scale {scale} | skipped {skipped} | {speed} img/s | eta {eta_formatted}',
           hideCursor: true,
           clearOnComplete: true,
           stream: process.stderr,
@@ -97,10 +110,10 @@ class Progress {
   }
 }
 
-/** Trains, evaluates and returns the test accuracy. */
-export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, out: Output): Promise<number> {
+/** Trains, evaluates and returns the test accuracy, the loss-scale state and the GPU buffer bytes. */
+export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, out: Output): Promise<TrainResult> {
   const model = buildModel(cfg.model);
-  out.line(`model: ${cfg.model} (${parameterCount(model)} parameters), optimizer ${describeOptimizer(cfg.optimizer)}, batch ${cfg.batchSize}, ${cfg.epochs} epoch(s), precision ${describePrecision(cfg)}, seed ${cfg.seed}`);
+  out.line(`model: ${cfg.model} (${parameterCount(model)} parameters), optimizer ${describeOptimizer(cfg.optimizer)}, batch ${cfg.batchSize}, ${cfg.epochs} epoch(s), precision ${describePrecision(cfg, resolveLossScale(cfg.lossScale, cfg.precision ?? 'f32'))}, seed ${cfg.seed}`);
   const compileStart = performance.now();
   const trainer = await Trainer.create({
     model,
@@ -114,8 +127,10 @@ export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, ou
   });
   out.line(`compiled the train step in ${((performance.now() - compileStart) / 1000).toFixed(1)} s`);
   const progress = new Progress();
+  const epochSeconds: number[] = [];
   try {
     let total = 0;
+    let status = await trainer.lossScaleStatus();
     const budget = cfg.maxSteps ?? Infinity;
     for (let epoch = 1; epoch <= cfg.epochs && total < budget; epoch++) {
       const batches = new Batches(data.train, cfg.batchSize, cfg.seed, epoch);
@@ -124,7 +139,7 @@ export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, ou
       let sum = 0;
       let reads = 0;
       let lastLoss = NaN;
-      progress.start(steps, { epoch, loss: '-', speed: '-' });
+      progress.start(steps, { epoch, loss: '-', speed: '-', scale: status.scale, skipped: status.skippedSteps });
       for (let s = 1; s <= steps; s++) {
         const { images, labels } = batches.gather(s - 1);
         const read = s % READ_EVERY === 0 || s % LINE_EVERY === 0 || s === steps;
@@ -134,16 +149,18 @@ export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, ou
         lastLoss = loss;
         sum += loss;
         reads++;
+        status = await trainer.lossScaleStatus();
         const speed = Math.round((s * cfg.batchSize) / ((performance.now() - start) / 1000));
-        progress.update(s, { epoch, loss: loss.toFixed(4), speed });
+        progress.update(s, { epoch, loss: loss.toFixed(4), speed, scale: status.scale, skipped: status.skippedSteps });
         if (s % LINE_EVERY === 0) {
-          progress.print(out, `epoch ${epoch} step ${s} loss ${(sum / reads).toFixed(4)}`);
+          progress.print(out, `epoch ${epoch} step ${s} loss ${(sum / reads).toFixed(4)} scale ${status.scale} skipped ${status.skippedSteps}`);
           sum = 0;
           reads = 0;
         }
       }
       progress.stop();
       const seconds = (performance.now() - start) / 1000;
+      if (steps === batches.steps) epochSeconds.push(seconds);
       out.line(
         `epoch ${epoch}: ${steps} steps in ${seconds.toFixed(1)} s (${Math.round((steps * cfg.batchSize) / seconds)} images/s, ` +
           `${((seconds * 1000) / Math.max(steps, 1)).toFixed(1)} ms/step), last loss ${lastLoss.toFixed(4)}`,
@@ -152,18 +169,24 @@ export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, ou
     const evalStart = performance.now();
     const acc = await accuracy(trainer, data.test.images, data.test.labels, EVAL_BATCH);
     out.line(`evaluated ${data.test.count} test images in ${((performance.now() - evalStart) / 1000).toFixed(1)} s`);
+    status = await trainer.lossScaleStatus();
+    const gpuBufferBytes = trainer.gpuBufferBytes;
+    out.line(`GPU buffers: ${(gpuBufferBytes / 2 ** 20).toFixed(2)} MiB (${gpuBufferBytes} bytes, train step and prediction sessions)`);
     out.line(`test accuracy: ${acc.toFixed(4)}`);
-    return acc;
+    out.line(`skipped steps: ${status.skippedSteps}`);
+    out.line(`final loss scale: ${status.scale}`);
+    return { accuracy: acc, lossScale: status, gpuBufferBytes, epochSeconds };
   } finally {
     progress.stop();
     trainer.destroy();
   }
 }
 
-function describePrecision(cfg: TrainConfig): string {
+function describePrecision(cfg: TrainConfig, ls: LossScaling): string {
   const p = cfg.precision ?? 'f32';
-  const scale = cfg.lossScale ?? 1;
-  return scale === 1 ? (p === 'amp' ? 'amp (no loss scaling)' : p) : `${p} (static loss scale ${scale})`;
+  if (ls.mode === 'off') return p === 'amp' ? 'amp (no loss scaling)' : p;
+  if (ls.mode === 'static') return `${p} (static loss scale ${ls.scale})`;
+  return `${p} (dynamic loss scale: init ${ls.init}, growth ${ls.growth}, backoff ${ls.backoff}, interval ${ls.interval}, min ${ls.min}, max ${ls.max})`;
 }
 
 function describeOptimizer(o: OptimizerSpec): string {

@@ -7,6 +7,7 @@ import type { Attrs } from '../attrs.ts';
 import type { OpName } from '../ops.ts';
 import type { TensorType } from '../types.ts';
 import type { HostTensor } from './tensor.ts';
+import * as amp from './kernels/amp.ts';
 import * as conv from './kernels/conv-pool.ts';
 import * as ew from './kernels/elementwise.ts';
 import * as grad from './kernels/grad.ts';
@@ -78,4 +79,6 @@ export const INTERP_RULES: { readonly [P in OpName]: InterpRule } = {
   max_pool2d_grad: grad.maxPool2dGrad,
   avg_pool2d_grad: grad.avgPool2dGrad,
   gelu_grad: grad.geluGrad,
+
+  unscale_check: amp.unscaleCheck,
 };

@@ -40,4 +40,5 @@ export const TRACED_BY: { readonly [P in OpName]: string | null } = {
   max_pool2d_grad: null,
   avg_pool2d_grad: null,
   gelu_grad: null,
+  unscale_check: null,
 };

@@ -80,6 +80,7 @@ export const VJP_RULES: { readonly [P in OpName]: VjpRule | 'nondifferentiable' 
   max_pool2d_grad: 'nondifferentiable',
   avg_pool2d_grad: 'nondifferentiable',
   gelu_grad: 'nondifferentiable',
+  unscale_check: 'nondifferentiable',
 };
 
 /** Ops with a vjp rule. */

@@ -37,6 +37,7 @@ export const PRECISION_CLASSES: { readonly [P in OpName]: PrecisionClass } = {
   batch_norm: 'deny',
   cross_entropy: 'deny',
   mse_loss: 'deny',
+  unscale_check: 'deny', // loss scaling: f32 gradients
 
   // promote: widest float input
   add: 'promote',

@@ -1,0 +1,36 @@
+// Loss-scaling ops: the ops passes/loss-scaling.ts adds to an AMP train step.
+//
+//   %u0, %u1, ..., %finite = unscale_check %inv_scale, %g0, %g1, ...
+//
+// unscales every f32 gradient (u_i = g_i · inv_scale, as torch's
+// _amp_foreach_non_finite_check_and_unscale_; the optimizer's gradients are
+// f32 under AMP, so f16 operands are refused rather than silently widened) and
+// reports in one bool scalar whether every element of every u_i is finite.
+// One op for all gradients, so the check is a single pass over them and the
+// finite flag is a value the rest of the step can select on.
+
+import type { OpDef } from './ops.ts';
+import { AmpcError } from './errors.ts';
+import type { TensorType } from './types.ts';
+import { typeToString } from './types.ts';
+
+const BOOL_SCALAR: TensorType = { dtype: 'bool', shape: [] };
+
+export function ampDefs() {
+  return {
+    unscale_check: {
+      operands: { min: 2 },
+      attrs: {},
+      traits: [],
+      infer: ([inv, ...grads]) => {
+        if (inv!.dtype !== 'f32' || inv!.shape.length !== 0) {
+          throw new AmpcError('E0206', `unscale_check: the inverse scale must be f32[], got ${typeToString(inv!)}`);
+        }
+        for (const g of grads) {
+          if (g.dtype !== 'f32') throw new AmpcError('E0206', `unscale_check: gradients must be f32, got ${typeToString(g)}; cast them first`);
+        }
+        return [...grads.map((g) => ({ dtype: g.dtype, shape: [...g.shape] })), BOOL_SCALAR];
+      },
+    },
+  } satisfies Record<string, OpDef>;
+}
