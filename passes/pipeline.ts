@@ -9,6 +9,7 @@ import { verifyGraph } from '../ir/verify.ts';
 import { autodiffPass } from './autodiff.ts';
 import { castCleanupPass } from './cast-cleanup.ts';
 import { precisionPass } from './precision.ts';
+import { trainStepPass } from './train-step.ts';
 
 /** Options every pass can see; part of every compile cache key. */
 export interface PassContext {
@@ -22,7 +23,7 @@ export interface Pass {
   readonly run: (g: Graph, ctx: PassContext) => Graph;
 }
 
-/** Named pipelines of the CLI (`--pipeline`). Later issues add train-amp. */
+/** Named pipelines of the CLI (`--pipeline`). */
 export const PIPELINES: Readonly<Record<string, readonly Pass[]>> = {
   none: [],
   f32: [],
@@ -30,6 +31,10 @@ export const PIPELINES: Readonly<Record<string, readonly Pass[]>> = {
   grad: [autodiffPass],
   /** Automatic mixed precision: op precisions from the policy, casts inserted, then cleaned up. */
   amp: [precisionPass, castCleanupPass],
+  /** The whole f32 train step of a loss graph: gradients and the optimizer update (passes/train-step.ts). */
+  train: [trainStepPass('f32')],
+  /** The whole AMP train step: amp on the loss graph, then gradients, optimizer and dynamic loss scaling. */
+  'train-amp': [precisionPass, castCleanupPass, trainStepPass('amp')],
 };
 
 export function pipelineByName(name: string): readonly Pass[] {

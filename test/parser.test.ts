@@ -148,13 +148,24 @@ function gradientOpsGraph(): Graph {
   return g;
 }
 
+/** The loss-scaling op (ir/ops-amp.ts): several results, the last a bool. */
+function lossScaleGraph(): Graph {
+  const g = new Graph('unscale');
+  const inv = g.addInput('inv', { dtype: 'f32', shape: [] });
+  const a = g.addInput('ga', { dtype: 'f32', shape: [3, 4] });
+  const b = g.addInput('gb', { dtype: 'f32', shape: [4] });
+  const n = g.addNode('unscale_check', [inv, a, b]);
+  g.setOutputs(n.results);
+  return g;
+}
+
 test('round trip: graphs built through addNode cover every op and print back unchanged', (t) => {
-  const graphs = [elementwiseGraph(), constantsGraph(), cnnGraph(), transformerGraph(), gradientOpsGraph()];
+  const graphs = [elementwiseGraph(), constantsGraph(), cnnGraph(), transformerGraph(), gradientOpsGraph(), lossScaleGraph()];
   const used = new Set<OpName>(graphs.flatMap((g) => g.nodes.map((n) => n.op)));
   t.deepEqual(OP_NAMES.filter((op) => !used.has(op)), [], 'ops without a round-trip case');
   for (const g of graphs) roundTrip(t, moduleOf(g));
   const all = roundTrip(t, moduleOf(...graphs));
-  t.is(all.match(/^graph @/gm)?.length, 5);
+  t.is(all.match(/^graph @/gm)?.length, graphs.length);
 });
 
 test('round trip: batch_norm in training has three named results', (t) => {
@@ -209,13 +220,32 @@ graph @b.v2(%0: f32[]) -> (f32[]) {
 `);
 });
 
+test('notes: a comment ending an instruction is its node\'s note, so a dump with notes parses back unchanged', (t) => {
+  const text = [
+    'graph @n(%x: f32[2], %s: f32[], %w: f32[2,2]) -> (f32[2,2]) {  // not a note: the header',
+    '  // not a note: a line of its own',
+    '  %0 = cast %x {to = f16} : f16[2]',
+    '  %a, %b, %ok = unscale_check %s, %x, %x : f32[2], f32[2], bool[]  // three results: f32',
+    '  %1 = mul %x, %w : f32[2,2]  // f32: promote(mul: f32 input %x); and more',
+    '  return %1  // not a note: return',
+    '}',
+    '',
+  ].join('\n');
+  const g = parseModule(text, 'n.ir').main;
+  t.deepEqual(g.nodes.map((n) => n.note), [undefined, 'three results: f32', 'f32: promote(mul: f32 input %x); and more']);
+  const printed = printGraph(g);
+  t.regex(printed, /%a, %b, %ok = unscale_check %s, %x, %x : f32\[2\], f32\[2\], bool\[\]  \/\/ three results: f32\n/);
+  t.is(printGraph(parseModule(printed, 'again.ir').main), printed);
+  t.notRegex(printed, /not a note/);
+});
+
 test('accepted syntax: empty module, comments only, no final newline, CRLF, tabs, empty attrs, zero-result graphs', (t) => {
   t.is(parseModule('').graphs.length, 0);
   t.is(parseModule('// nothing here\n   \n// at all').graphs.length, 0);
   const crlf = 'graph @g(%x: f32[2])\r\n  -> (f32[2]) {\r\n\t%0 = relu %x {} : f32[2] // c\r\n  return %0\r\n}';
   const g = parseModule(crlf, 'crlf.ir').main;
   t.deepEqual(g.nodes[0]!.loc, { file: 'crlf.ir', line: 3, col: 7 });
-  t.is(printGraph(g), 'graph @g(%x: f32[2]) -> (f32[2]) {\n  %0 = relu %x : f32[2]\n  return %0\n}\n');
+  t.is(printGraph(g), 'graph @g(%x: f32[2]) -> (f32[2]) {\n  %0 = relu %x : f32[2]  // c\n  return %0\n}\n');
   t.is(printGraph(parseModule('graph @e() -> () { return }').main), 'graph @e() -> () {\n  return\n}\n');
   const s = parseModule('graph @s(%x: f32[3]) -> (f32[3]) { %0 = gelu %x {approximate = "\\u0074anh"} : f32[3] return %0 }').main;
   t.is(s.nodes[0]!.attrs.approximate, 'tanh');

@@ -1,8 +1,10 @@
 // Tokens of the textual IR (chevrotain): value names `%x` / `%0`, graph names
 // `@g`, identifiers (op names, attribute keys, dtypes, true/false/inf/nan),
-// integer and float literals, JSON strings and punctuation. Whitespace and
-// `//` comments are skipped. `tokenize` turns the first lexical error into an
-// AmpcError E0001 with its place.
+// integer and float literals, JSON strings and punctuation. Whitespace is
+// skipped; `//` comments go to their own group (the parser keeps a comment
+// that ends a node's line as that node's note, as the printer writes notes).
+// `tokenize` turns the first lexical error into an AmpcError E0001 with its
+// place.
 
 import type { IToken, TokenType } from 'chevrotain';
 import { createToken, Lexer } from 'chevrotain';
@@ -10,7 +12,7 @@ import { AmpcError } from '../errors.ts';
 import type { Loc } from '../errors.ts';
 
 export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n]+/, group: Lexer.SKIPPED, line_breaks: true });
-export const Comment = createToken({ name: 'Comment', pattern: /\/\/[^\n\r]*/, group: Lexer.SKIPPED });
+export const Comment = createToken({ name: 'Comment', pattern: /\/\/[^\n\r]*/, group: 'comments' });
 
 export const Ident = createToken({ name: 'Ident', pattern: /[A-Za-z_][A-Za-z0-9_.]*/, label: 'an identifier' });
 export const GraphKw = createToken({ name: 'Graph', pattern: /graph/, longer_alt: Ident, label: "'graph'" });
@@ -63,6 +65,11 @@ export function describeChar(text: string, offset: number): string {
 }
 
 export function tokenize(text: string, file?: string): IToken[] {
+  return lex(text, file).tokens;
+}
+
+/** The tokens and, apart, the `//` comments. */
+export function lex(text: string, file?: string): { tokens: IToken[]; comments: IToken[] } {
   const res = lexer.tokenize(text);
   const err = res.errors[0];
   if (err) {
@@ -73,5 +80,5 @@ export function tokenize(text: string, file?: string): IToken[] {
         : `unexpected character ${describeChar(text, err.offset)}`;
     throw new AmpcError('E0001', detail, loc);
   }
-  return res.tokens;
+  return { tokens: res.tokens, comments: res.groups.comments ?? [] };
 }

@@ -6,7 +6,9 @@
 // attributes exactly as for traced graphs, and errors come in file order (a
 // syntax error inside an instruction wins over that instruction's own
 // semantic errors, not over those of earlier instructions). Every error is an AmpcError placed at FILE:LINE:COL;
-// chevrotain's own errors never escape.
+// chevrotain's own errors never escape. A comment that ends an instruction's
+// line becomes that node's note (as passes write them: `// f16: allow(matmul)`),
+// so dumps parse back to the graph they came from; other comments are dropped.
 
 import type { IToken, TokenType } from 'chevrotain';
 import { EmbeddedActionsParser, EOF } from 'chevrotain';
@@ -15,14 +17,14 @@ import { literalToValue } from '../attrs.ts';
 import { DTYPES, isDType } from '../dtype.ts';
 import { AmpcError } from '../errors.ts';
 import type { Loc } from '../errors.ts';
-import type { Value } from '../graph.ts';
+import type { Node, Value } from '../graph.ts';
 import { Graph, Module } from '../graph.ts';
 import { isOpName, OP_NAMES, OPS } from '../ops.ts';
 import type { TensorType } from '../types.ts';
 import { typesEqual, typeToString } from '../types.ts';
 import {
   ALL_TOKENS, Arrow, Colon, Comma, Equals, Float, GraphKw, GraphName, Ident, Int, LBrace, LBracket, LParen,
-  NegInf, RBrace, RBracket, ReturnKw, RParen, Str, tokenize, ValueName,
+  lex, NegInf, RBrace, RBracket, ReturnKw, RParen, Str, ValueName,
 } from './lexer.ts';
 
 /** Largest extent a type may have (what a u32/i32 index in a kernel can address). */
@@ -35,6 +37,8 @@ export const MAX_LIST_DEPTH = 32;
 interface TypeAst {
   readonly dtype: IToken;
   readonly extents: IToken[];
+  /** The closing bracket. */
+  readonly end: IToken;
 }
 
 interface InputAst {
@@ -218,8 +222,8 @@ class IrParser extends EmbeddedActionsParser {
     this.MANY_SEP({ SEP: Comma, DEF: () => {
       extents.push(this.OR([{ ALT: () => this.CONSUME(Int) }, { ALT: () => this.CONSUME(Float) }]));
     } });
-    this.CONSUME(RBracket);
-    return { dtype, extents };
+    const end = this.CONSUME(RBracket);
+    return { dtype, extents, end };
   });
 }
 
@@ -231,7 +235,7 @@ const parser = new IrParser();
 /** Parses a module of the textual IR; errors are AmpcErrors placed at FILE:LINE:COL. */
 export function parseModule(text: string, file?: string): Module {
   // A leading byte-order mark counts as a space, so columns stay those of the file.
-  const tokens = tokenize(text.charCodeAt(0) === 0xfeff ? ` ${text.slice(1)}` : text, file);
+  const { tokens, comments } = lex(text.charCodeAt(0) === 0xfeff ? ` ${text.slice(1)}` : text, file);
   const builder = new Builder(file);
   parser.input = tokens;
   parser.builder = builder;
@@ -243,7 +247,29 @@ export function parseModule(text: string, file?: string): Module {
   }
   const err = parser.errors[0];
   if (err) throw new AmpcError('E0002', err.message, errorLoc(err.token, tokens, file));
+  attachNotes(builder, tokens, comments);
   return builder.module;
+}
+
+/**
+ * A comment that ends the line of a node's last token is that node's note
+ * (`%h = matmul ... : f16[8,32]  // f16: allow(matmul)`), so a dump with
+ * notes parses back to the same graph and prints unchanged. Comments on
+ * lines of their own, or beside anything else, are dropped.
+ */
+function attachNotes(b: Builder, tokens: readonly IToken[], comments: readonly IToken[]): void {
+  if (comments.length === 0) return;
+  const byLine = new Map<number, string>();
+  for (const c of comments) {
+    const text = c.image.replace(/^\/\/\s?/, '').trim();
+    if (text) byLine.set(c.startLine!, text);
+  }
+  // The last token of each line that has a comment: a node's note only if it is the node's last token.
+  const lastOnLine = new Map<number, IToken>();
+  for (const t of tokens) if (byLine.has(t.endLine!)) lastOnLine.set(t.endLine!, t);
+  for (const [node, end] of b.nodeEnds) {
+    if (lastOnLine.get(end.endLine!) === end) node.note = byLine.get(end.endLine!);
+  }
 }
 
 function locOf(tok: IToken, file: string | undefined): Loc {
@@ -275,6 +301,8 @@ interface GraphState {
 /** Builds the module piece by piece, in file order, as the grammar hands pieces over. */
 class Builder {
   readonly module: Module;
+  /** The last token of each node's instruction (for trailing notes). */
+  readonly nodeEnds = new Map<Node, IToken>();
   private readonly graphLocs = new Map<string, Loc>();
 
   constructor(private readonly file: string | undefined) {
@@ -335,6 +363,7 @@ class Builder {
       throw new AmpcError('E0302', `${opName}: ${names.length} result name(s) on the left but ${declared.length} type(s) declared`, opLoc);
     }
     const node = st.g.addNode(opName, operands, attrs, { loc: opLoc, declared, names });
+    this.nodeEnds.set(node, ins.types[ins.types.length - 1]!.end);
     node.results.forEach((v, i) => st.scope.set(names[i]!, { value: v, loc: this.loc(ins.results[i]!) }));
   }
 
