@@ -174,6 +174,11 @@ export function trainStepGraph(
     if (low) badOption(`amp training keeps f32 master weights, but param %${low.name} is ${typeToString(low.type)}; declare params f32`);
     if (!opts.ampApplied) forward = runPipeline(lossGraph, pipelineByName('amp'), { options: opts.ampOptions ?? {} });
   }
+  const loss = forward.outputs[0];
+  if (!loss || loss.type.shape.length !== 0 || !isFloat(loss.type.dtype)) {
+    const what = loss ? `%${loss.name ?? '?'}: ${typeToString(loss.type)}` : 'none';
+    throw new AmpcError('E0401', `train step: the first output of @${lossGraph.name} (${what}) is not a scalar float loss; reduce it first, e.g. with reduce_sum or a loss op`, loss?.def?.loc ?? lossGraph.loc);
+  }
   const scaled = scaleLoss(forward, lossScaling);
   const g = gradientGraph(scaled.graph, { output: scaled.output });
   g.name = `${lossGraph.name}_step`;

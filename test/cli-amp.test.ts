@@ -162,3 +162,15 @@ for (const backend of ['gpu', 'reference'] as const) {
     t.regex(f16.stdout, /first non-finite: %e = exp \(f16\[4\]\) at .*overflow\.ir:3:8$/m, f16.stdout);
   });
 }
+
+test('dump --pipeline train-amp: the whole AMP train step of a loss graph; a non-scalar first output is refused with its place', async (t) => {
+  const ok = await cli('dump', `${EXAMPLES}mlp-loss.ir`, '--pipeline', 'train-amp');
+  t.is(ok.code, 0, ok.stderr);
+  t.regex(ok.stdout, /^graph @mlp_loss_step\(.*%amp\.scale: f32\[\], %amp\.good_steps: i32\[\], %amp\.skipped: i32\[\]/m);
+  t.regex(ok.stdout, /%grads\.finite = unscale_check /);
+  t.regex(ok.stderr, /^\/\/ train-step: @mlp_loss_step: adam, loss scaling dynamic \(init 65536, interval 2000\), 16 inputs updated in place/m);
+  const bad = await cli('dump', `${EXAMPLES}mlp.ir`, '--pipeline', 'train-amp');
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /mlp\.ir:9:12: error E0401: train step: the first output of @mlp \(%probs: f32\[8,10\]\) is not a scalar float loss/);
+  t.notRegex(bad.stderr, /\n\s+at /);
+});
