@@ -22,6 +22,7 @@ import type { Tensor } from '../ir/trace/index.ts';
 import type { GpuContext } from '../runtime/device.ts';
 import { checkAgainstReference, seededValues } from './helpers/compare.ts';
 import { gpuF16Test, gpuTest, withMaxWorkgroups } from './helpers/gpu.ts';
+import { countMaps } from './helpers/map-counter.ts';
 
 // ---------------------------------------------------------------- the op
 
@@ -169,23 +170,15 @@ gpuF16Test('1000 steps with an inf injected every 50 steps: every injection skip
 
 gpuF16Test('no host round trip per step: 100 steps map no buffer; the status read maps one', async (t, ctx) => {
   const trainer = await smallTrainer(ctx, { init: 2 ** 20, interval: 10 });
-  const probe = ctx.device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ });
-  const proto = Object.getPrototypeOf(probe) as { mapAsync: (...args: unknown[]) => Promise<void> };
-  probe.destroy();
-  const original = proto.mapAsync;
-  let maps = 0;
-  proto.mapAsync = function (this: unknown, ...args: unknown[]) {
-    maps++;
-    return original.apply(this, args);
-  };
+  const maps = countMaps(ctx);
   try {
     for (let k = 0; k < 100; k++) await trainer.step(batch(k, k % 30 === 7));
-    t.is(maps, 0, 'no map while stepping (scale, counters and skips stay on the device)');
+    t.is(maps.count, 0, 'no map while stepping (scale, counters and skips stay on the device)');
     const s = await trainer.lossScaleStatus();
-    t.is(maps, 1, 'one map reads scale, counter and skipped count together');
+    t.is(maps.count, 1, 'one map reads scale, counter and skipped count together');
     t.true(s.skippedSteps >= 4, `skipped ${s.skippedSteps} (4 injected)`);
   } finally {
-    proto.mapAsync = original;
+    maps.restore();
     trainer.destroy();
   }
 });

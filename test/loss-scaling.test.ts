@@ -13,7 +13,6 @@ import { AmpcError } from '../ir/errors.ts';
 import type { Graph, Value } from '../ir/graph.ts';
 import { hostTensor, interpret } from '../ir/interp/index.ts';
 import type { HostTensor } from '../ir/interp/index.ts';
-import { parseModule } from '../ir/text/parser.ts';
 import { printGraph } from '../ir/text/printer.ts';
 import { crossEntropy, f32, i32, initialValues, nn, traceModule } from '../ir/trace/index.ts';
 import type { Tensor } from '../ir/trace/index.ts';
@@ -24,6 +23,7 @@ import type { LossScaleSpec } from '../passes/loss-scaling.ts';
 import { initialInputs, nextInputs, trainStepGraph } from '../passes/optimizer.ts';
 import type { OptimizerSpec, TrainStepGraph } from '../passes/optimizer.ts';
 import { seededValues } from './helpers/compare.ts';
+import { linearLoss } from './helpers/linear.ts';
 
 // ---------------------------------------------------------------- options
 
@@ -118,15 +118,7 @@ test('the dynamic AMP train step: scaled loss, one unscale_check, every update g
     `${g.nodes.filter((n) => n.op === 'cast').length} casts`);
 });
 
-const LINEAR = `
-graph @lin(%x: f32[5,3], %y: f32[5,2], %w: f32[3,2] {param}, %b: f32[2] {param}) -> (f32[]) {
-  %0 = matmul %x, %w : f32[5,2]
-  %pred = add %0, %b : f32[5,2]
-  %loss = mse_loss %pred, %y : f32[]
-  return %loss
-}
-`;
-const lin = () => parseModule(LINEAR, 'lin.ir').main;
+const lin = linearLoss;
 
 test('a static scale is a constant in the forward; only the skipped count is state; off adds nothing', (t) => {
   const st = trainStepGraph(lin(), { kind: 'sgd', lr: 0.1 }, { lossScale: 256 });

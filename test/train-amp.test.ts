@@ -25,6 +25,7 @@ import type { GpuContext } from '../runtime/device.ts';
 import { seededValues } from './helpers/compare.ts';
 import { gpuF16Test } from './helpers/gpu.ts';
 import { runExample } from './helpers/example.ts';
+import { LINEAR } from './helpers/linear.ts';
 
 const data = loadFashionMnist(SAMPLE_DIR);
 
@@ -104,14 +105,6 @@ test('without amp or a loss scale the train step is as before: no casts, no unsc
 
 // ---------------------------------------------------------------- the loss scale on the reference interpreter
 
-const LINEAR = `
-graph @lin(%x: f32[5,3], %y: f32[5,2], %w: f32[3,2] {param}, %b: f32[2] {param}) -> (f32[]) {
-  %0 = matmul %x, %w : f32[5,2]
-  %pred = add %0, %b : f32[5,2]
-  %loss = mse_loss %pred, %y : f32[]
-  return %loss
-}
-`;
 
 test('a power-of-two loss scale changes nothing in f32: same losses and params after three SGD steps', (t) => {
   const lin = parseModule(LINEAR, 'lin.ir').main;

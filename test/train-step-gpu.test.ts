@@ -24,6 +24,7 @@ import { decodeTensor, encodeTensor } from '../runtime/host-data.ts';
 import { Session } from '../runtime/session.ts';
 import { mismatches, seededValues } from './helpers/compare.ts';
 import { gpuTest } from './helpers/gpu.ts';
+import { countMaps } from './helpers/map-counter.ts';
 
 const parse = (text: string) => parseModule(text, 'model.ir').main;
 
@@ -166,29 +167,21 @@ gpuTest('Adam: 20 steps on a fixed batch lower the loss, with no read-back betwe
   const lossInputs = Object.fromEntries(traced.graph.inputs.map((v) => [v.name!, inputs[v.name!]!]));
   const initialLoss = interpret(traced.graph, lossInputs).at(0)!.data[0]!;
   const session = await openSession(ctx, ts, inputs);
-  const probe = ctx.device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ });
-  const proto = Object.getPrototypeOf(probe) as { mapAsync: (...args: unknown[]) => Promise<void> };
-  probe.destroy();
-  const original = proto.mapAsync;
-  let maps = 0;
-  proto.mapAsync = function (this: unknown, ...args: unknown[]) {
-    maps++;
-    return original.apply(this, args);
-  };
+  const maps = countMaps(ctx);
   try {
     for (let step = 0; step < 20; step++) {
       session.write('x', encodeTensor('f32', inputs.x!.data));
       session.write('labels', encodeTensor('i32', inputs.labels!.data));
       session.run();
     }
-    t.is(maps, 0, 'no buffer is mapped while stepping');
+    t.is(maps.count, 0, 'no buffer is mapped while stepping');
     const [lossBytes] = await session.readOutputs(['loss']);
-    t.is(maps, 1, 'one map reads the loss at the end');
+    t.is(maps.count, 1, 'one map reads the loss at the end');
     const loss = new Float32Array(lossBytes!)[0]!;
     t.log(`loss ${initialLoss.toFixed(4)} -> ${loss.toFixed(4)} after 19 updates`);
     t.true(loss < 0.6 * initialLoss, `loss ${initialLoss} -> ${loss}`);
   } finally {
-    proto.mapAsync = original;
+    maps.restore();
     session.destroy();
   }
 });
