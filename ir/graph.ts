@@ -41,6 +41,12 @@ export interface Node {
   loc?: Loc;
   /** Explanatory comment a pass may attach; the printer writes it after the op. */
   note?: string;
+  /**
+   * Where tracing recorded the node: the dotted path of the nn module whose
+   * forward ran it (`encoder.attention`), or of a `scope()` block. Passes that
+   * copy nodes keep it; the text format does not carry it.
+   */
+  scope?: string;
 }
 
 export interface AddNodeOptions {
@@ -49,6 +55,8 @@ export interface AddNodeOptions {
   declared?: readonly TensorType[];
   /** Names for the results. */
   names?: readonly (string | undefined)[];
+  /** Trace scope of the node (see Node.scope). */
+  scope?: string;
 }
 
 export class Graph {
@@ -89,6 +97,7 @@ export class Graph {
       if (opts.declared) checkDeclared(op, types, opts.declared);
       for (const t of types) checkShape(op, t.shape);
       const node: Node = { op, operands: [...operands], attrs: complete, results: [], loc: opts.loc };
+      if (opts.scope !== undefined) node.scope = opts.scope;
       node.results = types.map((t, i) => new Value(tensorType(t.dtype, t.shape), 'result', opts.names?.[i], node));
       this.nodes.push(node);
       return node;
@@ -110,7 +119,7 @@ export class Graph {
 }
 
 /**
- * A copy of `g` (same inputs, nodes, attributes, names, places and notes);
+ * A copy of `g` (same inputs, nodes, attributes, names, places, notes and scopes);
  * `map` receives each value of `g` and its copy.
  */
 export function cloneGraph(g: Graph, map = new Map<Value, Value>()): Graph {
@@ -121,6 +130,7 @@ export function cloneGraph(g: Graph, map = new Map<Value, Value>()): Graph {
       loc: n.loc,
       declared: n.results.map((r) => r.type),
       names: n.results.map((r) => r.name),
+      scope: n.scope,
     });
     if (n.note !== undefined) copy.note = n.note;
     n.results.forEach((r, i) => map.set(r, copy.results[i]!));

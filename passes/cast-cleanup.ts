@@ -70,6 +70,7 @@ export function cleanupCasts(g: Graph, rules: readonly CastRule[] = CAST_RULES):
       loc: n.loc,
       declared: n.op === 'constant' ? n.results.map((r) => r.type) : undefined,
       names: n.results.map((r) => r.name),
+      scope: n.scope,
     });
     if (n.note !== undefined) copy.note = n.note;
     n.results.forEach((r, i) => map.set(r, copy.results[i]!));

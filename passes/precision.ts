@@ -20,7 +20,7 @@ import type { Pass, PassContext } from './pipeline.ts';
 import type { NotePart } from './precision/notes.ts';
 import { renderNotes, setNoteParts } from './precision/notes.ts';
 import type { Precision, PrecisionOverrides } from './precision/policy.ts';
-import { classOf, readOverrides } from './precision/policy.ts';
+import { classOf, readOverrides, scopeOverride } from './precision/policy.ts';
 
 export { PRECISION_CLASSES, classOf, readOverrides } from './precision/policy.ts';
 export type { Precision, PrecisionClass, PrecisionOverrides } from './precision/policy.ts';
@@ -69,7 +69,7 @@ function weakValues(g: Graph, o: PrecisionOverrides): Set<Value> {
   for (const n of g.nodes) {
     let isWeak: boolean;
     if (n.op === 'constant') isWeak = Math.abs(n.attrs.value as number) <= F16_MAX;
-    else if (n.op !== 'cast' && classOf(n.op, o) === 'follow' && !n.results.some((r) => r.name && o.nodes.has(r.name))) {
+    else if (n.op !== 'cast' && classOf(n.op, o) === 'follow' && !n.results.some((r) => r.name && o.nodes.has(r.name)) && !scopeOverride(n.scope, o)) {
       const fl = n.operands.filter((v) => isFloat(v.type.dtype));
       isWeak = fl.length > 0 && fl.every((v) => weak.has(v));
     } else isWeak = false;
@@ -85,6 +85,8 @@ function describeWeak(old: Value): string {
 function decide(n: Node, mapped: readonly Value[], o: PrecisionOverrides, weak: ReadonlySet<Value>): Decision | undefined {
   const override = n.results.find((r) => r.name !== undefined && o.nodes.has(r.name));
   if (override) return { precision: o.nodes.get(override.name!)!, note: [`${o.nodes.get(override.name!)!}: override(node `, override, ')'] };
+  const inScope = n.op === 'cast' ? undefined : scopeOverride(n.scope, o);
+  if (inScope && (hasFloat(mapped) || hasFloat(n.results))) return { precision: inScope.precision, note: [`${inScope.precision}: override(scope ${inScope.scope})`] };
   const floats = mapped.filter((v) => isFloat(v.type.dtype));
   const cls = classOf(n.op, o);
   if (n.op === 'cast') {
@@ -149,7 +151,7 @@ export function assignPrecision(g: Graph, options: Readonly<Record<string, unkno
     let declared = n.op === 'constant' ? n.results.map((r) => r.type) : undefined;
     if (d && n.op === 'constant') declared = n.results.map((r) => ({ ...r.type, dtype: d.precision }));
     if (d && n.op === 'one_hot' && isFloat(attrs.dtype as DType)) attrs.dtype = d.precision;
-    const copy = out.addNode(n.op, operands, attrs, { loc: n.loc, declared, names: n.results.map((r) => r.name) });
+    const copy = out.addNode(n.op, operands, attrs, { loc: n.loc, declared, names: n.results.map((r) => r.name), scope: n.scope });
     n.results.forEach((r, i) => map.set(r, copy.results[i]!));
     if (d) {
       setNoteParts(copy, d.note);

@@ -26,6 +26,8 @@ export class TraceContext {
   readonly updates = new Map<Buffer, Value>();
   /** Names of graph inputs and named results. */
   readonly names = new Set<string>();
+  /** Scope paths entered (innermost last); nodes record the innermost. */
+  readonly scopes: string[] = [];
 
   constructor(
     readonly graph: Graph,
@@ -50,7 +52,23 @@ export class TraceContext {
     loc: Loc | undefined,
     declared?: readonly TensorType[],
   ): Node {
-    return this.graph.addNode(op, operands, attrs, declared ? { loc, declared } : { loc });
+    const scope = this.scopes[this.scopes.length - 1];
+    return this.graph.addNode(op, operands, attrs, { loc, ...(declared ? { declared } : {}), ...(scope !== undefined ? { scope } : {}) });
+  }
+
+  /** Runs `body` with `path` as the innermost scope. */
+  inScope<T>(path: string, body: () => T): T {
+    this.scopes.push(path);
+    try {
+      return body();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /** The innermost scope path, if any. */
+  get scope(): string | undefined {
+    return this.scopes[this.scopes.length - 1];
   }
 
   /** The value of a state tensor in this trace; the first use adds the graph input. */

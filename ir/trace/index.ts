@@ -6,6 +6,7 @@
 //   const { graph, params } = traceModule(net, [f32([64, 784]), i32([64])],
 //     { call: (m, x, labels) => crossEntropy(m.forward(x), labels) });
 export { trace, traceWithState, traceModule, parameterNames } from './trace.ts';
+export { scope } from './scopes.ts';
 export type { TraceOutput, TraceOptions, TraceModuleOptions, TraceResult, ParamSpec, BufferSpec, StateUpdate, Traceable } from './trace.ts';
 export { f32, f16, i32, u32, bool } from './spec.ts';
 export type { InputSpec, InputSpecOptions } from './spec.ts';

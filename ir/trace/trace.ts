@@ -15,6 +15,7 @@ import type { Value } from '../graph.ts';
 import type { TensorType } from '../types.ts';
 import { verifyGraph } from '../verify.ts';
 import { TraceContext, withContext } from './context.ts';
+import { withModuleScopes } from './scopes.ts';
 import { callerLoc } from './loc.ts';
 import { checkShape } from './spec.ts';
 import type { InputSpec } from './spec.ts';
@@ -218,5 +219,5 @@ export function traceModule<M extends Traceable>(model: M, inputSpecs: readonly 
   const call = opts.call;
   const fn = call ? (...xs: Tensor[]) => call(model, ...xs) : (...xs: Tensor[]) => model.forward(...xs);
   const names = call ? parameterNames(call)?.slice(1) : parameterNames(model.forward);
-  return run(fn, names, inputSpecs, graphName(opts.name ?? model.constructor.name), model, opts, loc);
+  return withModuleScopes(model, () => run(fn, names, inputSpecs, graphName(opts.name ?? model.constructor.name), model, opts, loc));
 }

@@ -86,6 +86,8 @@ export interface PrecisionOverrides {
   readonly deny: ReadonlySet<OpName>;
   /** Precision of the node defining the named result value. */
   readonly nodes: ReadonlyMap<string, Precision>;
+  /** Precision of every node traced in a scope (ir/trace/scopes.ts) or below it. */
+  readonly scopes: ReadonlyMap<string, Precision>;
 }
 
 function opNames(option: string, v: unknown): Set<OpName> {
@@ -99,18 +101,38 @@ function opNames(option: string, v: unknown): Set<OpName> {
   return out;
 }
 
-/** Reads `ampAllow: string[]`, `ampDeny: string[]` and `ampNodes: Record<string, 'f16'|'f32'>`. */
-export function readOverrides(options: Readonly<Record<string, unknown>>): PrecisionOverrides {
-  const nodes = new Map<string, Precision>();
-  const raw = options.ampNodes;
-  if (raw !== undefined) {
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AmpcError('E0604', 'ampNodes: expects an object of value name to f16|f32');
-    for (const [k, p] of Object.entries(raw)) {
-      if (p !== 'f16' && p !== 'f32') throw new AmpcError('E0604', `ampNodes: %${k} must be 'f16' or 'f32', got '${String(p)}'`);
-      nodes.set(k.replace(/^%/, ''), p);
-    }
+function precisionMap(option: string, what: string, raw: unknown, key: (k: string) => string): Map<string, Precision> {
+  const out = new Map<string, Precision>();
+  if (raw === undefined) return out;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AmpcError('E0604', `${option}: expects an object of ${what} to f16|f32`);
+  for (const [k, p] of Object.entries(raw)) {
+    if (p !== 'f16' && p !== 'f32') throw new AmpcError('E0604', `${option}: ${key(k)} must be 'f16' or 'f32', got '${String(p)}'`);
+    out.set(k.replace(/^%/, ''), p);
   }
-  return { allow: opNames('ampAllow', options.ampAllow), deny: opNames('ampDeny', options.ampDeny), nodes };
+  return out;
+}
+
+/**
+ * Reads `ampAllow: string[]`, `ampDeny: string[]`, `ampNodes: Record<value
+ * name, 'f16'|'f32'>` and `ampScopes: Record<trace scope, 'f16'|'f32'>`.
+ */
+export function readOverrides(options: Readonly<Record<string, unknown>>): PrecisionOverrides {
+  return {
+    allow: opNames('ampAllow', options.ampAllow),
+    deny: opNames('ampDeny', options.ampDeny),
+    nodes: precisionMap('ampNodes', 'value name', options.ampNodes, (k) => `%${k.replace(/^%/, '')}`),
+    scopes: precisionMap('ampScopes', 'trace scope', options.ampScopes, (k) => `scope '${k}'`),
+  };
+}
+
+/** The override of the innermost scope given that contains `scope` (`a.b` is inside `a`), if any. */
+export function scopeOverride(scope: string | undefined, o: PrecisionOverrides): { scope: string; precision: Precision } | undefined {
+  if (scope === undefined || o.scopes.size === 0) return undefined;
+  for (let s: string | undefined = scope; s; s = s.includes('.') ? s.slice(0, s.lastIndexOf('.')) : undefined) {
+    const p = o.scopes.get(s);
+    if (p) return { scope: s, precision: p };
+  }
+  return undefined;
 }
 
 /** The class of `op` after the per-op-name overrides. */
