@@ -22,9 +22,9 @@
 // those in the forward even on a skipped step; here a skipped step changes
 // nothing, so an overflowing batch cannot poison them).
 //
-// trainStepGraph (passes/optimizer.ts) calls the three stages in order:
-// `scaleLoss` on the forward graph, `unscaleAndCheck` on the gradients, and
-// `guardUpdates` on the updated values.
+// trainStepGraph (passes/optimizer.ts) calls the stages in order:
+// `scaleLoss` on the forward graph, `unscaleAndCheck` on the gradients,
+// `guardUpdate` on each updated value, and `updateLossScale`.
 
 import { AmpcError } from '../ir/errors.ts';
 import type { Graph, Value } from '../ir/graph.ts';
@@ -150,23 +150,27 @@ export function unscaleAndCheck(b: UpdateBuilder, ls: LossScaling, state: readon
 }
 
 /**
- * Stage 3: every update keeps its old value on a non-finite step, and the
- * loss-scale state moves. `updates` pairs each updated input with its new
- * value; returns the guarded new values (same order) and the new loss-scale
- * state values (in `state` order, named `new.<input>`).
+ * Stage 3a: the value an updated input takes, `name`d: the candidate itself
+ * without a finite flag, else `select(finite, candidate, old)` with the
+ * candidate named `candidate.<input>`. The optimizer guards each update as
+ * soon as it is computed, so a candidate's buffer is free again at once
+ * (compiler/memory-plan.ts) instead of all candidates living until the end.
  */
-export function guardUpdates(
-  b: UpdateBuilder,
-  ls: LossScaling,
-  finite: Value | undefined,
-  state: readonly Value[],
-  updates: readonly { old: Value; updated: Value }[],
-): { values: Value[]; state: Value[] } {
-  if (ls.mode === 'off' || !finite) return { values: updates.map((u) => u.updated), state: [] };
-  const values = updates.map((u) => b.op('select', [finite, u.updated, u.old]));
+export function guardUpdate(b: UpdateBuilder, finite: Value | undefined, candidate: Value, old: Value, name: string): Value {
+  if (!finite) return b.named(candidate, name, old.type.dtype);
+  const c = b.named(candidate, name.replace(/^new\./, 'candidate.'), old.type.dtype);
+  return b.named(b.op('select', [finite, c, old]), name);
+}
+
+/**
+ * Stage 3b: the new loss-scale state values (in `state` order, named
+ * `new.<input>`); none when scaling is off.
+ */
+export function updateLossScale(b: UpdateBuilder, ls: LossScaling, finite: Value | undefined, state: readonly Value[]): Value[] {
+  if (ls.mode === 'off' || !finite) return [];
   const skippedIn = state[state.length - 1]!;
   const skipped = b.add(skippedIn, b.op('select', [finite, b.c(0, 'i32'), b.c(1, 'i32')]));
-  if (ls.mode === 'static') return { values, state: [b.named(skipped, `new.${SKIPPED_INPUT}`)] };
+  if (ls.mode === 'static') return [b.named(skipped, `new.${SKIPPED_INPUT}`)];
 
   const [scale, good] = state as [Value, Value];
   const good1 = b.add(good, b.c(1, 'i32'));
@@ -175,8 +179,5 @@ export function guardUpdates(
   const grown = b.op('minimum', [b.mul(scale, b.c(ls.growth)), b.c(ls.max)]);
   const backedOff = b.op('maximum', [b.mul(scale, b.c(ls.backoff)), b.c(ls.min)]);
   const newScale = b.op('select', [finite, b.op('select', [grow, grown, scale]), backedOff]);
-  return {
-    values,
-    state: [b.named(newScale, `new.${SCALE_INPUT}`), b.named(newGood, `new.${GOOD_STEPS_INPUT}`), b.named(skipped, `new.${SKIPPED_INPUT}`)],
-  };
+  return [b.named(newScale, `new.${SCALE_INPUT}`), b.named(newGood, `new.${GOOD_STEPS_INPUT}`), b.named(skipped, `new.${SKIPPED_INPUT}`)];
 }

@@ -48,7 +48,7 @@ import type { OpName } from '../ir/ops.ts';
 import type { TensorType } from '../ir/types.ts';
 import { tensorType, typesEqual, typeToString } from '../ir/types.ts';
 import { gradientGraph } from './autodiff.ts';
-import { guardUpdates, resolveLossScale, scaleLoss, unscaleAndCheck } from './loss-scaling.ts';
+import { guardUpdate, resolveLossScale, scaleLoss, unscaleAndCheck, updateLossScale } from './loss-scaling.ts';
 import type { LossScaleSpec, LossScaling } from './loss-scaling.ts';
 import { pipelineByName, runPipeline } from './pipeline.ts';
 import type { StateInput } from './update-builder.ts';
@@ -215,6 +215,8 @@ export function trainStepGraph(
   const checked = unscaleAndCheck(b, lossScaling, lsInputs, grads.map((d) => b.toF32(d)));
   /** The gradient of param i in f32, unscaled. */
   const grad = (i: number): Value => checked.grads[i]!;
+  /** Output `new.<input>` of an updated input: guarded by the finite flag under loss scaling. */
+  const update = (candidate: Value, old: Value): Value => guardUpdate(b, checked.finite, candidate, old, `new.${old.name}`);
 
   if (o.kind === 'sgd') {
     const first = o.momentum > 0 ? b.op('equal', [step, b.c(0)]) : undefined;
@@ -225,9 +227,9 @@ export function trainStepGraph(
       if (first) {
         const buf = b.op('select', [first, d, b.add(b.scale(o.momentum, bufs[i]![0]!), d)]);
         d = o.nesterov ? b.add(d, b.scale(o.momentum, buf)) : buf;
-        newState.push(b.named(buf, `new.${bufs[i]![0]!.name}`));
+        newState.push(update(buf, bufs[i]![0]!));
       }
-      newParams.push(b.named(b.sub(p, b.mul(lr, d)), `new.${p0.name}`, p0.type.dtype));
+      newParams.push(update(b.sub(p, b.mul(lr, d)), p0));
     });
   } else {
     const bc1 = b.sub(b.c(1), b.op('pow', [b.c(o.beta1), newStep]));
@@ -244,29 +246,19 @@ export function trainStepGraph(
       const mhat = b.div(m, bc1);
       const vhat = b.div(v, bc2);
       const denom = b.add(b.op('sqrt', [vhat]), b.c(o.eps));
-      newParams.push(b.named(b.sub(p, b.div(b.mul(lr, mhat), denom)), `new.${p0.name}`, p0.type.dtype));
-      newState.push(b.named(m, `new.${m0.name}`), b.named(v, `new.${v0.name}`));
+      newParams.push(update(b.sub(p, b.div(b.mul(lr, mhat), denom)), p0));
+      newState.push(update(m, m0), update(v, v0));
     });
   }
-  newState.push(b.named(newStep, `new.${STEP_INPUT}`));
+  newState.push(update(newStep, step));
 
-  // Loss scaling: on a non-finite step every update keeps its input's value.
+  // Loss scaling: the scale state moves; extra updates (computed by the forward) keep their old values on a skipped step too.
   const extra = opts.extraUpdates ?? [];
   const optState = state.slice(scaled.state.length);
-  const olds = [...pv, ...optState.map((s) => g.inputs.find((v) => v.name === s.name)!), ...extra.map((u) => g.inputs.find((v) => v.name === u.input)!)];
-  const updated = [...newParams, ...newState, ...extra.map((u) => g.outputs[u.output]!)];
-  const guarded = guardUpdates(b, lossScaling, checked.finite, lsInputs, olds.map((old, i) => ({ old, updated: updated[i]! })));
+  const newScaleState = updateLossScale(b, lossScaling, checked.finite, lsInputs);
+  const guardedExtra = checked.finite ? extra.map((u) => update(g.outputs[u.output]!, g.inputs.find((v) => v.name === u.input)!)) : [];
   const k = newParams.length + newState.length;
-  // A guarded output takes the name `new.<input>`; the unguarded candidate becomes `candidate.<input>`.
-  const outs = guarded.values.slice(0, k).map((v, i) => {
-    const u = updated[i]!;
-    if (v === u) return v;
-    v.name = u.name;
-    u.name = b.fresh(u.name!.replace(/^new\./, 'candidate.'));
-    return v;
-  });
-  const guardedExtra = checked.finite ? guarded.values.slice(k).map((v, i) => b.named(v, `new.${extra[i]!.input}`)) : [];
-  g.setOutputs([...g.outputs, ...outs, ...guarded.state, ...guardedExtra]);
+  g.setOutputs([...g.outputs, ...newParams, ...newState, ...newScaleState, ...guardedExtra]);
 
   const updates: { output: number; input: string }[] = [
     ...pv.map((p, i) => ({ output: nOut + i, input: p.name! })),
