@@ -6,8 +6,8 @@
 //
 // Per run: test accuracy, seconds per full epoch (mean), images/s, skipped
 // steps, final loss scale, and the bytes of GPU buffers the trainer's
-// sessions held (every buffer lives as long as its session, so this is their
-// peak). Prints a markdown table (the README's) and, with --json, writes the
+// sessions held — the train step's, and the evaluation's (batches of 500) —
+// every buffer lives as long as its session, so these are their peaks. Prints a markdown table (the README's) and, with --json, writes the
 // figures as JSON. Runs are sequential; the machine's load average is printed
 // beside them, since a busy machine slows both precisions.
 
@@ -28,7 +28,8 @@ interface Row {
   imagesPerSecond: number;
   skippedSteps: number;
   finalLossScale: number;
-  gpuBufferBytes: number;
+  trainStepBufferBytes: number;
+  evalBufferBytes: number;
   load: number;
 }
 
@@ -61,7 +62,8 @@ try {
       rows.push({
         model, precision, epochs, accuracy: r.accuracy, secondsPerEpoch: s,
         imagesPerSecond: Math.round((Math.floor(data.train.count / batchSize) * batchSize) / s),
-        skippedSteps: r.lossScale.skippedSteps, finalLossScale: r.lossScale.scale, gpuBufferBytes: r.gpuBufferBytes, load: loadavg()[0]!,
+        skippedSteps: r.lossScale.skippedSteps, finalLossScale: r.lossScale.scale,
+        trainStepBufferBytes: r.trainStepBufferBytes, evalBufferBytes: r.evalBufferBytes, load: loadavg()[0]!,
       });
     }
   }
@@ -70,14 +72,15 @@ try {
 }
 
 const mib = (b: number) => (b / 2 ** 20).toFixed(2);
-console.log('\n| model | precision | epochs | test accuracy | s / epoch (images/s) | GPU buffers (MiB) | skipped steps | final loss scale | load |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('\n| model | precision | epochs | test accuracy | s / epoch (images/s) | GPU buffers, train step (MiB) | GPU buffers, eval batch 500 (MiB) | skipped steps | final loss scale | load |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
-  console.log(`| ${r.model} | ${r.precision} | ${r.epochs} | ${r.accuracy.toFixed(4)} | ${r.secondsPerEpoch.toFixed(1)} (${r.imagesPerSecond}) | ${mib(r.gpuBufferBytes)} | ${r.precision === 'amp' ? r.skippedSteps : '-'} | ${r.precision === 'amp' ? r.finalLossScale : '-'} | ${r.load.toFixed(1)} |`);
+  console.log(`| ${r.model} | ${r.precision} | ${r.epochs} | ${r.accuracy.toFixed(4)} | ${r.secondsPerEpoch.toFixed(1)} (${r.imagesPerSecond}) | ${mib(r.trainStepBufferBytes)} | ${mib(r.evalBufferBytes)} | ${r.precision === 'amp' ? r.skippedSteps : '-'} | ${r.precision === 'amp' ? r.finalLossScale : '-'} | ${r.load.toFixed(1)} |`);
 }
 for (const m of new Set(rows.map((r) => r.model))) {
   const f = rows.find((r) => r.model === m && r.precision === 'f32'), a = rows.find((r) => r.model === m && r.precision === 'amp');
   if (!f || !a) continue;
-  console.log(`${m}: AMP - f32 accuracy ${((a.accuracy - f.accuracy) * 100).toFixed(2)} points, time x${(a.secondsPerEpoch / f.secondsPerEpoch).toFixed(2)}, GPU buffers x${(a.gpuBufferBytes / f.gpuBufferBytes).toFixed(2)}`);
+  console.log(`${m}: AMP - f32 accuracy ${((a.accuracy - f.accuracy) * 100).toFixed(2)} points, time x${(a.secondsPerEpoch / f.secondsPerEpoch).toFixed(2)}, ` +
+    `train-step GPU buffers x${(a.trainStepBufferBytes / f.trainStepBufferBytes).toFixed(2)}, eval x${(a.evalBufferBytes / f.evalBufferBytes).toFixed(2)}`);
 }
 if (o.json) writeFileSync(o.json, JSON.stringify({ device: describeDevice(ctx), data: data.source, seed: o.seed, rows }, null, 2) + '\n');

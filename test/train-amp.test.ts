@@ -219,7 +219,7 @@ gpuF16Test('the example trains 20 steps under AMP with dynamic loss scaling by d
   t.truthy(m, r.stdout);
   t.true(Number(m![1]) > 0.5, `accuracy ${m![1]}`);
   t.is(Number(m![3]), 4096 / 2 ** Number(m![2]), 'halved once per skipped step (no growth within 20 steps)');
-  t.regex(r.stdout, /^GPU buffers: [\d.]+ MiB \(\d+ bytes/m);
+  t.regex(r.stdout, /^GPU buffers: [\d.]+ MiB \(train step [\d.]+ MiB, evaluation in batches of 500 [\d.]+ MiB\)$/m);
 });
 
 gpuF16Test('the example with a static scale and with f32 ends with the same three lines', async (t) => {

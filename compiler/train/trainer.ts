@@ -175,8 +175,9 @@ export class Trainer<M extends Module = Module> {
   readonly #ownsDevice: boolean;
   readonly #entries = new Map<string, Promise<Entry>>();
   readonly #trainEntries: Entry[] = [];
-  /** Every session created, in order. */
+  /** Every session created, in order, and what it runs. */
   readonly #sessions: Session[] = [];
+  readonly #kinds = new Map<Session, 'train' | 'predict'>();
   /** Parameters and buffers of the model (from the first trace), in state_dict order of first use. */
   #params: readonly ParamSpec[] = [];
   #buffers: readonly ParamSpec[] = [];
@@ -235,6 +236,12 @@ export class Trainer<M extends Module = Module> {
    */
   get gpuBufferBytes(): number {
     return this.#sessions.reduce((n, s) => n + s.bufferBytes, 0);
+  }
+
+  /** gpuBufferBytes split by kind: the train steps' sessions and the predictions' (eval batches). */
+  get gpuBufferBytesByKind(): { train: number; predict: number } {
+    const of = (kind: 'train' | 'predict') => this.#sessions.filter((s) => this.#kinds.get(s) === kind).reduce((n, s) => n + s.bufferBytes, 0);
+    return { train: of('train'), predict: of('predict') };
   }
 
   /** The loss scaling of the train step, resolved (defaults filled in). */
@@ -426,6 +433,7 @@ export class Trainer<M extends Module = Module> {
       const plan = compileForDevice(step.graph, this.ctx, { f16Mode: this.#opts.f16Mode, updates: step.updates });
       const session = await Session.create(this.ctx, plan);
       this.#sessions.push(session);
+      this.#kinds.set(session, 'train');
       const state = new Map<string, number>();
       for (const s of [...traced.params, ...traced.buffers, ...step.state]) {
         const io = plan.inputs.find((x) => x.name === s.name);
@@ -453,6 +461,7 @@ export class Trainer<M extends Module = Module> {
       const plan = compileForDevice(graph, this.ctx, { f16Mode: this.#opts.f16Mode });
       const session = await Session.create(this.ctx, plan);
       this.#sessions.push(session);
+      this.#kinds.set(session, 'predict');
       const state = new Map<string, number>();
       for (const s of [...traced.params, ...traced.buffers]) {
         const io = plan.inputs.find((x) => x.name === s.name)!;

@@ -43,8 +43,10 @@ export interface TrainConfig {
 export interface TrainResult {
   readonly accuracy: number;
   readonly lossScale: LossScaleStatus;
-  /** Bytes of the GPU buffers the trainer's sessions held (train step and prediction). */
+  /** Bytes of the GPU buffers the trainer's sessions held: all, the train step's, the evaluation's (batches of EVAL_BATCH). */
   readonly gpuBufferBytes: number;
+  readonly trainStepBufferBytes: number;
+  readonly evalBufferBytes: number;
   /** Seconds per epoch (full epochs only). */
   readonly epochSeconds: number[];
 }
@@ -171,11 +173,13 @@ export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, ou
     out.line(`evaluated ${data.test.count} test images in ${((performance.now() - evalStart) / 1000).toFixed(1)} s`);
     status = await trainer.lossScaleStatus();
     const gpuBufferBytes = trainer.gpuBufferBytes;
-    out.line(`GPU buffers: ${(gpuBufferBytes / 2 ** 20).toFixed(2)} MiB (${gpuBufferBytes} bytes, train step and prediction sessions)`);
+    const byKind = trainer.gpuBufferBytesByKind;
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
+    out.line(`GPU buffers: ${mib(gpuBufferBytes)} (train step ${mib(byKind.train)}, evaluation in batches of ${EVAL_BATCH} ${mib(byKind.predict)})`);
     out.line(`test accuracy: ${acc.toFixed(4)}`);
     out.line(`skipped steps: ${status.skippedSteps}`);
     out.line(`final loss scale: ${status.scale}`);
-    return { accuracy: acc, lossScale: status, gpuBufferBytes, epochSeconds };
+    return { accuracy: acc, lossScale: status, gpuBufferBytes, trainStepBufferBytes: byKind.train, evalBufferBytes: byKind.predict, epochSeconds };
   } finally {
     progress.stop();
     trainer.destroy();
