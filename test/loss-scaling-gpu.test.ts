@@ -1,9 +1,10 @@
 // Dynamic loss scaling on the real adapter:
 // - the unscale_check op against the reference (several kernels' worth of
 //   gradients, a grid split over y, inf / NaN / overflow of the product);
-// - forced overflow (a huge initial scale): the step is skipped, params and
-//   optimizer state stay bitwise unchanged, the scale backs off, the counter
-//   resets; growth after `interval` finite steps; the floor and the ceiling;
+// - forced overflow (a huge initial scale, or an inf injected after finite
+//   steps): the step is skipped, params and optimizer state stay bitwise
+//   unchanged, the scale backs off, the counter resets; growth after
+//   `interval` finite steps; the floor and the ceiling;
 // - 1000 steps with an injected inf every 50 steps: no NaN or inf in the
 //   params, every injection skipped, the loss still falls;
 // - no read-back while stepping: 100 steps map no buffer, and the status
@@ -110,6 +111,25 @@ gpuF16Test('forced overflow: a huge initial scale skips the step, changes no par
     t.is(s.scale, 2 ** (24 - s.skippedSteps) * 2 ** Math.floor((12 - s.skippedSteps) / 3), 'halved per skip, doubled per 3 finite steps');
     const moved = await stateBytes(trainer);
     t.true([...moved].some(([k, v]) => v.some((x, i) => x !== before.get(k)![i])), 'finite steps update the params');
+  } finally {
+    trainer.destroy();
+  }
+});
+
+gpuF16Test('an injected inf after two finite steps: skipped, params and state bitwise unchanged, scale halved, counter reset', async (t, ctx) => {
+  const trainer = await smallTrainer(ctx, { init: 1024, interval: 5 });
+  try {
+    await trainer.step(batch(1));
+    await trainer.step(batch(2));
+    t.deepEqual(await trainer.lossScaleStatus(), { mode: 'dynamic', scale: 1024, skippedSteps: 0, goodSteps: 2 });
+    const before = await stateBytes(trainer);
+    t.is(before.get('opt.step')![0], new Uint32Array(Float32Array.of(2).buffer)[0], 'two updates taken');
+    await trainer.step(batch(3, true));
+    t.deepEqual(await trainer.lossScaleStatus(), { mode: 'dynamic', scale: 512, skippedSteps: 1, goodSteps: 0 });
+    const after = await stateBytes(trainer);
+    for (const [k, v] of before) t.deepEqual(after.get(k), v, `%${k} bitwise unchanged`);
+    await trainer.step(batch(4));
+    t.deepEqual(await trainer.lossScaleStatus(), { mode: 'dynamic', scale: 512, skippedSteps: 1, goodSteps: 1 });
   } finally {
     trainer.destroy();
   }
