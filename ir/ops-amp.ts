@@ -9,7 +9,7 @@
 // One op for all gradients, so the check is a single pass over them and the
 // finite flag is a value the rest of the step can select on.
 
-import type { OpDef } from './ops.ts';
+import type { OpDef } from './op-def.ts';
 import { AmpcError } from './errors.ts';
 import type { TensorType } from './types.ts';
 import { typeToString } from './types.ts';

@@ -9,7 +9,7 @@ import type { AttrSpec, Attrs } from './attrs.ts';
 import type { DType } from './dtype.ts';
 import { isFloat } from './dtype.ts';
 import { AmpcError } from './errors.ts';
-import type { OpDef } from './ops.ts';
+import type { OpDef } from './op-def.ts';
 import type { TensorType } from './types.ts';
 import { shapesEqual, shapeToString, typeToString } from './types.ts';
 
