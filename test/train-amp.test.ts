@@ -9,6 +9,9 @@
 // refuses bad loss-scale flags. (Dynamic scaling itself: loss-scaling*.test.ts.)
 
 import test from 'ava';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Trainer } from '../compiler/train/index.ts';
 import { AmpcError } from '../ir/errors.ts';
 import type { Graph, Value } from '../ir/graph.ts';
@@ -212,7 +215,8 @@ test('Trainer.create refuses bad loss scales (E0604)', async (t) => {
 // ---------------------------------------------------------------- the example
 
 gpuF16Test('the example trains 20 steps under AMP with dynamic loss scaling by default and reports accuracy, skips and scale', async (t) => {
-  const r = await runExample('--data', SAMPLE_DIR, '--max-steps', '20', '--seed', '3', '--init-scale', '4096');
+  const plot = join(mkdtempSync(join(tmpdir(), 'ampc-plot-')), 'curve.svg');
+  const r = await runExample('--data', SAMPLE_DIR, '--max-steps', '20', '--seed', '3', '--init-scale', '4096', '--plot', plot);
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /precision amp \(dynamic loss scale: init 4096, growth 2, backoff 0\.5, interval 2000, min 1, max 16777216\)/);
   const m = /^test accuracy: (0\.\d{4}|1\.0000)\nskipped steps: (\d+)\nfinal loss scale: (\d+)$/m.exec(r.stdout);
@@ -220,6 +224,11 @@ gpuF16Test('the example trains 20 steps under AMP with dynamic loss scaling by d
   t.true(Number(m![1]) > 0.5, `accuracy ${m![1]}`);
   t.is(Number(m![3]), 4096 / 2 ** Number(m![2]), 'halved once per skipped step (no growth within 20 steps)');
   t.regex(r.stdout, /^GPU buffers: [\d.]+ MiB \(train step [\d.]+ MiB, evaluation in batches of 500 [\d.]+ MiB\)$/m);
+  t.regex(r.stdout, /^loss curve: .*curve\.svg$/m);
+  const svg = readFileSync(plot, 'utf8');
+  t.regex(svg, /^<svg /);
+  t.regex(svg, /mlp, amp: training loss \(test accuracy 0\.\d{4}\)/);
+  t.regex(svg, /loss scale \(\d+ skipped steps?\)/);
 });
 
 gpuF16Test('the example with a static scale and with f32 ends with the same three lines', async (t) => {
@@ -241,6 +250,7 @@ test('the example refuses bad loss-scale flags (exit 1, no stack trace)', async 
     [['--precision', 'f32', '--init-scale', '8'], /--init-scale applies to dynamic loss scaling.*under --precision f32; add --loss-scale dynamic/],
     [['--init-scale', '1e9'], /E0604: loss scaling: init \(1000000000\) is outside \[min, max\]/],
     [['--loss-scale', '0'], /--loss-scale.*'dynamic', 'off' or a positive number/],
+    [['--plot', '/no/such/dir/curve.svg'], /E0601: --plot \/no\/such\/dir\/curve\.svg: directory \/no\/such\/dir does not exist/],
   ];
   const results = await Promise.all(cases.map(([args]) => runExample(...args)));
   results.forEach((r, i) => {

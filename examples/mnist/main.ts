@@ -2,7 +2,7 @@
 //
 //   npm run mnist -- [--model mlp|cnn] [--precision amp|f32] [--epochs N] [--batch-size N]
 //                    [--optimizer adam|adamw|sgd] [--lr X] [--seed N] [--data DIR] [--max-steps N]
-//                    [--loss-scale dynamic|off|N] [--init-scale X]
+//                    [--loss-scale dynamic|off|N] [--init-scale X] [--plot FILE.svg]
 //
 // Defaults: the 784-256-10 MLP, Adam lr 1e-3, batch 64, 2 epochs, seed 0,
 // precision amp (f16 matmuls, f32 master weights and optimizer) with dynamic
@@ -14,14 +14,17 @@
 // scale: S`. Bad flags or data: a message on stderr and exit code 1, no
 // stack trace.
 
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { AmpcError } from '../../ir/errors.ts';
+import { writeFileAtomic } from '../../compiler/train/index.ts';
 import type { LossScaleSpec, OptimizerSpec } from '../../compiler/train/index.ts';
 import { acquireDevice, describeDevice } from '../../runtime/device.ts';
 import { resolveLossScale } from '../../passes/loss-scaling.ts';
 import { loadFashionMnist } from './data.ts';
 import type { ModelName } from './models.ts';
-import { train } from './train.ts';
+import { lossCurveSvg, train } from './train.ts';
 
 interface Flags {
   model: ModelName;
@@ -35,6 +38,7 @@ interface Flags {
   maxSteps?: number;
   lossScale?: string;
   initScale?: number;
+  plot?: string;
 }
 
 function positiveInt(v: string): number {
@@ -77,6 +81,7 @@ function buildProgram(): Command {
     .option('--max-steps <n>', 'stop training after this many steps in all', positiveInt)
     .option('--loss-scale <s>', 'loss scaling: dynamic (default under amp), off (default under f32), or a fixed scale N', lossScale)
     .option('--init-scale <x>', 'initial scale of dynamic loss scaling (default 65536)', positiveNumber)
+    .option('--plot <file.svg>', 'write the loss curve (and the loss scale) as an SVG picture')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (text, write) => write(`mnist: ${text}`) })
     .exitOverride();
@@ -111,6 +116,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     const f = program.opts<Flags>();
     const lossScale = lossScaleSpec(f);
     resolveLossScale(lossScale, f.precision); // bad options fail here, before the data loads
+    if (f.plot !== undefined && !existsSync(dirname(resolve(f.plot)))) {
+      throw new AmpcError('E0601', `--plot ${f.plot}: directory ${dirname(resolve(f.plot))} does not exist`);
+    }
 
     const data = loadFashionMnist(f.data);
     const what = data.source === 'full' ? 'full Fashion-MNIST' : data.source === 'sample' ? 'the committed Fashion-MNIST sample' : 'Fashion-MNIST';
@@ -121,15 +129,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     const ctx = await acquireDevice();
     try {
       console.log(`device: ${describeDevice(ctx)}`);
-      await train(
-        {
-          model: f.model, epochs: f.epochs, batchSize: f.batchSize, optimizer: optimizerSpec(f), seed: f.seed, maxSteps: f.maxSteps,
-          precision: f.precision, lossScale,
-        },
-        data,
-        ctx,
-        { line: (t) => console.log(t) },
-      );
+      const cfg = {
+        model: f.model, epochs: f.epochs, batchSize: f.batchSize, optimizer: optimizerSpec(f), seed: f.seed, maxSteps: f.maxSteps,
+        precision: f.precision, lossScale,
+      };
+      const result = await train(cfg, data, ctx, { line: (t) => console.log(t) });
+      if (f.plot) {
+        writeFileAtomic(f.plot, lossCurveSvg(cfg, result));
+        console.log(`loss curve: ${f.plot}`);
+      }
     } finally {
       ctx.destroy();
     }

@@ -18,6 +18,8 @@ import type { GpuContext } from '../../runtime/device.ts';
 import { resolveLossScale } from '../../passes/loss-scaling.ts';
 import type { LossScaling } from '../../passes/loss-scaling.ts';
 import { Batches } from './data.ts';
+import { chartsSvg, smooth } from './plot.ts';
+import type { Chart } from './plot.ts';
 import type { Dataset } from './data.ts';
 import { batchSpecs, buildModel, classificationLoss, parameterCount } from './models.ts';
 import type { ModelName } from './models.ts';
@@ -49,6 +51,8 @@ export interface TrainResult {
   readonly evalBufferBytes: number;
   /** Seconds per epoch (full epochs only). */
   readonly epochSeconds: number[];
+  /** Every loss read (each READ_EVERY steps): the step (counted over epochs), the loss, the scale the next step uses, skips so far. */
+  readonly curve: { step: number; loss: number; scale: number; skipped: number }[];
 }
 
 export interface Output {
@@ -130,6 +134,7 @@ export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, ou
   out.line(`compiled the train step in ${((performance.now() - compileStart) / 1000).toFixed(1)} s`);
   const progress = new Progress();
   const epochSeconds: number[] = [];
+  const curve: TrainResult['curve'] = [];
   try {
     let total = 0;
     let status = await trainer.lossScaleStatus();
@@ -152,6 +157,7 @@ export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, ou
         sum += loss;
         reads++;
         status = await trainer.lossScaleStatus();
+        curve.push({ step: total, loss, scale: status.scale, skipped: status.skippedSteps });
         const speed = Math.round((s * cfg.batchSize) / ((performance.now() - start) / 1000));
         progress.update(s, { epoch, loss: loss.toFixed(4), speed, scale: status.scale, skipped: status.skippedSteps });
         if (s % LINE_EVERY === 0) {
@@ -179,11 +185,32 @@ export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, ou
     out.line(`test accuracy: ${acc.toFixed(4)}`);
     out.line(`skipped steps: ${status.skippedSteps}`);
     out.line(`final loss scale: ${status.scale}`);
-    return { accuracy: acc, lossScale: status, gpuBufferBytes, trainStepBufferBytes: byKind.train, evalBufferBytes: byKind.predict, epochSeconds };
+    return { accuracy: acc, lossScale: status, gpuBufferBytes, trainStepBufferBytes: byKind.train, evalBufferBytes: byKind.predict, epochSeconds, curve };
   } finally {
     progress.stop();
     trainer.destroy();
   }
+}
+
+/** The loss curve (read losses and their moving average) and, unless scaling is off, the loss scale, as an SVG. */
+export function lossCurveSvg(cfg: TrainConfig, r: TrainResult): string {
+  const pts = r.curve.map((c) => [c.step, c.loss] as const);
+  const charts: Chart[] = [{
+    title: `${cfg.model}, ${cfg.precision ?? 'f32'}: training loss (test accuracy ${r.accuracy.toFixed(4)})`,
+    xLabel: 'step', yLabel: 'loss',
+    series: [
+      { name: `loss every ${READ_EVERY} steps`, color: '#9ecae1', points: pts },
+      { name: 'moving average (10 reads)', color: '#08519c', points: smooth(pts, 9) },
+    ],
+  }];
+  if (r.lossScale.mode !== 'off') {
+    charts.push({
+      title: `loss scale (${r.lossScale.skippedSteps} skipped step${r.lossScale.skippedSteps === 1 ? '' : 's'})`,
+      xLabel: 'step', yLabel: 'scale', log2: true,
+      series: [{ name: 'loss scale', color: '#d94801', points: r.curve.map((c) => [c.step, c.scale] as const), steps: true }],
+    });
+  }
+  return chartsSvg(charts);
 }
 
 function describePrecision(cfg: TrainConfig, ls: LossScaling): string {
