@@ -135,6 +135,21 @@ gpuF16Test('an injected inf after two finite steps: skipped, params and state bi
   }
 });
 
+gpuF16Test('the loss-scale state carries over when the batch size changes (a second compiled step)', async (t, ctx) => {
+  const trainer = await smallTrainer(ctx, { init: 256, interval: 3 });
+  try {
+    await trainer.step(batch(1, true));
+    await trainer.step(batch(2));
+    const half = batch(3);
+    await trainer.step([half[0].subarray(0, (BATCH / 2) * IN), half[1].subarray(0, BATCH / 2)]);
+    t.deepEqual(await trainer.lossScaleStatus(), { mode: 'dynamic', scale: 128, skippedSteps: 1, goodSteps: 2 });
+    await trainer.step(batch(4));
+    t.deepEqual(await trainer.lossScaleStatus(), { mode: 'dynamic', scale: 256, skippedSteps: 1, goodSteps: 0 }, 'the third finite step in a row grows the scale, whatever the batch size');
+  } finally {
+    trainer.destroy();
+  }
+});
+
 gpuF16Test('growth after interval finite steps, up to the ceiling; backoff down to the floor', async (t, ctx) => {
   const up = await smallTrainer(ctx, { init: 2, interval: 4, max: 16 });
   try {
