@@ -44,7 +44,6 @@ import { AmpcError } from '../ir/errors.ts';
 import type { Graph, Value } from '../ir/graph.ts';
 import type { HostTensor } from '../ir/interp/tensor.ts';
 import { full, scalar } from '../ir/interp/tensor.ts';
-import type { OpName } from '../ir/ops.ts';
 import type { TensorType } from '../ir/types.ts';
 import { tensorType, typesEqual, typeToString } from '../ir/types.ts';
 import { gradientGraph } from './autodiff.ts';

@@ -15,7 +15,7 @@ import type { HostTensor } from '../ir/interp/index.ts';
 import type { OpName } from '../ir/ops.ts';
 import { OP_NAMES } from '../ir/ops.ts';
 import { gradientGraph, VJP_RULES } from '../passes/autodiff.ts';
-import { all, awayFromZero, distinct, gradcheck, positive } from './helpers/gradcheck.ts';
+import { awayFromZero, distinct, gradcheck, positive } from './helpers/gradcheck.ts';
 
 type InputSpec = readonly number[] | { readonly shape: readonly number[]; readonly dtype?: DType; readonly param?: boolean };
 type Prepare = (inputs: Record<string, HostTensor>) => void;

@@ -10,7 +10,7 @@
 
 import test from 'ava';
 import { AmpcError } from '../ir/errors.ts';
-import type { Graph, Value } from '../ir/graph.ts';
+import type { Graph } from '../ir/graph.ts';
 import { hostTensor, interpret } from '../ir/interp/index.ts';
 import type { HostTensor } from '../ir/interp/index.ts';
 import { printGraph } from '../ir/text/printer.ts';
@@ -63,13 +63,6 @@ test('options: bad loss scales are refused with E0604 and say what is wrong', (t
 });
 
 // ---------------------------------------------------------------- structure
-
-function byName(g: Graph, name: string): Value {
-  for (const n of g.nodes) for (const r of n.results) if (r.name === name) return r;
-  const v = g.inputs.find((i) => i.name === name);
-  if (!v) throw new Error(`no value %${name}`);
-  return v;
-}
 
 const MLP_PARAMS = ['0.weight', '0.bias', '2.weight', '2.bias'];
 

@@ -1,6 +1,8 @@
 // Runs the MNIST example as a real process (as a user would) and collects its
-// exit code, stdout and stderr; shared by the training tests.
+// exit code, stdout and stderr; shared by the training tests, with the check
+// that bad flags are refused cleanly.
 
+import type { ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -23,4 +25,16 @@ export async function runExample(...args: string[]): Promise<ProcessResult> {
     const err = e as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
   }
+}
+
+/** Runs the example once per case (in parallel) and asserts each is refused: exit 1, the message on stderr, no stack trace, no training. */
+export async function expectRefusals(t: ExecutionContext, cases: readonly (readonly [readonly string[], RegExp])[]): Promise<void> {
+  const results = await Promise.all(cases.map(([args]) => runExample(...args)));
+  results.forEach((r, i) => {
+    const [args, want] = cases[i]!;
+    t.is(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, want, args.join(' '));
+    t.notRegex(r.stderr, /\n\s+at /, `${args.join(' ')}: no stack trace`);
+    t.notRegex(r.stdout, /test accuracy/, `${args.join(' ')}: nothing trained`);
+  });
 }
