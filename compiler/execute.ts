@@ -1,4 +1,4 @@
-// Runs a graph on a WebGPU device end to end: lower to a Plan, open a
+// Runs a graph on a WebGPU device end to end: compile to a Plan, open a
 // Session, upload host tensors, run once, read the outputs back as host
 // tensors. The CLI's `run` and the op tests go through here.
 
@@ -11,33 +11,19 @@ import type { GpuContext } from '../runtime/device.ts';
 import { decodeTensor, encodeTensor } from '../runtime/host-data.ts';
 import type { F16Mode, Plan } from '../runtime/plan.ts';
 import { Session } from '../runtime/session.ts';
-import { adapterKindOf } from './kernels/matmul-config.ts';
-import { lowerGraph } from './lower.ts';
+import type { CompileSpec } from './compile.ts';
+import { compileGraph } from './compile.ts';
 
-export interface GpuRunOptions {
-  /** Default: native when the device has shader-f16, else packed. */
-  readonly f16Mode?: F16Mode;
-  /** Share device buffers between intermediates whose live ranges do not overlap (default true); see LowerOptions.memoryPlan. */
-  readonly memoryPlan?: boolean;
-}
-
-export interface CompileOptions extends GpuRunOptions {
-  /** In-place updates after each run (a train step's `updates`); see LowerOptions.updates. */
-  readonly updates?: readonly { readonly output: number; readonly input: string }[];
-}
+/** How a graph is compiled for one run (compileGraph's spec: pipeline, fusion, f16 mode, memory plan). */
+export type GpuRunOptions = CompileSpec;
 
 export function defaultF16Mode(ctx: GpuContext): F16Mode {
   return ctx.hasF16 ? 'native' : 'packed';
 }
 
-export function compileForDevice(g: Graph, ctx: GpuContext, opts: CompileOptions = {}): Plan {
-  return lowerGraph(g, {
-    f16Mode: opts.f16Mode ?? defaultF16Mode(ctx),
-    target: adapterKindOf(ctx.adapterInfo),
-    maxWorkgroupsPerDim: ctx.limits.maxComputeWorkgroupsPerDimension,
-    ...(opts.updates ? { updates: opts.updates } : {}),
-    ...(opts.memoryPlan !== undefined ? { memoryPlan: opts.memoryPlan } : {}),
-  });
+/** The plan of `g` for the device (compileGraph, keeping only the plan). */
+export function compileForDevice(g: Graph, ctx: GpuContext, opts: CompileSpec = {}): Plan {
+  return compileGraph(g, ctx, opts).plan;
 }
 
 export async function runGraphOnGpu(g: Graph, inputs: Readonly<Record<string, HostTensor>>, ctx: GpuContext, opts: GpuRunOptions = {}): Promise<HostTensor[]> {

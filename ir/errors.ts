@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   E0401: 'graph is malformed',
   E0402: 'no such graph',
   E0403: 'graph defined twice',
+  E0404: 'fused body is malformed',
   // tracing
   E0501: 'trace error',
   // inputs, files and the command line

@@ -47,6 +47,8 @@ export interface Node {
    * copy nodes keep it; the text format does not carry it.
    */
   scope?: string;
+  /** The body of a `fused` node (ir/ops-fused.ts); no other op has one. */
+  body?: Graph;
 }
 
 export interface AddNodeOptions {
@@ -57,6 +59,8 @@ export interface AddNodeOptions {
   names?: readonly (string | undefined)[];
   /** Trace scope of the node (see Node.scope). */
   scope?: string;
+  /** The body of a `fused` node; its outputs give the result types. */
+  body?: Graph;
 }
 
 export class Graph {
@@ -92,12 +96,22 @@ export class Graph {
     try {
       const def = OPS[op];
       checkArity(op, operands.length);
+      if ((op === 'fused') !== (opts.body !== undefined)) {
+        throw new AmpcError('E0404', op === 'fused' ? 'fused: needs a body graph' : `${op}: only a fused node has a body`);
+      }
+      if (opts.body) {
+        checkFusedSignature(opts.body, operands.map((v) => v.type));
+        const bodyTypes = opts.body.outputs.map((v) => v.type);
+        if (opts.declared) checkDeclared(op, bodyTypes, opts.declared);
+        opts = { ...opts, declared: bodyTypes };
+      }
       const complete = completeAttrs(op, def.attrs, attrs);
       const types = def.infer(operands.map((v) => v.type), complete, opts.declared);
       if (opts.declared) checkDeclared(op, types, opts.declared);
       for (const t of types) checkShape(op, t.shape);
       const node: Node = { op, operands: [...operands], attrs: complete, results: [], loc: opts.loc };
       if (opts.scope !== undefined) node.scope = opts.scope;
+      if (opts.body) node.body = opts.body;
       node.results = types.map((t, i) => new Value(tensorType(t.dtype, t.shape), 'result', opts.names?.[i], node));
       this.nodes.push(node);
       return node;
@@ -131,12 +145,25 @@ export function cloneGraph(g: Graph, map = new Map<Value, Value>()): Graph {
       declared: n.results.map((r) => r.type),
       names: n.results.map((r) => r.name),
       scope: n.scope,
+      ...(n.body ? { body: cloneGraph(n.body) } : {}),
     });
     if (n.note !== undefined) copy.note = n.note;
     n.results.forEach((r, i) => map.set(r, copy.results[i]!));
   }
   out.setOutputs(g.outputs.map((v) => map.get(v)!));
   return out;
+}
+
+/** A fused node's operands are its body's inputs: as many, of the same types (E0404 otherwise). */
+export function checkFusedSignature(body: Graph, operands: readonly TensorType[]): void {
+  if (body.inputs.length !== operands.length) {
+    throw new AmpcError('E0404', `fused: ${operands.length} operand(s) but the body @${body.name} takes ${body.inputs.length} input(s)`);
+  }
+  body.inputs.forEach((v, i) => {
+    if (!typesEqual(v.type, operands[i]!)) {
+      throw new AmpcError('E0404', `fused: operand ${i} is ${typeToString(operands[i]!)} but body input %${v.name} is ${typeToString(v.type)}`);
+    }
+  });
 }
 
 export function checkArity(op: OpName, count: number): void {

@@ -19,6 +19,7 @@ import type { OpDef, Trait } from './op-def.ts';
 
 export type { OpDef, Trait } from './op-def.ts';
 import { ampDefs } from './ops-amp.ts';
+import { fusedDefs } from './ops-fused.ts';
 import { gradientDefs } from './ops-gradient.ts';
 import {
   broadcastShapes, broadcastsTo, checkNonNegative, checkPositive, matmulDims, normalizeAxis, windowOutSize,
@@ -334,6 +335,7 @@ const DEFS = {
   ...CORE_DEFS,
   ...gradientDefs({ conv2d: CORE_DEFS.conv2d.infer, max_pool2d: CORE_DEFS.max_pool2d.infer, avg_pool2d: CORE_DEFS.avg_pool2d.infer }),
   ...ampDefs(),
+  ...fusedDefs(),
 };
 
 export type OpName = keyof typeof DEFS;

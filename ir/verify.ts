@@ -4,8 +4,10 @@
 import { attrValuesEqual, completeAttrs } from './attrs.ts';
 import { AmpcError } from './errors.ts';
 import type { Graph, Module, Value } from './graph.ts';
-import { checkArity, checkDeclared } from './graph.ts';
-import { isOpName, OPS } from './ops.ts';
+import { checkArity, checkDeclared, checkFusedSignature } from './graph.ts';
+import { hasTrait, isOpName, OPS } from './ops.ts';
+import { broadcastsTo } from './shape-rules.ts';
+import { shapesEqual, shapeToString } from './types.ts';
 
 export function verifyGraph(g: Graph): void {
   const defined = new Set<Value>();
@@ -40,6 +42,10 @@ export function verifyGraph(g: Graph): void {
       }
       const types = OPS[node.op].infer(node.operands.map((v) => v.type), node.attrs, node.results.map((v) => v.type));
       checkDeclared(node.op, types, node.results.map((v) => v.type));
+      if ((node.op === 'fused') !== (node.body !== undefined)) {
+        throw new AmpcError('E0404', node.op === 'fused' ? 'fused: has no body graph' : `${node.op}: only a fused node has a body`);
+      }
+      if (node.body) verifyFusedBody(node.body, node.operands.map((v) => v.type), node.results.map((v) => v.type));
       for (const r of node.results) {
         if (r.def !== node) throw new AmpcError('E0401', `${node.op}: result %${r.name ?? '?'} does not point back at its op`);
         if (defined.has(r)) throw new AmpcError('E0005', `${node.op}: result %${r.name ?? '?'} is defined twice`);
@@ -61,5 +67,43 @@ export function verifyModule(m: Module): void {
     if (seen.has(g.name)) throw new AmpcError('E0403', `graph @${g.name} is defined twice`, g.loc);
     seen.add(g.name);
     verifyGraph(g);
+  }
+}
+
+/**
+ * A fused node's body (ir/ops-fused.ts): a well-formed graph whose inputs are
+ * the operands and whose outputs are the results, holding elementwise ops and
+ * constants, every value broadcasting to the one shape of the results, and at
+ * most one matmul (the anchor) that reads body inputs and gives that shape:
+ * the elementwise ops are then its epilogue.
+ */
+export function verifyFusedBody(body: Graph, operands: readonly Value['type'][], results: readonly Value['type'][]): void {
+  verifyGraph(body);
+  checkFusedSignature(body, operands);
+  checkDeclared('fused', body.outputs.map((v) => v.type), results);
+  const shape = results[0]!.shape;
+  for (const r of results) {
+    if (!shapesEqual(r.shape, shape)) throw new AmpcError('E0404', `fused: results differ in shape (${shapeToString(shape)} vs ${shapeToString(r.shape)}); one kernel iterates over one shape`);
+  }
+  const anchors = body.nodes.filter((n) => n.op === 'matmul');
+  if (anchors.length > 1) throw new AmpcError('E0404', `fused: body @${body.name} holds ${anchors.length} matmuls; at most one can head a fused kernel`, anchors[1]!.loc);
+  const anchor = anchors[0];
+  if (anchor) {
+    if (anchor.operands.some((v) => v.def !== undefined)) throw new AmpcError('E0404', `fused: the matmul of body @${body.name} must read body inputs`, anchor.loc);
+    if (!shapesEqual(anchor.results[0]!.type.shape, shape)) throw new AmpcError('E0404', `fused: the matmul of body @${body.name} gives ${shapeToString(anchor.results[0]!.type.shape)}, not the fused shape ${shapeToString(shape)}`, anchor.loc);
+  }
+  const anchorInputs = new Set(anchor?.operands ?? []);
+  for (const v of body.inputs) {
+    if (anchorInputs.has(v) && !body.nodes.some((n) => n !== anchor && n.operands.includes(v))) continue;
+    if (!broadcastsTo(v.type.shape, shape)) throw new AmpcError('E0404', `fused: body input %${v.name} (${shapeToString(v.type.shape)}) does not broadcast to ${shapeToString(shape)}`, body.loc);
+  }
+  for (const n of body.nodes) {
+    if (n === anchor) continue;
+    if (n.op !== 'constant' && !hasTrait(n.op, 'elementwise')) {
+      throw new AmpcError('E0404', `fused: body @${body.name} holds ${n.op}; only elementwise ops, constants and one matmul can be fused`, n.loc);
+    }
+    for (const r of n.results) {
+      if (!broadcastsTo(r.type.shape, shape)) throw new AmpcError('E0404', `fused: ${n.op} in the body gives ${shapeToString(r.type.shape)}, which does not broadcast to ${shapeToString(shape)}`, n.loc);
+    }
   }
 }

@@ -20,7 +20,7 @@ import type { Graph, Node, Value } from '../ir/graph.ts';
 import { typesEqual, typeToString } from '../ir/types.ts';
 import { GradBuilder } from './autodiff/builder.ts';
 import { VJP_RULES } from './autodiff/rules.ts';
-import type { Pass, PassContext } from './pipeline.ts';
+import type { Pass, PassContext } from './pass.ts';
 
 export { VJP_RULES, isDifferentiable } from './autodiff/rules.ts';
 export { GradBuilder } from './autodiff/builder.ts';

@@ -8,7 +8,7 @@
 import type { DType } from '../ir/dtype.ts';
 import { Graph } from '../ir/graph.ts';
 import type { Node, Value } from '../ir/graph.ts';
-import type { Pass, PassContext } from './pipeline.ts';
+import type { Pass, PassContext } from './pass.ts';
 import { noteParts, renderNotes, setNoteParts } from './precision/notes.ts';
 
 /** What a rule sees: a cast node of the new graph's values, and earlier casts by (source, dtype). */

@@ -49,7 +49,9 @@ import { tensorType, typesEqual, typeToString } from '../ir/types.ts';
 import { gradientGraph } from './autodiff.ts';
 import { guardUpdate, resolveLossScale, scaleLoss, unscaleAndCheck, updateLossScale } from './loss-scaling.ts';
 import type { LossScaleSpec, LossScaling } from './loss-scaling.ts';
-import { pipelineByName, runPipeline } from './pipeline.ts';
+import { AMP_PASSES } from './amp.ts';
+import type { PassOptions } from './pass.ts';
+import { runPipeline } from './runner.ts';
 import type { StateInput } from './update-builder.ts';
 import { UpdateBuilder } from './update-builder.ts';
 
@@ -134,7 +136,7 @@ export interface TrainStepOptions {
   /** 'f32' (default) or 'amp': the loss graph goes through the amp pipeline before differentiation. */
   precision?: 'f32' | 'amp';
   /** Options of the amp pipeline (precision overrides, see passes/precision/policy.ts). */
-  ampOptions?: Readonly<Record<string, unknown>>;
+  ampOptions?: PassOptions;
   /** Under amp: the loss graph already went through the amp pipeline (as in `train-amp`); do not run it again. */
   ampApplied?: boolean;
   /**
@@ -171,7 +173,7 @@ export function trainStepGraph(
   if (precision === 'amp') {
     const low = params.find((p) => p.type.dtype !== 'f32');
     if (low) badOption(`amp training keeps f32 master weights, but param %${low.name} is ${typeToString(low.type)}; declare params f32`);
-    if (!opts.ampApplied) forward = runPipeline(lossGraph, pipelineByName('amp'), { options: opts.ampOptions ?? {} });
+    if (!opts.ampApplied) forward = runPipeline(lossGraph, AMP_PASSES, { options: opts.ampOptions ?? {} });
   }
   const loss = forward.outputs[0];
   if (!loss || loss.type.shape.length !== 0 || !isFloat(loss.type.dtype)) {

@@ -16,10 +16,11 @@ import type { DType } from '../ir/dtype.ts';
 import { isFloat } from '../ir/dtype.ts';
 import { Graph } from '../ir/graph.ts';
 import type { Node, Value } from '../ir/graph.ts';
-import type { Pass, PassContext } from './pipeline.ts';
+import type { Pass, PassContext, PassOptions } from './pass.ts';
 import type { NotePart } from './precision/notes.ts';
 import { renderNotes, setNoteParts } from './precision/notes.ts';
 import type { Precision, PrecisionOverrides } from './precision/policy.ts';
+import { AmpcError } from '../ir/errors.ts';
 import { classOf, readOverrides, scopeOverride } from './precision/policy.ts';
 
 export { PRECISION_CLASSES, classOf, readOverrides } from './precision/policy.ts';
@@ -131,7 +132,7 @@ export interface PrecisionStats {
 }
 
 /** Assigns precisions and inserts casts; returns the new graph and counts. */
-export function assignPrecision(g: Graph, options: Readonly<Record<string, unknown>>): { graph: Graph; stats: PrecisionStats } {
+export function assignPrecision(g: Graph, options: PassOptions): { graph: Graph; stats: PrecisionStats } {
   const o = readOverrides(options);
   const weak = weakValues(g, o);
   const out = new Graph(g.name, g.loc);
@@ -167,6 +168,8 @@ export function assignPrecision(g: Graph, options: Readonly<Record<string, unkno
 export const precisionPass: Pass = {
   name: 'amp-precision',
   run(g: Graph, ctx: PassContext): Graph {
+    const fused = g.nodes.find((n) => n.op === 'fused');
+    if (fused) throw new AmpcError('E0404', `amp-precision: @${g.name} is already fused; precision is assigned before fusion (run it on the unfused graph)`, fused.loc ?? g.loc);
     const { graph, stats } = assignPrecision(g, ctx.options);
     ctx.log?.(`amp-precision: @${g.name}: ${stats.f16} ops in f16, ${stats.f32} in f32, ${stats.castsInserted} casts inserted`);
     return graph;

@@ -15,7 +15,7 @@ import type { Graph } from '../ir/graph.ts';
 import type { LossScaleSpec } from './loss-scaling.ts';
 import { trainStepGraph } from './optimizer.ts';
 import type { OptimizerSpec } from './optimizer.ts';
-import type { Pass, PassContext } from './pipeline.ts';
+import type { Pass, PassContext } from './pass.ts';
 
 export const DEFAULT_OPTIMIZER: OptimizerSpec = { kind: 'adam', lr: 1e-3 };
 
@@ -27,12 +27,17 @@ export function trainStepPass(precision: 'f32' | 'amp'): Pass {
   return {
     name: 'train-step',
     run: (g: Graph, ctx: PassContext) => {
-      const opt = (ctx.options.optimizer as OptimizerSpec | undefined) ?? DEFAULT_OPTIMIZER;
-      const step = trainStepGraph(g, opt, { precision, ampApplied: precision === 'amp', lossScale: ctx.options.lossScale as LossScaleSpec | undefined });
+      const opt = ctx.options.optimizer ?? DEFAULT_OPTIMIZER;
+      const step = trainStepGraph(g, opt, { precision, ampApplied: precision === 'amp', ...(ctx.options.lossScale !== undefined ? { lossScale: ctx.options.lossScale } : {}) });
       const ls = step.lossScaling;
       const scaling = ls.mode === 'off' ? 'off' : ls.mode === 'static' ? `static ${ls.scale}` : `dynamic (init ${ls.init}, interval ${ls.interval})`;
       ctx.log?.(`train-step: @${step.graph.name}: ${opt.kind}, loss scaling ${scaling}, ${step.updates.length} inputs updated in place (the new.<input> outputs)`);
       return step.graph;
     },
   };
+}
+
+/** The passes of the train step under `precision` (after the amp passes under 'amp'). */
+export function trainStepPasses(precision: 'f32' | 'amp'): readonly Pass[] {
+  return [trainStepPass(precision)];
 }

@@ -7,6 +7,7 @@ import {
   AmpcError, ERROR_CODES, Graph, Module, OP_NAMES, parseModule, printGraph, printModule, verifyModule,
 } from '../ir/index.ts';
 import type { OpName, TensorType, Value } from '../ir/index.ts';
+import { fuseGraph } from '../passes/fusion.ts';
 import { DESIGN_EXAMPLE } from './helpers/design-example.ts';
 
 const f32 = (...shape: number[]): TensorType => ({ dtype: 'f32', shape });
@@ -50,6 +51,12 @@ function moduleOf(...graphs: Graph[]): Module {
   const m = new Module();
   for (const g of graphs) m.add(g);
   return m;
+}
+
+function fusedBlock(): Graph {
+  const g = fuseGraph(transformerGraph()).graph;
+  g.name = 'fused_block';
+  return g;
 }
 
 function elementwiseGraph(): Graph {
@@ -160,7 +167,8 @@ function lossScaleGraph(): Graph {
 }
 
 test('round trip: graphs built through addNode cover every op and print back unchanged', (t) => {
-  const graphs = [elementwiseGraph(), constantsGraph(), cnnGraph(), transformerGraph(), gradientOpsGraph(), lossScaleGraph()];
+  // The fused op comes out of the fusion pass (its body is a graph printed after the node).
+  const graphs = [elementwiseGraph(), constantsGraph(), cnnGraph(), transformerGraph(), gradientOpsGraph(), lossScaleGraph(), fusedBlock()];
   const used = new Set<OpName>(graphs.flatMap((g) => g.nodes.map((n) => n.op)));
   t.deepEqual(OP_NAMES.filter((op) => !used.has(op)), [], 'ops without a round-trip case');
   for (const g of graphs) roundTrip(t, moduleOf(g));

@@ -15,6 +15,7 @@ import { crossEntropy, f32, i32, nn, scope, softmax, trace, traceModule } from '
 import type { Tensor } from '../ir/trace/index.ts';
 import { trainStepGraph } from '../passes/optimizer.ts';
 import { pipelineByName, runPipeline } from '../passes/pipeline.ts';
+import type { PassOptions } from '../passes/pass.ts';
 
 class Attention extends nn.Module {
   readonly q: nn.Linear;
@@ -108,7 +109,7 @@ test('scopes survive the train step; an AMP train step with the attention block 
 test('bad ampScopes are refused (E0604)', (t) => {
   const { graph } = traceNet();
   for (const [opt, want] of [[['attention'], /ampScopes: expects an object of trace scope to f16\|f32/], [{ attention: 'bf16' }, /ampScopes: scope 'attention' must be 'f16' or 'f32', got 'bf16'/]] as const) {
-    const e = t.throws(() => runPipeline(graph, pipelineByName('amp'), { options: { ampScopes: opt } }), { instanceOf: AmpcError });
+    const e = t.throws(() => runPipeline(graph, pipelineByName('amp'), { options: { ampScopes: opt } as unknown as PassOptions }), { instanceOf: AmpcError });
     t.is(e!.code, 'E0604');
     t.regex(e!.message, want);
   }

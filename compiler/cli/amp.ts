@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Graph } from '../../ir/graph.ts';
+import type { PassOptions } from '../../passes/pass.ts';
 import { pipelineByName, runPipeline } from '../../passes/pipeline.ts';
 import { readOverrides } from '../../passes/precision.ts';
 
@@ -23,11 +24,9 @@ function opList(s: string | undefined): string[] | undefined {
 }
 
 /** Pass-context options for the flags (checked: unknown op names are E0604). */
-export function ampOptions(flags: AmpFlags): Record<string, unknown> {
-  const options: Record<string, unknown> = {};
+export function ampOptions(flags: AmpFlags): PassOptions {
   const allow = opList(flags.ampAllow), deny = opList(flags.ampDeny);
-  if (allow) options.ampAllow = allow;
-  if (deny) options.ampDeny = deny;
+  const options: PassOptions = { ...(allow ? { ampAllow: allow } : {}), ...(deny ? { ampDeny: deny } : {}) };
   readOverrides(options);
   return options;
 }
@@ -48,7 +47,7 @@ export function precisionOption(): Option {
 
 /** The graph under AMP: the `amp` pipeline (precision + cast cleanup) with the overrides. */
 export function ampGraph(g: Graph, flags: AmpFlags, log?: (line: string) => void): Graph {
-  return runPipeline(g, pipelineByName('amp'), { options: { pipeline: 'amp', ...ampOptions(flags) }, ...(log ? { log } : {}) });
+  return runPipeline(g, pipelineByName('amp'), { options: ampOptions(flags), ...(log ? { log } : {}) });
 }
 
 /** The graph to execute for `--precision`. */

@@ -33,6 +33,8 @@ export interface CheckOptions extends AmpFlags {
   graph?: string;
   backend: 'gpu' | 'reference';
   f16Mode?: F16Mode;
+  /** Fuse kernels (default true; `--no-fusion`). */
+  fusion?: boolean;
 }
 
 /** One row of the report: an op of the AMP graph beside its original value. */
@@ -152,7 +154,7 @@ export async function checkCommand(file: string, opts: CheckOptions, io: CliIO):
   } else {
     const ctx = await acquireDevice();
     release = () => ctx.destroy();
-    run = (pg, ins) => runGraphOnGpu(pg, ins, ctx, { f16Mode: opts.f16Mode });
+    run = (pg, ins) => runGraphOnGpu(pg, ins, ctx, { f16Mode: opts.f16Mode, fusion: opts.fusion !== false });
   }
   try {
     const { rows } = await checkGraph(g, inputs, opts, run);

@@ -27,9 +27,10 @@ function buildProgram(io: CliIO): Command {
       .description('parse and verify an .ir file, run a pass pipeline, and print the IR')
       .argument('<file>', 'the .ir file')
       .addOption(new Option('--pipeline <name>', 'pass pipeline to run').default('none'))
-      .option('--print-ir-after <pass>', "print the IR after the named pass, or after every pass with 'all'"),
-  ).action((file: string, o: { pipeline: string; printIrAfter?: string; ampAllow?: string; ampDeny?: string }) => {
-    dumpCommand(file, { pipeline: o.pipeline, printIrAfter: o.printIrAfter, ampAllow: o.ampAllow, ampDeny: o.ampDeny }, io);
+      .option('--print-ir-after <pass>', "print the IR after the named pass, or after every pass with 'all'")
+      .option('--no-fusion', 'stop after the pipeline: do not run the fusion pass compiles run after it'),
+  ).action((file: string, o: { pipeline: string; printIrAfter?: string; ampAllow?: string; ampDeny?: string; fusion: boolean }) => {
+    dumpCommand(file, { pipeline: o.pipeline, printIrAfter: o.printIrAfter, ampAllow: o.ampAllow, ampDeny: o.ampDeny, fusion: o.fusion }, io);
   });
 
   /** The options `run` and `grad` share: inputs, backend, precision, graph, f16 mode, output file. */
@@ -41,6 +42,7 @@ function buildProgram(io: CliIO): Command {
       .addOption(precisionOption())
       .option('--graph <name>', 'which graph of the module (default: the first)')
       .addOption(new Option('--f16-mode <mode>', 'f16 tensors as array<f16> (needs shader-f16) or packed two per u32 (default: native when the device has shader-f16)').choices(['native', 'packed']))
+      .option('--no-fusion', 'one kernel per op: do not fuse elementwise ops and matmul epilogues (for debugging and comparisons)')
       .option('-o, --out <file>', `write the ${what} here instead of stdout`);
 
   executing(program.command('run').description('run a graph on its inputs and print (or save) its outputs as tensor JSON, a list in return order'), 'outputs')
@@ -63,7 +65,8 @@ function buildProgram(io: CliIO): Command {
       .option('--seed <n>', 'seed for --random-inputs (default 0)')
       .addOption(new Option('--backend <name>', 'where to run the AMP graph').choices(['gpu', 'reference']).default('gpu'))
       .option('--graph <name>', 'which graph of the module (default: the first)')
-      .addOption(new Option('--f16-mode <mode>', 'f16 tensors as array<f16> or packed two per u32').choices(['native', 'packed'])),
+      .addOption(new Option('--f16-mode <mode>', 'f16 tensors as array<f16> or packed two per u32').choices(['native', 'packed']))
+      .option('--no-fusion', 'one kernel per op: do not fuse elementwise ops and matmul epilogues'),
   ).action(async (file: string, o: CheckOptions) => {
     await checkCommand(file, o, io);
   });

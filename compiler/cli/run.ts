@@ -25,6 +25,8 @@ export interface RunOptions extends AmpFlags {
   precision: PrecisionMode;
   graph?: string;
   f16Mode?: F16Mode;
+  /** Fuse kernels (default true; `--no-fusion`). */
+  fusion?: boolean;
   out?: string;
 }
 
@@ -47,7 +49,7 @@ export async function execute(g: Graph, inputs: Record<string, HostTensor>, opts
   if (opts.backend === 'reference') return interpret(g, inputs);
   const ctx = await acquireDevice();
   try {
-    return await runGraphOnGpu(g, inputs, ctx, { f16Mode: opts.f16Mode });
+    return await runGraphOnGpu(g, inputs, ctx, { f16Mode: opts.f16Mode, fusion: opts.fusion !== false });
   } finally {
     ctx.destroy();
   }

@@ -20,7 +20,7 @@ const SATURATE = 10;
 const GELU_C = 0.044715;
 
 /** WGSL function `name(x, dy)` of compute type `t` for one form of gelu_grad. */
-function geluGradFn(name: string, t: string, approximate: string): string {
+export function geluGradFn(name: string, t: string, approximate: string): string {
   const L = (v: number) => literal(v, t);
   const derivative = approximate === 'tanh'
     ? [

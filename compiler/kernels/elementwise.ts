@@ -11,8 +11,8 @@ import type { EmitContext, KernelLaunch } from './context.ts';
 import { nodeLabel, readOf, writeOf } from './context.ts';
 import { mapKernel } from './map.ts';
 
-type Unary = 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'reciprocal' | 'tanh' | 'sigmoid' | 'relu' | 'gelu';
-type Binary = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'pow' | 'equal' | 'less' | 'greater' | 'less_equal' | 'greater_equal';
+export type Unary = 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'reciprocal' | 'tanh' | 'sigmoid' | 'relu' | 'gelu';
+export type Binary = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'pow' | 'equal' | 'less' | 'greater' | 'less_equal' | 'greater_equal';
 
 const isFloatType = (t: string) => t === 'f32' || t === 'f16';
 

@@ -6,6 +6,7 @@ import { emitConv2d } from './conv.ts';
 import { emitConv2dGradInput, emitConv2dGradWeight } from './conv-grad.ts';
 import { emitBinary, emitCast, emitConstant, emitSelect, emitUnary } from './elementwise.ts';
 import { emitGeluGrad } from './elementwise-grad.ts';
+import { emitFused } from './fused.ts';
 import { emitMatmul } from './matmul.ts';
 import { emitAvgPool2d, emitMaxPool2d } from './pool.ts';
 import { emitAvgPool2dGrad, emitMaxPool2dGrad } from './pool-grad.ts';
@@ -49,4 +50,5 @@ export const EMITTERS: EmitterTable = {
   avg_pool2d_grad: emitAvgPool2dGrad,
   gelu_grad: emitGeluGrad,
   unscale_check: emitUnscaleCheck,
+  fused: emitFused,
 };

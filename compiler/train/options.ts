@@ -4,6 +4,7 @@
 
 import { AmpcError } from '../../ir/errors.ts';
 import type { Module } from '../../ir/trace/nn/module.ts';
+import type { PassOptions } from '../../passes/pass.ts';
 import type { InputSpec } from '../../ir/trace/spec.ts';
 import type { Tensor } from '../../ir/trace/tensor.ts';
 import type { TraceOutput } from '../../ir/trace/trace.ts';
@@ -39,7 +40,7 @@ export interface TrainerOptions<M extends Module> {
    */
   readonly lossScale?: LossScaleSpec;
   /** Options of the amp pipeline (precision overrides), when precision is 'amp'. */
-  readonly ampOptions?: Readonly<Record<string, unknown>>;
+  readonly ampOptions?: PassOptions;
   /** How f16 tensors live on the device (default: native when the device has shader-f16). */
   readonly f16Mode?: F16Mode;
 }

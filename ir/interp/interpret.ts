@@ -87,7 +87,7 @@ export function evalNode(node: Node, operands: readonly HostTensor[]): HostTenso
       }
     });
     const types = node.results.map((v) => v.type);
-    const out = INTERP_RULES[node.op]([...operands], node.attrs, types);
+    const out = node.body ? evalBody(node.body, operands) : INTERP_RULES[node.op]([...operands], node.attrs, types);
     if (out.length !== types.length) throw new Error(`produced ${out.length} result(s), the node has ${types.length}`);
     return types.map((want, i) => checkResult(node, i, out[i], want));
   } catch (e) {
@@ -95,6 +95,11 @@ export function evalNode(node: Node, operands: readonly HostTensor[]): HostTenso
     const msg = e instanceof Error ? e.message : String(e);
     throw new AmpcError('E0801', `${node.op}: the reference interpreter failed: ${msg}`, node.loc);
   }
+}
+
+/** A fused node's body on its operands: the body graph interpreted like any graph (every value stored as its dtype). */
+function evalBody(body: Graph, operands: readonly HostTensor[]): HostTensor[] {
+  return interpret(body, Object.fromEntries(body.inputs.map((v, i) => [v.name ?? '', operands[i]!])));
 }
 
 /** Evaluates the graph; returns every value's tensor (inputs and all intermediates). */

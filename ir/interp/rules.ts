@@ -81,4 +81,8 @@ export const INTERP_RULES: { readonly [P in OpName]: InterpRule } = {
   gelu_grad: grad.geluGrad,
 
   unscale_check: amp.unscaleCheck,
+  // Evaluated through its body graph (evalNode in interpret.ts).
+  fused: () => {
+    throw new Error('a fused node is evaluated through its body');
+  },
 };

@@ -62,6 +62,8 @@ interface InstrAst {
   readonly operands: IToken[];
   readonly attrs: AttrAst[];
   readonly types: TypeAst[];
+  /** A fused node's body. */
+  readonly body: Graph | undefined;
 }
 
 // ---------------------------------------------------------------- messages
@@ -110,7 +112,7 @@ class IrParser extends EmbeddedActionsParser {
     this.MANY(() => this.SUBRULE(this.graph));
   });
 
-  graph = this.RULE('graph', (): void => {
+  graph = this.RULE('graph', (): Graph | undefined => {
     const returns: IToken[] = [];
     this.CONSUME(GraphKw);
     const name = this.CONSUME(GraphName);
@@ -139,7 +141,7 @@ class IrParser extends EmbeddedActionsParser {
     } });
     this.ACTION(() => this.builder!.ret(st!, ret, returns));
     this.CONSUME(RBrace);
-    this.ACTION(() => this.builder!.endGraph(st!));
+    return this.ACTION(() => this.builder!.endGraph(st!));
   });
 
   graphInput = this.RULE('graphInput', (): InputAst => {
@@ -181,7 +183,12 @@ class IrParser extends EmbeddedActionsParser {
       const t = this.SUBRULE(this.tensorType);
       this.ACTION(() => types.push(t));
     } });
-    return { results, op, operands, attrs, types };
+    // A fused node's body graph (ir/ops-fused.ts).
+    let body: Graph | undefined;
+    this.OPTION2(() => {
+      body = this.SUBRULE(this.graph);
+    });
+    return { results, op, operands, attrs, types, body };
   });
 
   attr = this.RULE('attr', (): AttrAst => {
@@ -304,6 +311,8 @@ class Builder {
   /** The last token of each node's instruction (for trailing notes). */
   readonly nodeEnds = new Map<Node, IToken>();
   private readonly graphLocs = new Map<string, Loc>();
+  /** Graphs being built: more than one while inside a fused node's body. */
+  private depth = 0;
 
   constructor(private readonly file: string | undefined) {
     this.module = new Module(file);
@@ -316,9 +325,12 @@ class Builder {
   beginGraph(nameTok: IToken): GraphState {
     const name = nameTok.image.slice(1);
     const loc = this.loc(nameTok);
-    const prev = this.graphLocs.get(name);
-    if (prev) throw new AmpcError('E0403', `graph @${name} is defined twice (first at ${prev.line}:${prev.col})`, loc);
-    this.graphLocs.set(name, loc);
+    // A body's name is local to its node; module graphs need distinct names.
+    if (this.depth++ === 0) {
+      const prev = this.graphLocs.get(name);
+      if (prev) throw new AmpcError('E0403', `graph @${name} is defined twice (first at ${prev.line}:${prev.col})`, loc);
+      this.graphLocs.set(name, loc);
+    }
     return { g: new Graph(name, loc), scope: new Map(), outputTypes: [] };
   }
 
@@ -362,7 +374,7 @@ class Builder {
     if (declared.length !== names.length) {
       throw new AmpcError('E0302', `${opName}: ${names.length} result name(s) on the left but ${declared.length} type(s) declared`, opLoc);
     }
-    const node = st.g.addNode(opName, operands, attrs, { loc: opLoc, declared, names });
+    const node = st.g.addNode(opName, operands, attrs, { loc: opLoc, declared, names, ...(ins.body ? { body: ins.body } : {}) });
     this.nodeEnds.set(node, ins.types[ins.types.length - 1]!.end);
     node.results.forEach((v, i) => st.scope.set(names[i]!, { value: v, loc: this.loc(ins.results[i]!) }));
   }
@@ -382,8 +394,10 @@ class Builder {
     st.g.setOutputs(outs);
   }
 
-  endGraph(st: GraphState): void {
-    this.module.add(st.g);
+  /** Adds a top-level graph to the module; a body is returned to its fused node instead. */
+  endGraph(st: GraphState): Graph {
+    if (--this.depth === 0) this.module.add(st.g);
+    return st.g;
   }
 
   private define(st: GraphState, tok: IToken, what: string): string {

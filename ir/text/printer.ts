@@ -60,18 +60,24 @@ export function printNode(node: Node, names: Map<Value, string>, opts: PrintOpti
   let line = `${lhs} = ${node.op}${operands}${printAttrs(node)} : ${types}`;
   const notes = [node.note, opts.annotate?.(node)].filter((s): s is string => !!s);
   if (notes.length) line += `  // ${notes.join('; ')}`;
+  // A fused node's body follows on the next lines, indented (ir/ops-fused.ts).
+  if (node.body) line += '\n' + graphLines(node.body, opts).map((l) => '  ' + l).join('\n');
   return line;
 }
 
-export function printGraph(g: Graph, opts: PrintOptions = {}): string {
+function graphLines(g: Graph, opts: PrintOptions): string[] {
   const names = nameValues(g);
   const ins = g.inputs.map((v) => `%${names.get(v)}: ${typeToString(v.type)}${v.isParam ? ' {param}' : ''}`).join(', ');
   const outs = g.outputs.map((v) => typeToString(v.type)).join(', ');
   const lines = [`graph @${g.name}(${ins}) -> (${outs}) {`];
-  for (const n of g.nodes) lines.push('  ' + printNode(n, names, opts));
+  for (const n of g.nodes) lines.push(...printNode(n, names, opts).split('\n').map((l) => '  ' + l));
   lines.push(g.outputs.length ? `  return ${g.outputs.map((v) => `%${names.get(v)}`).join(', ')}` : '  return');
   lines.push('}');
-  return lines.join('\n') + '\n';
+  return lines;
+}
+
+export function printGraph(g: Graph, opts: PrintOptions = {}): string {
+  return graphLines(g, opts).join('\n') + '\n';
 }
 
 export function printModule(m: Module, opts: PrintOptions = {}): string {

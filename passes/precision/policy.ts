@@ -12,6 +12,7 @@
 import { AmpcError } from '../../ir/errors.ts';
 import type { OpName } from '../../ir/ops.ts';
 import { isOpName } from '../../ir/ops.ts';
+import type { PassOptions } from '../pass.ts';
 
 export type PrecisionClass = 'allow' | 'deny' | 'promote' | 'follow';
 
@@ -38,6 +39,7 @@ export const PRECISION_CLASSES: { readonly [P in OpName]: PrecisionClass } = {
   cross_entropy: 'deny',
   mse_loss: 'deny',
   unscale_check: 'deny', // loss scaling: f32 gradients
+  fused: 'deny', // formed after precision assignment; its body's dtypes are fixed (the pass refuses fused graphs)
 
   // promote: widest float input
   add: 'promote',
@@ -116,7 +118,7 @@ function precisionMap(option: string, what: string, raw: unknown, key: (k: strin
  * Reads `ampAllow: string[]`, `ampDeny: string[]`, `ampNodes: Record<value
  * name, 'f16'|'f32'>` and `ampScopes: Record<trace scope, 'f16'|'f32'>`.
  */
-export function readOverrides(options: Readonly<Record<string, unknown>>): PrecisionOverrides {
+export function readOverrides(options: PassOptions): PrecisionOverrides {
   return {
     allow: opNames('ampAllow', options.ampAllow),
     deny: opNames('ampDeny', options.ampDeny),

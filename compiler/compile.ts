@@ -1,0 +1,88 @@
+// The one compile path: a graph, a pipeline of passes, the codegen passes
+// (fusion, unless turned off), then lowering to a Plan with its memory plan.
+// The CLI, runGraphOnGpu, the Trainer (train step and predict) and the
+// benchmarks all compile through compileGraph, so a pass added here reaches
+// every one of them; pass summaries and IR dumps come out the same way for all.
+
+import type { Graph } from '../ir/graph.ts';
+import type { GpuContext } from '../runtime/device.ts';
+import type { F16Mode, Plan } from '../runtime/plan.ts';
+import type { Pass, PassOptions } from '../passes/pass.ts';
+import { CODEGEN_PASSES, pipelineByName } from '../passes/pipeline.ts';
+import { checkPrintIrAfter, runPipeline } from '../passes/runner.ts';
+import type { AdapterKind } from './kernels/context.ts';
+import { adapterKindOf } from './kernels/matmul-config.ts';
+import { lowerGraph } from './lower.ts';
+
+/** What the kernels are generated for: a device, or its facts (for compiling without one). */
+export interface CompileTarget {
+  readonly f16Mode: F16Mode;
+  readonly adapter: AdapterKind;
+  readonly maxWorkgroupsPerDim?: number;
+  /** Storage buffers one kernel may bind (fusion keeps its kernels within it). */
+  readonly maxStorageBuffers?: number;
+}
+
+export interface CompileSpec {
+  /** Passes to run before codegen, or a pipeline name (default: none). */
+  readonly pipeline?: string | readonly Pass[];
+  readonly options?: PassOptions;
+  /** Fuse elementwise ops into single kernels (default true; false for debugging and comparisons). */
+  readonly fusion?: boolean;
+  /** Overrides the device's f16 mode (default: native with shader-f16, else packed). */
+  readonly f16Mode?: F16Mode;
+  /** In-place updates after each run (a train step's `updates`); see LowerOptions.updates. */
+  readonly updates?: readonly { readonly output: number; readonly input: string }[];
+  /** Share device buffers between intermediates whose live ranges do not overlap (default true). */
+  readonly memoryPlan?: boolean;
+  /** Receives each pass's one-line summary. */
+  readonly log?: (line: string) => void;
+  /** Pass name, or 'all', after which to print the IR (to `dump`). */
+  readonly printIrAfter?: string;
+  readonly dump?: (text: string) => void;
+}
+
+export interface Compiled {
+  /** The graph after every pass: what the plan runs. */
+  readonly graph: Graph;
+  readonly plan: Plan;
+  /** Kernel launches of one run. */
+  readonly dispatches: number;
+  /** Milliseconds spent in passes and codegen. */
+  readonly compileMs: number;
+}
+
+export function targetOf(ctx: GpuContext, f16Mode?: F16Mode): CompileTarget {
+  return {
+    f16Mode: f16Mode ?? (ctx.hasF16 ? 'native' : 'packed'),
+    adapter: adapterKindOf(ctx.adapterInfo),
+    maxWorkgroupsPerDim: ctx.limits.maxComputeWorkgroupsPerDimension,
+    maxStorageBuffers: ctx.limits.maxStorageBuffersPerShaderStage,
+  };
+}
+
+/** The passes compileGraph runs for `spec`, in order. */
+export function compilePasses(spec: Pick<CompileSpec, 'pipeline' | 'fusion'>): readonly Pass[] {
+  const pipeline = typeof spec.pipeline === 'string' ? pipelineByName(spec.pipeline) : (spec.pipeline ?? []);
+  return [...pipeline, ...(spec.fusion === false ? [] : CODEGEN_PASSES)];
+}
+
+export function compileGraph(g: Graph, device: GpuContext | CompileTarget, spec: CompileSpec = {}): Compiled {
+  const start = performance.now();
+  const target = 'adapter' in device ? { ...device, ...(spec.f16Mode ? { f16Mode: spec.f16Mode } : {}) } : targetOf(device, spec.f16Mode);
+  const passes = compilePasses(spec);
+  checkPrintIrAfter(spec.printIrAfter, passes);
+  const options = { ...spec.options, ...(target.maxStorageBuffers ? { maxKernelBindings: target.maxStorageBuffers } : {}) };
+  const graph = runPipeline(g, passes, { options, ...(spec.log ? { log: spec.log } : {}) }, {
+    ...(spec.printIrAfter ? { printIrAfter: spec.printIrAfter } : {}),
+    ...(spec.dump ? { dump: spec.dump } : {}),
+  });
+  const plan = lowerGraph(graph, {
+    f16Mode: target.f16Mode,
+    target: target.adapter,
+    ...(target.maxWorkgroupsPerDim ? { maxWorkgroupsPerDim: target.maxWorkgroupsPerDim } : {}),
+    ...(spec.updates ? { updates: spec.updates } : {}),
+    ...(spec.memoryPlan !== undefined ? { memoryPlan: spec.memoryPlan } : {}),
+  });
+  return { graph, plan, dispatches: plan.dispatches.length, compileMs: performance.now() - start };
+}

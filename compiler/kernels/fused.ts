@@ -1,0 +1,195 @@
+// The fused kernel (ir/ops-fused.ts): one invocation evaluates the whole body
+// of a `fused` node for some elements of its iteration shape, keeping every
+// intermediate in registers, and stores each result. Body ops use the same
+// WGSL as their unfused kernels (compiler/kernels/elementwise.ts), in the
+// compute type of their dtype; an f16 intermediate is rounded to f16 exactly
+// where the unfused graph would have stored it (native f16 arithmetic does so
+// by itself; in packed mode, which computes f16 values in f32, the kernel
+// rounds), so fused and unfused kernels agree.
+//
+// Each invocation handles ELEMENTS_PER_INVOCATION[target] elements, strided by
+// the number of invocations so that neighbouring invocations touch
+// neighbouring elements (bench/README.md has the figures behind the table).
+
+import type { DType } from '../../ir/dtype.ts';
+import type { Node, Value } from '../../ir/graph.ts';
+import { storeAs } from '../../ir/interp/tensor.ts';
+import { numel } from '../../ir/types.ts';
+import { ENTRY_PARAMS, gridFor } from '../wgsl/grid.ts';
+import { broadcastIndex, coordsOf, sameLayout } from '../wgsl/indexing.ts';
+import { computeType, declareBindings, literal, load, needsF16, store } from '../wgsl/storage.ts';
+import type { AdapterKind, BoundBuffer, EmitContext, KernelLaunch } from './context.ts';
+import { nodeLabel, readOf, writeOf } from './context.ts';
+import type { Binary, Unary } from './elementwise.ts';
+import { BINARY_WGSL, convert, helpersFor, UNARY_WGSL } from './elementwise.ts';
+import { geluGradFn } from './elementwise-grad.ts';
+import { MAP_WORKGROUP } from './map.ts';
+import type { OutputSite } from './matmul.ts';
+import { matmulKernel, matmulMath } from './matmul.ts';
+
+/** Elements each invocation of a fused kernel computes, per adapter kind. */
+export const ELEMENTS_PER_INVOCATION: { readonly [K in AdapterKind]: number } = {
+  // lavapipe: fewer, longer invocations amortize its per-invocation cost.
+  cpu: 4,
+  // GPUs: enough invocations to fill the machine matter more.
+  gpu: 1,
+};
+
+/** The WGSL expression of one body node, given its operands' expressions; `fns` collects helper functions. */
+function bodyExpr(n: Node, x: readonly string[], ctx: EmitContext, fns: Map<string, string>): string {
+  const t = (v: Value) => computeType(v.type.dtype, ctx.mode);
+  switch (n.op) {
+    case 'constant': {
+      const r = n.results[0]!;
+      return literal(storeAs(r.type.dtype, n.attrs.value as number), t(r));
+    }
+    case 'cast':
+      return convert(x[0]!, n.operands[0]!.type.dtype, n.results[0]!.type.dtype, ctx);
+    case 'select':
+      return `select(${x[2]}, ${x[1]}, ${x[0]})`;
+    case 'gelu_grad': {
+      const ct = t(n.operands[0]!);
+      const approximate = n.attrs.approximate as string;
+      const name = `gelu_${approximate === 'tanh' ? 'tanh' : 'erf'}_grad_${ct}`;
+      if (!fns.has(name)) fns.set(name, geluGradFn(name, ct, approximate));
+      return `${name}(${x[0]}, ${x[1]})`;
+    }
+    default:
+      if (n.op in UNARY_WGSL) return UNARY_WGSL[n.op as Unary](x[0]!, t(n.operands[0]!), n);
+      if (n.op in BINARY_WGSL) return BINARY_WGSL[n.op as Binary](x[0]!, x[1]!, t(n.operands[0]!));
+      throw new Error(`fused: no WGSL for body op ${n.op}`);
+  }
+}
+
+/** In packed mode f16 values are computed in f32: round where the unfused graph stores an f16 value. */
+function rounded(expr: string, dtype: DType, ctx: EmitContext): string {
+  return dtype === 'f16' && ctx.mode === 'packed' ? `ampc_round_f16(${expr})` : expr;
+}
+
+/** The statements evaluating the body's elementwise ops at flat index `idx`, after `preset` values (an anchor's result). */
+function bodyLines(
+  node: Node, ctx: EmitContext, idx: string, prefix: string,
+  inputs: ReadonlyMap<Value, BoundBuffer>, preset: ReadonlyMap<Value, string>, fns: Map<string, string>,
+): { lines: string[]; names: Map<Value, string> } {
+  const body = node.body!;
+  const shape = node.results[0]!.type.shape;
+  const names = new Map<Value, string>(preset);
+  const lines: string[] = [];
+  const used = [...inputs.keys()];
+  if (used.some((v) => !sameLayout(v.type.shape, shape))) lines.push(coordsOf(shape, idx, `${prefix}c`));
+  body.inputs.forEach((v, k) => {
+    const b = inputs.get(v);
+    if (!b) return;
+    names.set(v, `${prefix}x${k}`);
+    const at = sameLayout(v.type.shape, shape) ? idx : broadcastIndex(v.type.shape, shape.length, `${prefix}c`);
+    lines.push(`let ${prefix}x${k} = ${load(b.binding, at, ctx.mode)};`);
+  });
+  body.nodes.forEach((n, j) => {
+    if (preset.has(n.results[0]!)) return;
+    const r = n.results[0]!;
+    names.set(r, `${prefix}t${j}`);
+    lines.push(`let ${prefix}t${j} = ${rounded(bodyExpr(n, n.operands.map((v) => names.get(v)!), ctx, fns), r.type.dtype, ctx)};`);
+  });
+  return { lines, names };
+}
+
+function helpersOf(lines: readonly string[], fns: ReadonlyMap<string, string>): string {
+  const text = [...lines, ...fns.values()].join('\n');
+  return [...new Set([helpersFor(text, 'f32'), helpersFor(text, 'f16'), ...fns.values()])].filter((h) => h !== '').join('\n');
+}
+
+function bodyUsesF16(node: Node): boolean {
+  const body = node.body!;
+  return [...body.inputs, ...body.nodes.flatMap((n) => n.results)].some((v) => v.type.dtype === 'f16');
+}
+
+export function emitFused(node: Node, ctx: EmitContext): KernelLaunch[] {
+  const anchor = node.body!.nodes.find((n) => n.op === 'matmul');
+  return [anchor ? fusedMatmul(node, anchor, ctx) : fusedMap(node, ctx)];
+}
+
+/** Elementwise only: a map kernel over the fused shape. */
+function fusedMap(node: Node, ctx: EmitContext): KernelLaunch {
+  const body = node.body!;
+  const shape = node.results[0]!.type.shape;
+  const count = numel(shape);
+  const inputs = node.operands.map((v, k) => readOf(ctx, v, `in${k}`));
+  const outputs = node.results.map((r, k) => writeOf(ctx, r, `out${k}`));
+  const fns = new Map<string, string>();
+  const { lines, names } = bodyLines(node, ctx, 'i', '', new Map(body.inputs.map((v, k) => [v, inputs[k]!])), new Map(), fns);
+  body.outputs.forEach((v, k) => lines.push(store(outputs[k]!.binding, 'i', names.get(v)!, ctx.mode)));
+
+  const all = [...inputs, ...outputs];
+  const bindings = all.map((b) => b.binding);
+  const usesF16 = needsF16(bindings, ctx.mode, bodyUsesF16(node));
+  const per = count > MAP_WORKGROUP * ELEMENTS_PER_INVOCATION[ctx.target] ? ELEMENTS_PER_INVOCATION[ctx.target] : 1;
+  const threads = Math.ceil(count / per);
+  const grid = gridFor(Math.ceil(threads / MAP_WORKGROUP), ctx.maxWorkgroupsPerDim);
+  const indent = (s: string, by: string) => s.split('\n').map((l) => by + l).join('\n');
+  const loop = per === 1
+    ? [`  let i = g;`, `  if (i >= ${count}u) { return; }`, indent(lines.join('\n'), '  ')]
+    : [
+      `  if (g >= ${threads}u) { return; }`,
+      `  for (var k = 0u; k < ${per}u; k++) {`,
+      `    let i = g + k * ${threads}u;`,
+      `    if (i >= ${count}u) { break; }`,
+      indent(lines.join('\n'), '    '),
+      '  }',
+    ];
+  const code = [
+    usesF16 ? 'enable f16;' : '',
+    declareBindings(bindings, ctx.mode),
+    helpersOf(lines, fns),
+    `@compute @workgroup_size(${MAP_WORKGROUP})`,
+    `fn main(${ENTRY_PARAMS}) {`,
+    `  let g = ${grid.groupIndex} * ${MAP_WORKGROUP}u + lid;`,
+    ...loop,
+    '}',
+    '',
+  ].filter((l) => l !== '').join('\n');
+  return { label: nodeLabel(node, ctx), code, usesF16, bindings: all.map((b) => b.buffer), workgroups: grid.workgroups };
+}
+
+/**
+ * A matmul with an epilogue: the matmul kernel (compiler/kernels/matmul.ts)
+ * whose store hook takes the finished accumulator, rounds it to the matmul's
+ * dtype as storing it would, evaluates the epilogue ops on it (reading their
+ * other inputs at the output element) and stores every result.
+ */
+function fusedMatmul(node: Node, anchor: Node, ctx: EmitContext): KernelLaunch {
+  const body = node.body!;
+  const operandOf = (v: Value) => node.operands[body.inputs.indexOf(v)]!;
+  const [av, bv] = anchor.operands as [Value, Value];
+  const epilogueInputs = new Map<Value, BoundBuffer>();
+  body.inputs.forEach((v, k) => {
+    if (body.nodes.some((n) => n !== anchor && n.operands.includes(v))) epilogueInputs.set(v, readOf(ctx, node.operands[k]!, `in${k}`));
+  });
+  const outputs = node.results.map((r, k) => writeOf(ctx, r, k === 0 ? 'c' : `out${k}`));
+  const mm = anchor.results[0]!;
+  const acc = anchor.attrs.acc as DType;
+  const math = matmulMath(av.type.dtype, acc, ctx.mode);
+  const fns = new Map<string, string>();
+  const accAs = (x: string) => rounded(convert(x, math.type === 'f16' ? 'f16' : 'f32', mm.type.dtype, ctx), mm.type.dtype, ctx);
+  const storeC = (x: string, site: OutputSite): string => {
+    const { lines, names } = bodyLines(node, ctx, 'ei', 'e', epilogueInputs, new Map([[mm, 'et']]), fns);
+    const stores = body.outputs.map((v, k) => store(outputs[k]!.binding, 'ei', names.get(v)!, ctx.mode));
+    return `{ let ei = ${site.idx}; let et = ${accAs(x)};\n      ${[...lines, ...stores].join('\n      ')} }`;
+  };
+  // The hook is called once; its text also tells which helpers the epilogue needs.
+  const probe = storeC('acc', { idx: '0u', batch: '0u', row: '0u', col: '0u' });
+  return matmulKernel(ctx, {
+    label: nodeLabel(node, ctx),
+    a: readOf(ctx, operandOf(av), 'a'),
+    b: readOf(ctx, operandOf(bv), 'b'),
+    out: outputs[0]!,
+    extra: [...epilogueInputs.values(), ...outputs.slice(1)],
+    aShape: av.type.shape,
+    bShape: bv.type.shape,
+    transposeA: anchor.attrs.transpose_a as boolean,
+    transposeB: anchor.attrs.transpose_b as boolean,
+    acc,
+    helpers: helpersOf([probe], fns),
+    hooks: { storeC },
+    hooksUseF16: ctx.mode === 'native' && bodyUsesF16(node),
+  });
+}

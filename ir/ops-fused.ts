@@ -1,0 +1,34 @@
+// The fused op: several elementwise ops run as one kernel (passes/fusion.ts
+// forms them). Its body is an ordinary graph, printed right after the node
+// and parsed back with it, as XLA's fusion computations are:
+//
+//   %new.w, %new.m = fused %w, %g, %m, %lr : f32[16,32], f32[16,32]  // fused: 14 ops (...)
+//     graph @fused.0(%w: f32[16,32], %g: f32[16,32], %m: f32[16,32], %lr: f32[]) -> (f32[16,32], f32[16,32]) {
+//       ...
+//       return %0, %1
+//     }
+//
+// The operands are the body's inputs, in order and of the same types; the
+// results are the body's outputs. The body holds elementwise ops and splat
+// constants only, all broadcasting to one iteration shape (the shape of
+// every result), so one invocation per element evaluates it. A fused node's
+// numerics are those of its body: the dtype of every intermediate is in the
+// body, and kernels round an f16 intermediate exactly where the unfused graph
+// stored it.
+
+import type { OpDef } from './op-def.ts';
+import { AmpcError } from './errors.ts';
+
+export function fusedDefs() {
+  return {
+    fused: {
+      operands: { min: 0 },
+      attrs: {},
+      traits: [],
+      infer: (_operands, _attrs, declared) => {
+        if (!declared || declared.length === 0) throw new AmpcError('E0404', 'fused: needs a body graph (its results are the body\'s outputs)');
+        return declared.map((t) => ({ dtype: t.dtype, shape: [...t.shape] }));
+      },
+    },
+  } satisfies Record<string, OpDef>;
+}

@@ -1,0 +1,196 @@
+// Fusion: groups of elementwise ops (passes/fusion/groups.ts) become `fused`
+// nodes (ir/ops-fused.ts) whose body graph holds the group's ops, with the
+// constants they read inlined and the casts they read (a param's f16 copy,
+// a bias cast) recomputed in place, so each group runs as one kernel that
+// keeps its intermediates in registers; a cast every reader recomputes is
+// gone, with its buffer. The body keeps every op, dtype and cast of
+// the group, so fusion changes no numerics; only values used outside the
+// group (or returned) are results. A group of one op that reads no constant
+// stays as it is. Runs after precision, cast cleanup and the train step; the
+// summary line gives groups formed and kernels before -> after.
+
+import { Graph } from '../ir/graph.ts';
+import type { Node, Value } from '../ir/graph.ts';
+import { nameValues } from '../ir/text/printer.ts';
+import { numel } from '../ir/types.ts';
+import type { FusionGroup } from './fusion/groups.ts';
+import { anchorOf, findGroups } from './fusion/groups.ts';
+import type { Pass, PassContext } from './pass.ts';
+
+/** Ops that lower to no kernel (views of their operand's buffer). */
+const NO_KERNEL = new Set(['reshape']);
+
+export interface FusionStats {
+  /** Ops whose results nothing used, removed first. */
+  readonly deadOps: number;
+  readonly groups: number;
+  readonly opsFused: number;
+  readonly constantsInlined: number;
+  readonly kernelsBefore: number;
+  readonly kernelsAfter: number;
+}
+
+export function fuseGraph(input: Graph, opts: { readonly maxBindings?: number } = {}): { graph: Graph; stats: FusionStats } {
+  const kernelsBefore = countKernels(input);
+  const { graph: g, removed: deadOps } = withoutDeadOps(input);
+  const { groups: found } = findGroups(g, opts.maxBindings);
+  const names = nameValues(g);
+  const isConstant = (v: Value) => v.def?.op === 'constant';
+  // A group of one op that reads no constant gains nothing.
+  const groups = found.filter((grp) => grp.nodes.length > 1 || (!anchorOf(grp.nodes) && grp.nodes[0]!.operands.some(isConstant)));
+  const groupOf = new Map<Node, FusionGroup>();
+  for (const grp of groups) for (const n of grp.nodes) groupOf.set(n, grp);
+
+  // Emit in an order where every producer (node or group) precedes its users.
+  const out = new Graph(g.name, g.loc);
+  const map = new Map<Value, Value>();
+  for (const v of g.inputs) map.set(v, out.addInput(v.name!, v.type, { param: v.isParam }));
+  const usedOutside = new Set<Value>(g.outputs);
+  for (const n of g.nodes) for (const v of n.operands) if (!(v.def && groupOf.get(v.def) && groupOf.get(v.def) === groupOf.get(n))) usedOutside.add(v);
+
+  /** Whether group `grp` recomputes `v` in its body instead of reading it: a constant, or a cast outside any group that no anchor reads. */
+  const inlinedIn = (grp: FusionGroup | undefined, v: Value): boolean => {
+    if (!grp || !v.def || grp.nodes.includes(v.def)) return false;
+    if (isConstant(v)) return true;
+    return v.def.op === 'cast' && !groupOf.has(v.def) && !anchorOf(grp.nodes)?.operands.includes(v);
+  };
+  /** Values the kernel of `grp` reads from elsewhere (through inlined casts to their sources). */
+  const reads = (grp: FusionGroup): Value[] => grp.nodes.flatMap((m) => m.operands.flatMap((v) => {
+    if (v.def && grp.nodes.includes(v.def)) return [];
+    if (inlinedIn(grp, v)) return isConstant(v) ? [] : v.def!.operands.filter((u) => !isConstant(u));
+    return [v];
+  }));
+
+  const done = new Set<Node | FusionGroup>();
+  let constantsInlined = 0;
+  const emit = (item: Node | FusionGroup): void => {
+    if (done.has(item)) return;
+    done.add(item);
+    const deps = 'nodes' in item ? reads(item) : item.operands;
+    for (const v of deps) if (v.def) emit(groupOf.get(v.def) ?? v.def);
+    if ('nodes' in item) constantsInlined += emitGroup(out, item, map, names, usedOutside, (v) => inlinedIn(item, v));
+    else copyNode(out, item, map);
+  };
+  // Constants and casts that fused groups recompute are emitted only where something else still reads them.
+  const needed = new Set<Node>();
+  for (const n of g.nodes) for (const v of n.operands) if (v.def && !inlinedIn(groupOf.get(n), v)) needed.add(v.def);
+  for (const v of g.outputs) if (v.def) needed.add(v.def);
+  for (const n of g.nodes) {
+    if ((n.op === 'constant' || n.op === 'cast') && !groupOf.has(n) && !needed.has(n)) continue;
+    emit(groupOf.get(n) ?? n);
+  }
+  out.setOutputs(g.outputs.map((v) => map.get(v)!));
+  const opsFused = groups.reduce((s, grp) => s + grp.nodes.length, 0);
+  return { graph: out, stats: { deadOps, groups: groups.length, opsFused, constantsInlined, kernelsBefore, kernelsAfter: countKernels(out) } };
+}
+
+/** `g` without the ops whose results reach no output (a copy when any are removed). */
+export function withoutDeadOps(g: Graph): { graph: Graph; removed: number } {
+  const live = new Set<Value>(g.outputs);
+  const keep = new Set<Node>();
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i]!;
+    if (!n.results.some((r) => live.has(r))) continue;
+    keep.add(n);
+    for (const v of n.operands) live.add(v);
+  }
+  if (keep.size === g.nodes.length) return { graph: g, removed: 0 };
+  const out = new Graph(g.name, g.loc);
+  const map = new Map<Value, Value>();
+  for (const v of g.inputs) map.set(v, out.addInput(v.name!, v.type, { param: v.isParam }));
+  for (const n of g.nodes) if (keep.has(n)) copyNode(out, n, map);
+  out.setOutputs(g.outputs.map((v) => map.get(v)!));
+  return { graph: out, removed: g.nodes.length - keep.size };
+}
+
+function copyNode(out: Graph, n: Node, map: Map<Value, Value>): Node {
+  const copy = out.addNode(n.op, n.operands.map((v) => map.get(v)!), n.attrs, {
+    loc: n.loc,
+    declared: n.results.map((r) => r.type),
+    names: n.results.map((r) => r.name),
+    scope: n.scope,
+    ...(n.body ? { body: n.body } : {}),
+  });
+  if (n.note !== undefined) copy.note = n.note;
+  n.results.forEach((r, i) => map.set(r, copy.results[i]!));
+  return copy;
+}
+
+/** Emits one group as a fused node; returns the number of constants inlined into its body. */
+function emitGroup(
+  out: Graph, grp: FusionGroup, map: Map<Value, Value>, names: ReadonlyMap<Value, string>, usedOutside: ReadonlySet<Value>,
+  inlined: (v: Value) => boolean,
+): number {
+  const body = new Graph(`fused.${out.nodes.filter((n) => n.op === 'fused').length}`, grp.nodes[0]!.loc);
+  const inner = new Map<Value, Value>();
+  const operands: Value[] = [];
+  let constants = 0;
+  /** `v` inside the body: an inlined constant or cast, or a body input. */
+  const valueOf = (v: Value): Value => {
+    let r = inner.get(v);
+    if (r) return r;
+    if (v.def?.op === 'constant') {
+      r = body.addNode('constant', [], v.def.attrs, { declared: [v.type], loc: v.def.loc }).results[0]!;
+      constants++;
+    } else if (v.def && inlined(v)) {
+      const c = v.def;
+      const copy = body.addNode(c.op, c.operands.map(valueOf), c.attrs, { loc: c.loc, declared: [v.type], names: [v.name] });
+      if (c.note !== undefined) copy.note = c.note;
+      r = copy.results[0]!;
+    } else {
+      r = body.addInput(names.get(v)!, v.type);
+      operands.push(map.get(v)!);
+    }
+    inner.set(v, r);
+    return r;
+  };
+  for (const n of grp.nodes) {
+    for (const v of n.operands) if (!(v.def && grp.nodes.includes(v.def))) valueOf(v);
+    const copy = body.addNode(n.op, n.operands.map((v) => inner.get(v)!), n.attrs, { loc: n.loc, declared: n.results.map((r) => r.type), names: n.results.map((r) => r.name) });
+    if (n.note !== undefined) copy.note = n.note;
+    n.results.forEach((r, i) => inner.set(r, copy.results[i]!));
+  }
+  // Constants first, as written; then the group's ops in program order.
+  body.nodes.sort((a, b) => (a.op === 'constant' ? 0 : 1) - (b.op === 'constant' ? 0 : 1));
+  const results = grp.nodes.flatMap((n) => n.results).filter((r) => usedOutside.has(r));
+  body.setOutputs(results.map((r) => inner.get(r)!));
+  const last = grp.nodes[grp.nodes.length - 1]!;
+  const scopes = new Set(grp.nodes.map((n) => n.scope));
+  const node = out.addNode('fused', operands, {}, {
+    loc: last.loc,
+    names: results.map((r) => r.name),
+    body,
+    ...(scopes.size === 1 && last.scope !== undefined ? { scope: last.scope } : {}),
+  });
+  node.note = fusedNote(grp, constants);
+  results.forEach((r, i) => map.set(r, node.results[i]!));
+  return constants;
+}
+
+/** `fused: 17 elementwise ops over f32[16,32] (mul ×6, add ×3, ...), 3 constants inlined, one kernel instead of 20`. */
+function fusedNote(grp: FusionGroup, constants: number): string {
+  const counts = new Map<string, number>();
+  for (const n of grp.nodes) counts.set(n.op, (counts.get(n.op) ?? 0) + 1);
+  const ops = [...counts].map(([op, k]) => (k > 1 ? `${op} ×${k}` : op)).join(', ');
+  const r = grp.nodes[grp.nodes.length - 1]!.results[0]!;
+  const anchor = anchorOf(grp.nodes);
+  const ew = grp.nodes.length - (anchor ? 1 : 0);
+  const over = r.type.shape.length ? r.type.shape.join('x') : 'a scalar';
+  const what = anchor ? `${anchor.op} with a ${ew}-op epilogue over ${over}` : `${ew} elementwise op${ew > 1 ? 's' : ''} over ${over}`;
+  return `fused: ${what} (${ops})${constants ? `, ${constants} constant${constants > 1 ? 's' : ''} inlined` : ''}: one kernel instead of ${grp.nodes.length + constants}`;
+}
+
+/** Nodes that launch a kernel: all but views and empty results. */
+export function countKernels(g: Graph): number {
+  return g.nodes.filter((n) => !NO_KERNEL.has(n.op) && !n.results.every((r) => numel(r.type.shape) === 0)).length;
+}
+
+export const fusionPass: Pass = {
+  name: 'fusion',
+  run(g: Graph, ctx: PassContext): Graph {
+    const { graph, stats } = fuseGraph(g, { ...(ctx.options.maxKernelBindings ? { maxBindings: ctx.options.maxKernelBindings } : {}) });
+    ctx.log?.(`fusion: @${g.name}: ${stats.deadOps ? `${stats.deadOps} dead ops removed, ` : ''}${stats.groups} groups of ${stats.opsFused} ops (${stats.constantsInlined} constants inlined), kernels ${stats.kernelsBefore} -> ${stats.kernelsAfter}`);
+    return graph;
+  },
+};
+

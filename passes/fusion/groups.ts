@@ -1,0 +1,144 @@
+// Which nodes fuse: groups of elementwise nodes of one result shape, grown
+// greedily in program order (a node joins the groups of its operands'
+// producers), then small groups of one shape merged side by side. A matmul
+// may head a group (its anchor): the elementwise ops after it over its
+// result shape become its epilogue (bias, activation, scale, output cast),
+// run on the accumulator before it is stored. A group must stay convex: no
+// path may leave it and come back (else the fused kernel would need a value
+// computed after it); it holds at most one anchor, and nothing of the group
+// may feed its anchor. The legality rules are a table (FUSION_RULES).
+
+import type { Graph, Node, Value } from '../../ir/graph.ts';
+import { hasTrait } from '../../ir/ops.ts';
+import { numel, shapesEqual } from '../../ir/types.ts';
+
+export interface FusionGroup {
+  /** Members in program order. */
+  nodes: Node[];
+}
+
+/** Ops that can head a group, their elementwise consumers fused as epilogue. */
+export const ANCHOR_OPS: ReadonlySet<string> = new Set(['matmul']);
+
+export function anchorOf(nodes: readonly Node[]): Node | undefined {
+  return nodes.find((n) => ANCHOR_OPS.has(n.op));
+}
+
+/** Why a node may join fusion at all; the first rule that refuses wins. */
+export interface FusionRule {
+  readonly name: string;
+  readonly refuses: (n: Node) => boolean;
+}
+
+export const FUSION_RULES: readonly FusionRule[] = [
+  { name: 'not-elementwise', refuses: (n) => n.op === 'constant' || !(hasTrait(n.op, 'elementwise') || ANCHOR_OPS.has(n.op)) },
+  { name: 'several-results', refuses: (n) => n.results.length !== 1 },
+  // An anchor's operands are read from buffers by its kernel; a splat constant has none.
+  { name: 'anchor-reads-constant', refuses: (n) => ANCHOR_OPS.has(n.op) && n.operands.some((v) => v.def?.op === 'constant') },
+  { name: 'empty', refuses: (n) => numel(n.results[0]!.type.shape) === 0 },
+];
+
+/** Side-by-side merging of independent groups only below this many elements (launch cost dominates there). */
+export const HORIZONTAL_MAX_ELEMENTS = 4096;
+
+/** Storage buffers a kernel may bind when the device does not say: WebGPU's default maxStorageBuffersPerShaderStage. */
+export const DEFAULT_MAX_BINDINGS = 8;
+
+export function fusible(n: Node): boolean {
+  return !FUSION_RULES.some((r) => r.refuses(n));
+}
+
+export function findGroups(g: Graph, maxBindings = DEFAULT_MAX_BINDINGS): { groups: FusionGroup[]; refused: Record<string, number> } {
+  const graphOutputs = new Set(g.outputs);
+  const index = new Map<Node, number>(g.nodes.map((n, i) => [n, i]));
+  const users = new Map<Value, Node[]>();
+  for (const n of g.nodes) for (const v of n.operands) {
+    let u = users.get(v);
+    if (!u) users.set(v, (u = []));
+    u.push(n);
+  }
+  const groupOf = new Map<Node, FusionGroup>();
+  const refused: Record<string, number> = Object.fromEntries(FUSION_RULES.map((r) => [r.name, 0]));
+
+  /** No path leaves `members` and re-enters it; at most one anchor, fed by nothing of the group. */
+  const legal = (members: ReadonlySet<Node>): boolean => {
+    const anchors = [...members].filter((m) => ANCHOR_OPS.has(m.op));
+    if (anchors.length > 1) return false;
+    if (anchors[0] && anchors[0].operands.some((v) => v.def && members.has(v.def))) return false;
+    return bindings(members) <= maxBindings && convex(members);
+  };
+  /** Buffers the group's kernel binds: values it reads from outside (constants are inlined) and values it returns. */
+  const bindings = (members: ReadonlySet<Node>): number => {
+    const read = new Set<Value>();
+    let written = 0;
+    for (const m of members) {
+      for (const v of m.operands) if (!(v.def && members.has(v.def)) && v.def?.op !== 'constant') read.add(v);
+      for (const r of m.results) if (graphOutputs.has(r) || (users.get(r) ?? []).some((u) => !members.has(u))) written++;
+    }
+    return read.size + written;
+  };
+  // Paths are followed through whole groups: a group runs as one kernel, so
+  // each of its results waits for all of its inputs. Checking this on every
+  // merge keeps the graph of groups acyclic, not just each group convex.
+  const convex = (members: ReadonlySet<Node>): boolean => {
+    const seen = new Set<Node>();
+    const stack: Node[] = [];
+    for (const m of members) for (const r of m.results) for (const u of users.get(r) ?? []) if (!members.has(u)) stack.push(u);
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (seen.has(n)) continue;
+      const unit = groupOf.get(n)?.nodes ?? [n];
+      for (const m of unit) seen.add(m);
+      for (const m of unit) for (const r of m.results) for (const u of users.get(r) ?? []) {
+        if (members.has(u)) return false;
+        if (!seen.has(u)) stack.push(u);
+      }
+    }
+    return true;
+  };
+  const merge = (parts: readonly FusionGroup[], extra: Node[]): FusionGroup => {
+    const nodes = [...parts.flatMap((p) => p.nodes), ...extra].sort((a, b) => index.get(a)! - index.get(b)!);
+    const grp: FusionGroup = { nodes };
+    for (const n of nodes) groupOf.set(n, grp);
+    return grp;
+  };
+  const shapeOf = (n: Node) => n.results[0]!.type.shape;
+
+  for (const n of g.nodes) {
+    const rule = FUSION_RULES.find((r) => r.refuses(n));
+    if (rule) {
+      if (n.op !== 'constant') refused[rule.name]!++;
+      continue;
+    }
+    const candidates: FusionGroup[] = [];
+    for (const v of n.operands) {
+      const grp = v.def && groupOf.get(v.def);
+      if (grp && !candidates.includes(grp) && shapesEqual(shapeOf(grp.nodes[0]!), shapeOf(n))) candidates.push(grp);
+    }
+    const all = new Set<Node>([n, ...candidates.flatMap((c) => c.nodes)]);
+    if (candidates.length && legal(all)) {
+      merge(candidates, [n]);
+      continue;
+    }
+    const one = candidates.find((c) => legal(new Set([n, ...c.nodes])));
+    merge(one ? [one] : [], [n]);
+  }
+
+  // Side by side: small groups of one shape (scalar bookkeeping, bias-sized updates).
+  let groups = [...new Set(groupOf.values())].sort((a, b) => index.get(a.nodes[0]!)! - index.get(b.nodes[0]!)!);
+  for (let i = 0; i < groups.length; i++) {
+    const a = groups[i]!;
+    if (numel(shapeOf(a.nodes[0]!)) > HORIZONTAL_MAX_ELEMENTS || anchorOf(a.nodes)) continue;
+    for (let j = i + 1; j < groups.length; j++) {
+      const b = groups[j]!;
+      if (!shapesEqual(shapeOf(a.nodes[0]!), shapeOf(b.nodes[0]!)) || anchorOf(b.nodes)) continue;
+      if (!legal(new Set([...a.nodes, ...b.nodes]))) continue;
+      const m = merge([a, b], []);
+      a.nodes = m.nodes;
+      for (const n of a.nodes) groupOf.set(n, a);
+      groups.splice(j--, 1);
+    }
+  }
+  groups = groups.filter((grp) => grp.nodes.length > 0);
+  return { groups, refused };
+}

@@ -1,0 +1,44 @@
+// What a pass is: a named pure function Graph -> Graph, and the context it
+// runs in. Options are typed here, once, for every pass; they travel in the
+// context (never in globals) and are part of every compile cache key.
+
+import type { Graph } from '../ir/graph.ts';
+import type { LossScaleSpec } from './loss-scaling.ts';
+import type { OptimizerSpec } from './optimizer.ts';
+
+export type Precision = 'f16' | 'f32';
+
+/** Every pass option; each pass reads its own and checks what a JavaScript caller could get wrong. */
+export interface PassOptions {
+  // amp-precision (passes/precision/policy.ts)
+  /** Op names moved to the allow class. */
+  readonly ampAllow?: readonly string[];
+  /** Op names moved to the deny class (deny wins over allow). */
+  readonly ampDeny?: readonly string[];
+  /** Precision of the node defining a named value. */
+  readonly ampNodes?: Readonly<Record<string, Precision>>;
+  /** Precision of every node traced in a scope or below it (innermost wins). */
+  readonly ampScopes?: Readonly<Record<string, Precision>>;
+  // autodiff
+  /** Params to differentiate with respect to (default: every float param). */
+  readonly gradWrt?: readonly string[];
+  /** Output to differentiate (default 0). */
+  readonly gradOutput?: number;
+  // train step (passes/train-step.ts)
+  readonly optimizer?: OptimizerSpec;
+  readonly lossScale?: LossScaleSpec;
+  // fusion (passes/fusion.ts): set by the compile from its target
+  /** Storage buffers one kernel may bind (the device's maxStorageBuffersPerShaderStage; default 8, WebGPU's default limit). */
+  readonly maxKernelBindings?: number;
+}
+
+export interface PassContext {
+  readonly options: PassOptions;
+  /** Called with a pass's one-line summary (e.g. casts inserted). */
+  readonly log?: (line: string) => void;
+}
+
+export interface Pass {
+  readonly name: string;
+  readonly run: (g: Graph, ctx: PassContext) => Graph;
+}
