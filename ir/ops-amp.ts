@@ -8,6 +8,12 @@
 // reports in one bool scalar whether every element of every u_i is finite.
 // One op for all gradients, so the check is a single pass over them and the
 // finite flag is a value the rest of the step can select on.
+//
+//   %finite = finite_check %inv_scale, %g0, %g1, ...
+//
+// is the same check without the unscaled copies: fusion (passes/fusion/
+// unscale.ts) gives it to a step whose optimizer kernels recompute
+// g_i · inv_scale themselves, so no unscaled gradient is ever stored.
 
 import type { OpDef } from './op-def.ts';
 import { AmpcError } from './errors.ts';
@@ -30,6 +36,20 @@ export function ampDefs() {
           if (g.dtype !== 'f32') throw new AmpcError('E0206', `unscale_check: gradients must be f32, got ${typeToString(g)}; cast them first`);
         }
         return [...grads.map((g) => ({ dtype: g.dtype, shape: [...g.shape] })), BOOL_SCALAR];
+      },
+    },
+    finite_check: {
+      operands: { min: 2 },
+      attrs: {},
+      traits: [],
+      infer: ([inv, ...grads]) => {
+        if (inv!.dtype !== 'f32' || inv!.shape.length !== 0) {
+          throw new AmpcError('E0206', `finite_check: the inverse scale must be f32[], got ${typeToString(inv!)}`);
+        }
+        for (const g of grads) {
+          if (g.dtype !== 'f32') throw new AmpcError('E0206', `finite_check: gradients must be f32, got ${typeToString(g)}; cast them first`);
+        }
+        return [BOOL_SCALAR];
       },
     },
   } satisfies Record<string, OpDef>;

@@ -15,6 +15,7 @@ import { nameValues } from '../ir/text/printer.ts';
 import { numel } from '../ir/types.ts';
 import type { FusionGroup } from './fusion/groups.ts';
 import { anchorOf, findGroups } from './fusion/groups.ts';
+import { recomputeUnscaled } from './fusion/unscale.ts';
 import type { Pass, PassContext } from './pass.ts';
 
 /** Ops that lower to no kernel (views of their operand's buffer). */
@@ -23,6 +24,8 @@ const NO_KERNEL = new Set(['reshape']);
 export interface FusionStats {
   /** Ops whose results nothing used, removed first. */
   readonly deadOps: number;
+  /** unscale_checks whose unscaled gradients the optimizer now recomputes (finite_check instead). */
+  readonly unscaleSplit: number;
   readonly groups: number;
   readonly opsFused: number;
   readonly constantsInlined: number;
@@ -32,7 +35,8 @@ export interface FusionStats {
 
 export function fuseGraph(input: Graph, opts: { readonly maxBindings?: number } = {}): { graph: Graph; stats: FusionStats } {
   const kernelsBefore = countKernels(input);
-  const { graph: g, removed: deadOps } = withoutDeadOps(input);
+  const { graph: live, removed: deadOps } = withoutDeadOps(input);
+  const { graph: g, rewritten: unscaleSplit } = recomputeUnscaled(live);
   const { groups: found } = findGroups(g, opts.maxBindings);
   const names = nameValues(g);
   const isConstant = (v: Value) => v.def?.op === 'constant';
@@ -81,7 +85,7 @@ export function fuseGraph(input: Graph, opts: { readonly maxBindings?: number } 
   }
   out.setOutputs(g.outputs.map((v) => map.get(v)!));
   const opsFused = groups.reduce((s, grp) => s + grp.nodes.length, 0);
-  return { graph: out, stats: { deadOps, groups: groups.length, opsFused, constantsInlined, kernelsBefore, kernelsAfter: countKernels(out) } };
+  return { graph: out, stats: { deadOps, unscaleSplit, groups: groups.length, opsFused, constantsInlined, kernelsBefore, kernelsAfter: countKernels(out) } };
 }
 
 /** `g` without the ops whose results reach no output (a copy when any are removed). */
@@ -189,7 +193,7 @@ export const fusionPass: Pass = {
   name: 'fusion',
   run(g: Graph, ctx: PassContext): Graph {
     const { graph, stats } = fuseGraph(g, { ...(ctx.options.maxKernelBindings ? { maxBindings: ctx.options.maxKernelBindings } : {}) });
-    ctx.log?.(`fusion: @${g.name}: ${stats.deadOps ? `${stats.deadOps} dead ops removed, ` : ''}${stats.groups} groups of ${stats.opsFused} ops (${stats.constantsInlined} constants inlined), kernels ${stats.kernelsBefore} -> ${stats.kernelsAfter}`);
+    ctx.log?.(`fusion: @${g.name}: ${stats.deadOps ? `${stats.deadOps} dead ops removed, ` : ''}${stats.unscaleSplit ? 'unscaled gradients recomputed in the update, ' : ''}${stats.groups} groups of ${stats.opsFused} ops (${stats.constantsInlined} constants inlined), kernels ${stats.kernelsBefore} -> ${stats.kernelsAfter}`);
     return graph;
   },
 };

@@ -50,5 +50,6 @@ export const EMITTERS: EmitterTable = {
   avg_pool2d_grad: emitAvgPool2dGrad,
   gelu_grad: emitGeluGrad,
   unscale_check: emitUnscaleCheck,
+  finite_check: emitUnscaleCheck,
   fused: emitFused,
 };

@@ -43,6 +43,13 @@ export interface TrainerOptions<M extends Module> {
   readonly ampOptions?: PassOptions;
   /** How f16 tensors live on the device (default: native when the device has shader-f16). */
   readonly f16Mode?: F16Mode;
+  /** Fuse elementwise ops, optimizer updates and matmul epilogues into single kernels (default true). */
+  readonly fusion?: boolean;
+  /** Receives every pass's one-line summary when a graph is compiled, as `ampc dump` prints them. */
+  readonly log?: (line: string) => void;
+  /** Pass name, or 'all', after which each compiled graph's IR goes to `dump` (`--print-ir-after`). */
+  readonly printIrAfter?: string;
+  readonly dump?: (text: string) => void;
 }
 
 /** Where the loss scale stands (read from the device by lossScaleStatus()). */
@@ -75,6 +82,7 @@ export function checkOptions<M extends Module>(o: TrainerOptions<M>): void {
   if (!o.optimizer || typeof o.optimizer !== 'object') fail("Trainer.create: `optimizer` must be an optimizer spec, e.g. { kind: 'adam', lr: 1e-3 }");
   checkLr(o.optimizer.lr, 'Trainer.create: optimizer.lr');
   if (o.seed !== undefined && !(Number.isSafeInteger(o.seed) && o.seed >= 0)) fail(`Trainer.create: seed must be a non-negative integer, got ${JSON.stringify(o.seed)}`);
+  if (o.fusion !== undefined && typeof o.fusion !== 'boolean') fail(`Trainer.create: fusion must be true or false, got ${JSON.stringify(o.fusion)}`);
   if (o.precision !== undefined && o.precision !== 'f32' && o.precision !== 'amp') fail(`Trainer.create: precision must be 'f32' or 'amp', got ${JSON.stringify(o.precision)}`);
   try {
     resolveLossScale(o.lossScale, o.precision ?? 'f32');

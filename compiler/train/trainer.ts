@@ -38,12 +38,13 @@ import { GOOD_STEPS_INPUT, resolveLossScale, SCALE_INPUT, SKIPPED_INPUT } from '
 import type { LossScaling } from '../../passes/loss-scaling.ts';
 import { LR_INPUT, trainStepGraph } from '../../passes/optimizer.ts';
 import type { StateInput } from '../../passes/optimizer.ts';
-import { pipelineByName, runPipeline } from '../../passes/pipeline.ts';
 import { acquireDevice } from '../../runtime/device.ts';
 import type { GpuContext } from '../../runtime/device.ts';
 import { decodeTensor, encodeTensor } from '../../runtime/host-data.ts';
 import { Session } from '../../runtime/session.ts';
-import { compileForDevice, defaultF16Mode } from '../execute.ts';
+import type { CompileSpec } from '../compile.ts';
+import { compileGraph } from '../compile.ts';
+import { defaultF16Mode } from '../execute.ts';
 import { inputBytes, inputType } from './inputs.ts';
 import type { TensorInput } from './inputs.ts';
 import { checkLr, checkOptions, fail, stableJson } from './options.ts';
@@ -58,6 +59,9 @@ export type { DynamicLossScaleOptions, LossScaleSpec } from '../../passes/loss-s
 interface Entry {
   readonly kind: 'train' | 'predict';
   readonly session: Session;
+  /** Kernel launches of one run, and the milliseconds trace + passes + codegen took. */
+  readonly dispatches: number;
+  readonly compileMs: number;
   /** Types and plan names of the user inputs (the first graph inputs). */
   readonly inputTypes: readonly TensorType[];
   readonly inputNames: readonly string[];
@@ -93,6 +97,7 @@ export class Trainer<M extends Module = Module> {
   /** Every session created, in order, and what it runs. */
   readonly #sessions: Session[] = [];
   readonly #kinds = new Map<Session, 'train' | 'predict'>();
+  readonly #lastEntry = new Map<'train' | 'predict', Entry>();
   /** Parameters and buffers of the model (from the first trace), in state_dict order of first use. */
   #params: readonly ParamSpec[] = [];
   #buffers: readonly ParamSpec[] = [];
@@ -151,6 +156,22 @@ export class Trainer<M extends Module = Module> {
    */
   get gpuBufferBytes(): number {
     return this.#sessions.reduce((n, s) => n + s.bufferBytes, 0);
+  }
+
+  /**
+   * Kernel launches of one train step and of one prediction (from the
+   * compiled plans of the most recent shapes; 0 until one was compiled), and
+   * how long compiling them took (trace, passes, WGSL and plan; not the
+   * driver's shader compilation when the session is created), in ms.
+   */
+  get compileStats(): { trainDispatches: number; predictDispatches: number; trainCompileMs: number; predictCompileMs: number } {
+    const last = (kind: 'train' | 'predict') => this.#lastEntry.get(kind);
+    return {
+      trainDispatches: last('train')?.dispatches ?? 0,
+      predictDispatches: last('predict')?.dispatches ?? 0,
+      trainCompileMs: last('train')?.compileMs ?? 0,
+      predictCompileMs: last('predict')?.compileMs ?? 0,
+    };
   }
 
   /** gpuBufferBytes split by kind: the train steps' sessions and the predictions' (eval batches). */
@@ -305,6 +326,19 @@ export class Trainer<M extends Module = Module> {
     return xs.map((x, i) => inputType(`${what}: input ${i}${specs[i]!.name ? ` (${specs[i]!.name})` : ''}`, specs[i]!, x, true));
   }
 
+  /** What every compile of this trainer shares: f16 mode, fusion, amp options, logging and dumps. */
+  #compileSpec(): CompileSpec {
+    const o = this.#opts;
+    return {
+      ...(o.f16Mode ? { f16Mode: o.f16Mode } : {}),
+      fusion: o.fusion !== false,
+      options: o.ampOptions ?? {},
+      ...(o.log ? { log: o.log } : {}),
+      ...(o.printIrAfter ? { printIrAfter: o.printIrAfter } : {}),
+      ...(o.dump ? { dump: o.dump } : {}),
+    };
+  }
+
   #key(kind: 'train' | 'predict', types: readonly TensorType[]): string {
     const o = this.#opts;
     return stableJson({
@@ -315,6 +349,7 @@ export class Trainer<M extends Module = Module> {
       lossScale: kind === 'train' ? this.lossScaling : undefined,
       ampOptions: o.precision === 'amp' ? o.ampOptions : undefined,
       f16Mode: o.f16Mode ?? defaultF16Mode(this.ctx),
+      fusion: o.fusion !== false,
     });
   }
 
@@ -338,6 +373,7 @@ export class Trainer<M extends Module = Module> {
   #trainEntry(types: readonly TensorType[]): Promise<Entry> {
     return this.#cached(this.#key('train', types), async () => {
       const { model, loss, optimizer, precision, lossScale, ampOptions } = this.#opts;
+      const start = performance.now();
       const traced: TraceResult = inMode(model, true, () => traceModule(model, this.#specs(types), { call: loss }));
       if (this.#owner === undefined) {
         this.#params = traced.params;
@@ -345,7 +381,9 @@ export class Trainer<M extends Module = Module> {
       }
       const extraUpdates = traced.stateUpdates.map((u) => ({ output: u.outputIndex, input: u.name }));
       const step = trainStepGraph(traced.graph, optimizer, { extraUpdates, precision, lossScale, ampOptions });
-      const plan = compileForDevice(step.graph, this.ctx, { f16Mode: this.#opts.f16Mode, updates: step.updates });
+      const compiled = compileGraph(step.graph, this.ctx, { ...this.#compileSpec(), updates: step.updates });
+      const plan = compiled.plan;
+      const compileMs = performance.now() - start;
       const session = await Session.create(this.ctx, plan);
       this.#sessions.push(session);
       this.#kinds.set(session, 'train');
@@ -360,10 +398,11 @@ export class Trainer<M extends Module = Module> {
       for (const s of step.state) session.write(s.name, encodeTensor(s.type.dtype, new Float64Array(numel(s.type.shape)).fill(s.init)));
       session.write(lrName, encodeTensor('f32', [this.#lr]));
       const entry: Entry = {
-        kind: 'train', session, inputTypes: types, inputNames: plan.inputs.slice(0, types.length).map((x) => x.name),
+        kind: 'train', session, dispatches: compiled.dispatches, compileMs, inputTypes: types, inputNames: plan.inputs.slice(0, types.length).map((x) => x.name),
         state, output: step.loss, lrName, stepState: step.state, syncedAt: -1,
       };
       this.#trainEntries.push(entry);
+      this.#lastEntry.set('train', entry);
       return entry;
     });
   }
@@ -371,9 +410,11 @@ export class Trainer<M extends Module = Module> {
   #predictEntry(types: readonly TensorType[]): Promise<Entry> {
     return this.#cached(this.#key('predict', types), async () => {
       const { model } = this.#opts;
+      const start = performance.now();
       const traced = inMode(model, false, () => traceModule(model, this.#specs(types)));
-      const graph = this.#opts.precision === 'amp' ? runPipeline(traced.graph, pipelineByName('amp'), { options: this.#opts.ampOptions ?? {} }) : traced.graph;
-      const plan = compileForDevice(graph, this.ctx, { f16Mode: this.#opts.f16Mode });
+      const compiled = compileGraph(traced.graph, this.ctx, { ...this.#compileSpec(), pipeline: this.#opts.precision === 'amp' ? 'amp' : 'none' });
+      const plan = compiled.plan;
+      const compileMs = performance.now() - start;
       const session = await Session.create(this.ctx, plan);
       this.#sessions.push(session);
       this.#kinds.set(session, 'predict');
@@ -382,10 +423,12 @@ export class Trainer<M extends Module = Module> {
         const io = plan.inputs.find((x) => x.name === s.name)!;
         state.set(s.name, plan.buffers[io.buffer]!.byteSize);
       }
-      return {
-        kind: 'predict', session, inputTypes: types, inputNames: plan.inputs.slice(0, types.length).map((x) => x.name),
+      const entry: Entry = {
+        kind: 'predict', session, dispatches: compiled.dispatches, compileMs, inputTypes: types, inputNames: plan.inputs.slice(0, types.length).map((x) => x.name),
         state, output: 0, lrName: undefined, stepState: [], syncedAt: -1,
       };
+      this.#lastEntry.set('predict', entry);
+      return entry;
     });
   }
 

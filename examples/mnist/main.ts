@@ -2,7 +2,7 @@
 //
 //   npm run mnist -- [--model mlp|cnn] [--precision amp|f32] [--epochs N] [--batch-size N]
 //                    [--optimizer adam|adamw|sgd] [--lr X] [--seed N] [--data DIR] [--max-steps N]
-//                    [--loss-scale dynamic|off|N] [--init-scale X] [--plot FILE.svg]
+//                    [--loss-scale dynamic|off|N] [--init-scale X] [--plot FILE.svg] [--no-fusion]
 //
 // Defaults: the 784-256-10 MLP, Adam lr 1e-3, batch 64, 2 epochs, seed 0,
 // precision amp (f16 matmuls, f32 master weights and optimizer) with dynamic
@@ -10,8 +10,9 @@
 // `--loss-scale N` fixes the scale, `--loss-scale off` turns scaling off (the
 // default under `--precision f32`). SGD defaults to lr 0.01 with momentum
 // 0.9, AdamW to lr 1e-3 with weight decay 0.01, as in PyTorch. It ends with
-// the lines `test accuracy: 0.8712`, `skipped steps: K` and `final loss
-// scale: S`. Bad flags or data: a message on stderr and exit code 1, no
+// the lines `test accuracy: 0.8712`, `skipped steps: K`, `final loss scale:
+// S` and `dispatches per step: N` (of one train step, from the compiled
+// plan; `--no-fusion` shows the unfused count). Bad flags or data: a message on stderr and exit code 1, no
 // stack trace.
 
 import { existsSync } from 'node:fs';
@@ -39,6 +40,7 @@ interface Flags {
   lossScale?: string;
   initScale?: number;
   plot?: string;
+  fusion: boolean;
 }
 
 function positiveInt(v: string): number {
@@ -82,6 +84,7 @@ function buildProgram(): Command {
     .option('--loss-scale <s>', 'loss scaling: dynamic (default under amp), off (default under f32), or a fixed scale N', lossScale)
     .option('--init-scale <x>', 'initial scale of dynamic loss scaling (default 65536)', positiveNumber)
     .option('--plot <file.svg>', 'write the loss curve (and the loss scale) as an SVG picture')
+    .option('--no-fusion', 'one kernel per op (for comparisons): do not fuse elementwise ops, optimizer updates and matmul epilogues')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (text, write) => write(`mnist: ${text}`) })
     .exitOverride();
@@ -131,7 +134,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.log(`device: ${describeDevice(ctx)}`);
       const cfg = {
         model: f.model, epochs: f.epochs, batchSize: f.batchSize, optimizer: optimizerSpec(f), seed: f.seed, maxSteps: f.maxSteps,
-        precision: f.precision, lossScale,
+        precision: f.precision, lossScale, fusion: f.fusion,
       };
       const result = await train(cfg, data, ctx, { line: (t) => console.log(t) });
       if (f.plot) {

@@ -40,9 +40,15 @@ export interface TrainConfig {
   readonly precision?: 'f32' | 'amp';
   /** Loss scaling (default: dynamic under amp, off under f32). */
   readonly lossScale?: LossScaleSpec;
+  /** Fuse kernels (default true). */
+  readonly fusion?: boolean;
 }
 
 export interface TrainResult {
+  /** Kernel launches of one train step, from the compiled plan. */
+  readonly dispatchesPerStep: number;
+  /** Milliseconds to trace and compile the train step (passes, WGSL, plan). */
+  readonly compileMs: number;
   readonly accuracy: number;
   readonly lossScale: LossScaleStatus;
   /** Bytes of the GPU buffers the trainer's sessions held: all, the train step's, the evaluation's (batches of EVAL_BATCH). */
@@ -130,8 +136,10 @@ export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, ou
     device: ctx,
     precision: cfg.precision ?? 'f32',
     lossScale: cfg.lossScale,
+    fusion: cfg.fusion !== false,
   });
-  out.line(`compiled the train step in ${((performance.now() - compileStart) / 1000).toFixed(1)} s`);
+  const stats = trainer.compileStats;
+  out.line(`compiled the train step in ${((performance.now() - compileStart) / 1000).toFixed(1)} s (trace, passes and WGSL ${stats.trainCompileMs.toFixed(0)} ms; ${stats.trainDispatches} dispatches per step${cfg.fusion === false ? ', fusion off' : ''})`);
   const progress = new Progress();
   const epochSeconds: number[] = [];
   const curve: TrainResult['curve'] = [];
@@ -185,7 +193,8 @@ export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, ou
     out.line(`test accuracy: ${acc.toFixed(4)}`);
     out.line(`skipped steps: ${status.skippedSteps}`);
     out.line(`final loss scale: ${status.scale}`);
-    return { accuracy: acc, lossScale: status, gpuBufferBytes, trainStepBufferBytes: byKind.train, evalBufferBytes: byKind.predict, epochSeconds, curve };
+    out.line(`dispatches per step: ${stats.trainDispatches}`);
+    return { dispatchesPerStep: stats.trainDispatches, compileMs: stats.trainCompileMs, accuracy: acc, lossScale: status, gpuBufferBytes, trainStepBufferBytes: byKind.train, evalBufferBytes: byKind.predict, epochSeconds, curve };
   } finally {
     progress.stop();
     trainer.destroy();

@@ -81,6 +81,7 @@ export const INTERP_RULES: { readonly [P in OpName]: InterpRule } = {
   gelu_grad: grad.geluGrad,
 
   unscale_check: amp.unscaleCheck,
+  finite_check: amp.finiteCheck,
   // Evaluated through its body graph (evalNode in interpret.ts).
   fused: () => {
     throw new Error('a fused node is evaluated through its body');

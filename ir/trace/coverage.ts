@@ -41,5 +41,6 @@ export const TRACED_BY: { readonly [P in OpName]: string | null } = {
   avg_pool2d_grad: null,
   gelu_grad: null,
   unscale_check: null,
+  finite_check: null,
   fused: null,
 };

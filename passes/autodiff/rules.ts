@@ -81,6 +81,7 @@ export const VJP_RULES: { readonly [P in OpName]: VjpRule | 'nondifferentiable' 
   avg_pool2d_grad: 'nondifferentiable',
   gelu_grad: 'nondifferentiable',
   unscale_check: 'nondifferentiable',
+  finite_check: 'nondifferentiable',
   fused: 'nondifferentiable', // fusion runs after autodiff
 };
 

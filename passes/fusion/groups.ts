@@ -1,6 +1,6 @@
 // Which nodes fuse: groups of elementwise nodes of one result shape, grown
-// greedily in program order (a node joins the groups of its operands'
-// producers), then small groups of one shape merged side by side. A matmul
+// greedily from the end of the program (a node joins the groups of the ops
+// that read it), then small groups of one shape merged side by side. A matmul
 // may head a group (its anchor): the elementwise ops after it over its
 // result shape become its epilogue (bias, activation, scale, output cast),
 // run on the accumulator before it is stored. A group must stay convex: no
@@ -104,15 +104,21 @@ export function findGroups(g: Graph, maxBindings = DEFAULT_MAX_BINDINGS): { grou
   };
   const shapeOf = (n: Node) => n.results[0]!.type.shape;
 
-  for (const n of g.nodes) {
+  // Consumers first (as XLA's instruction fusion): a node joins the groups of
+  // the ops that read it. Forward chains end up whole either way, but going
+  // backwards a value read both by a guard and by an outside op (a weight
+  // gradient read by the finite check and by its update) stays the output of
+  // its producer's kernel, and the update's whole chain lands in one kernel
+  // after the check instead of being split around it.
+  for (const n of [...g.nodes].reverse()) {
     const rule = FUSION_RULES.find((r) => r.refuses(n));
     if (rule) {
       if (n.op !== 'constant') refused[rule.name]!++;
       continue;
     }
     const candidates: FusionGroup[] = [];
-    for (const v of n.operands) {
-      const grp = v.def && groupOf.get(v.def);
+    for (const u of users.get(n.results[0]!) ?? []) {
+      const grp = groupOf.get(u);
       if (grp && !candidates.includes(grp) && shapesEqual(shapeOf(grp.nodes[0]!), shapeOf(n))) candidates.push(grp);
     }
     const all = new Set<Node>([n, ...candidates.flatMap((c) => c.nodes)]);

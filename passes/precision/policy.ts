@@ -39,6 +39,7 @@ export const PRECISION_CLASSES: { readonly [P in OpName]: PrecisionClass } = {
   cross_entropy: 'deny',
   mse_loss: 'deny',
   unscale_check: 'deny', // loss scaling: f32 gradients
+  finite_check: 'deny',
   fused: 'deny', // formed after precision assignment; its body's dtypes are fixed (the pass refuses fused graphs)
 
   // promote: widest float input

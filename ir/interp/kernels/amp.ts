@@ -25,3 +25,6 @@ export const unscaleCheck: Kernel = ([inv, ...grads]) => {
   });
   return [...outs, { dtype: 'bool', shape: [], data: Uint8Array.of(finite ? 1 : 0) }];
 };
+
+/** finite_check: the flag of unscale_check alone (every g_i · inv_scale finite in f32). */
+export const finiteCheck: Kernel = (inputs, attrs, results) => [unscaleCheck(inputs, attrs, results).at(-1)!];
