@@ -28,7 +28,7 @@ export interface PassOptions {
   readonly optimizer?: OptimizerSpec;
   readonly lossScale?: LossScaleSpec;
   // fusion (passes/fusion.ts): set by the compile from its target
-  /** Storage buffers one kernel may bind (the device's maxStorageBuffersPerShaderStage; default 8, WebGPU's default limit). */
+  /** Storage buffers one kernel may bind (the device's maxStorageBuffersPerShaderStage; default 16, see passes/fusion/groups.ts). */
   readonly maxKernelBindings?: number;
 }
 

@@ -167,8 +167,14 @@ test('dump --pipeline train-amp: the whole AMP train step of a loss graph; a non
   const ok = await cli('dump', `${EXAMPLES}mlp-loss.ir`, '--pipeline', 'train-amp');
   t.is(ok.code, 0, ok.stderr);
   t.regex(ok.stdout, /^graph @mlp_loss_step\(.*%amp\.scale: f32\[\], %amp\.good_steps: i32\[\], %amp\.skipped: i32\[\]/m);
-  t.regex(ok.stdout, /%grads\.finite = unscale_check /);
+  // Fused (the default): the check stores no unscaled copies; each parameter's update is one kernel.
+  t.regex(ok.stdout, /%grads\.finite = finite_check /);
+  t.regex(ok.stdout, /^  %new\.w1, %new\.adam\.m\.w1, %new\.adam\.v\.w1 = fused /m);
   t.regex(ok.stderr, /^\/\/ train-step: @mlp_loss_step: adam, loss scaling dynamic \(init 65536, interval 2000\), 16 inputs updated in place/m);
+  t.regex(ok.stderr, /^\/\/ fusion: @mlp_loss_step: .*kernels \d+ -> \d+$/m);
+  const unfused = await cli('dump', `${EXAMPLES}mlp-loss.ir`, '--pipeline', 'train-amp', '--no-fusion');
+  t.regex(unfused.stdout, /%grads\.finite = unscale_check /);
+  t.notRegex(unfused.stdout, / = fused /);
   const bad = await cli('dump', `${EXAMPLES}mlp.ir`, '--pipeline', 'train-amp');
   t.is(bad.code, 1);
   t.regex(bad.stderr, /mlp\.ir:9:12: error E0401: train step: the first output of @mlp \(%probs: f32\[8,10\]\) is not a scalar float loss/);

@@ -162,7 +162,8 @@ function lossScaleGraph(): Graph {
   const a = g.addInput('ga', { dtype: 'f32', shape: [3, 4] });
   const b = g.addInput('gb', { dtype: 'f32', shape: [4] });
   const n = g.addNode('unscale_check', [inv, a, b]);
-  g.setOutputs(n.results);
+  const check = g.addNode('finite_check', [inv, a, b]);
+  g.setOutputs([...n.results, ...check.results]);
   return g;
 }
 

@@ -102,8 +102,9 @@ export function literal(value: number, type: string): string {
   if (Number.isNaN(value)) return `ampc_nan_${type}()`;
   if (value === Infinity) return `ampc_posinf_${type}()`;
   if (value === -Infinity) return `ampc_neginf_${type}()`;
-  const s = Number.isInteger(value) ? `${value}.0` : String(value);
-  return `${type}(${s})`;
+  // Large integers print in exponent form (1.5e+30), which is a float literal already.
+  const s = String(value);
+  return `${type}(${Number.isInteger(value) && !/e/.test(s) ? `${s}.0` : s})`;
 }
 
 /** Module-scope functions `literal` may call, by name. */

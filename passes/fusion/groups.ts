@@ -41,8 +41,13 @@ export const FUSION_RULES: readonly FusionRule[] = [
 /** Side-by-side merging of independent groups only below this many elements (launch cost dominates there). */
 export const HORIZONTAL_MAX_ELEMENTS = 4096;
 
-/** Storage buffers a kernel may bind when the device does not say: WebGPU's default maxStorageBuffersPerShaderStage. */
-export const DEFAULT_MAX_BINDINGS = 8;
+/**
+ * Storage buffers a kernel may bind when no device says (a dump): 16, what
+ * lavapipe and NVIDIA's Vulkan driver give through Dawn. Compiles for a
+ * device use its maxStorageBuffersPerShaderStage (SwiftShader: 10; WebGPU's
+ * guaranteed minimum: 8), and fusion then forms smaller kernels.
+ */
+export const DEFAULT_MAX_BINDINGS = 16;
 
 export function fusible(n: Node): boolean {
   return !FUSION_RULES.some((r) => r.refuses(n));
