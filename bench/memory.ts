@@ -1,8 +1,10 @@
-// Device memory of plans, with and without the memory plan (compiler/memory-plan.ts).
+// Device memory of plans, with and without the memory plan (compiler/memory-plan.ts),
+// fused (the default) and unfused (--no-fusion).
 //
 //   npx tsx bench/memory.ts [--batch 64] [--json]
 //
-// No device needed: the figures are planBufferBytes of the lowered plans,
+// No device needed: the figures are planBufferBytes of the compiled plans
+// (compileGraph for an adapter with 16 storage buffers per kernel, as lavapipe),
 // which is what a Session allocates for its whole life (read-back staging
 // buffers, created and freed per read, not included). Cases: examples/mlp.ir
 // and examples/cnn.ir (inference graphs) and the MNIST MLP and CNN train
@@ -17,7 +19,7 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { lowerGraph } from '../compiler/lower.ts';
+import { compileGraph } from '../compiler/compile.ts';
 import { batchSpecs, buildModel, classificationLoss } from '../examples/mnist/models.ts';
 import type { ModelName } from '../examples/mnist/models.ts';
 import type { Graph } from '../ir/graph.ts';
@@ -25,6 +27,7 @@ import { parseModule } from '../ir/text/parser.ts';
 import { traceModule } from '../ir/trace/index.ts';
 import { trainStepGraph } from '../passes/optimizer.ts';
 import { pipelineByName, runPipeline } from '../passes/pipeline.ts';
+import type { PassOptions } from '../passes/pass.ts';
 import type { Plan } from '../runtime/plan.ts';
 import { planBufferBytes } from '../runtime/plan.ts';
 
@@ -33,6 +36,8 @@ type Precision = 'f32' | 'amp';
 interface Row {
   case: string;
   precision: Precision;
+  fusion: boolean;
+  dispatches: number;
   fixed: number;
   intermediateUnplanned: number;
   intermediatePlanned: number;
@@ -53,7 +58,7 @@ function example(file: string, precision: Precision): { graph: Graph; updates?: 
   return { graph: precision === 'amp' ? runPipeline(g, pipelineByName('amp'), { options: {} }) : g };
 }
 
-function trainStep(model: ModelName, precision: Precision, ampOptions: Record<string, unknown> = {}): { graph: Graph; updates: { output: number; input: string }[] } {
+function trainStep(model: ModelName, precision: Precision, ampOptions: PassOptions = {}): { graph: Graph; updates: { output: number; input: string }[] } {
   const traced = traceModule(buildModel(model), batchSpecs(model, batch), { call: classificationLoss });
   const extraUpdates = traced.stateUpdates.map((u) => ({ output: u.outputIndex, input: u.name }));
   const step = trainStepGraph(traced.graph, { kind: 'adam', lr: 1e-3 }, { extraUpdates, precision, ampOptions });
@@ -78,16 +83,19 @@ function peakLive(plan: Plan): number {
   return peak;
 }
 
-function measure(name: string, precision: Precision, build: () => { graph: Graph; updates?: { output: number; input: string }[] }): Row {
+function measure(name: string, precision: Precision, fusion: boolean, build: () => { graph: Graph; updates?: { output: number; input: string }[] }): Row {
   const { graph, updates } = build();
-  const opts = { f16Mode: 'native' as const, ...(updates ? { updates } : {}) };
-  const planned = lowerGraph(graph, opts);
-  const unplanned = lowerGraph(graph, { ...opts, memoryPlan: false });
+  const target = { f16Mode: 'native' as const, adapter: 'cpu' as const, maxStorageBuffers: 16 };
+  const spec = { fusion, ...(updates ? { updates } : {}) };
+  const planned = compileGraph(graph, target, spec).plan;
+  const unplanned = compileGraph(graph, target, { ...spec, memoryPlan: false }).plan;
   const sum = (p: Plan, pick: (role: string) => boolean) => p.buffers.filter((b) => pick(b.role)).reduce((n, b) => n + b.byteSize, 0);
   const fixed = sum(unplanned, (r) => r !== 'intermediate');
   return {
     case: name,
     precision,
+    fusion,
+    dispatches: planned.dispatches.length,
     fixed,
     intermediateUnplanned: sum(unplanned, (r) => r === 'intermediate'),
     intermediatePlanned: planBufferBytes(planned) - fixed,
@@ -98,23 +106,25 @@ function measure(name: string, precision: Precision, build: () => { graph: Graph
 }
 
 const rows: Row[] = [];
-for (const precision of ['f32', 'amp'] as const) {
-  rows.push(measure('examples/mlp.ir', precision, () => example('mlp.ir', precision)));
-  rows.push(measure('examples/cnn.ir', precision, () => example('cnn.ir', precision)));
-  rows.push(measure(`MNIST mlp train step, batch ${batch}`, precision, () => trainStep('mlp', precision)));
-  rows.push(measure(`MNIST cnn train step, batch ${batch}`, precision, () => trainStep('cnn', precision)));
+for (const fusion of [false, true]) {
+  for (const precision of ['f32', 'amp'] as const) {
+    rows.push(measure('examples/mlp.ir', precision, fusion, () => example('mlp.ir', precision)));
+    rows.push(measure('examples/cnn.ir', precision, fusion, () => example('cnn.ir', precision)));
+    rows.push(measure(`MNIST mlp train step, batch ${batch}`, precision, fusion, () => trainStep('mlp', precision)));
+    rows.push(measure(`MNIST cnn train step, batch ${batch}`, precision, fusion, () => trainStep('cnn', precision)));
+  }
+  // batch_norm in f16 with f32 statistics (what torch.autocast does; the design's default list denies it).
+  rows.push(measure(`MNIST cnn train step, batch ${batch}, --amp-allow batch_norm`, 'amp', fusion, () => trainStep('cnn', 'amp', { ampAllow: ['batch_norm'] })));
 }
-// batch_norm in f16 with f32 statistics (what torch.autocast does; the design's default list denies it).
-rows.push(measure(`MNIST cnn train step, batch ${batch}, --amp-allow batch_norm`, 'amp', () => trainStep('cnn', 'amp', { ampAllow: ['batch_norm'] })));
 
 const fmt = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
 if (json) {
   for (const r of rows) console.log(JSON.stringify(r));
 } else {
-  console.log('| case | precision | fixed | interm. unplanned | interm. planned | bound | total unplanned | total planned | saved |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| case | precision | fusion | dispatches | fixed | interm. unplanned | interm. planned | bound | total unplanned | total planned | saved |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
     const saved = `${(100 * (1 - r.planned / r.unplanned)).toFixed(0)}%`;
-    console.log(`| ${r.case} | ${r.precision} | ${fmt(r.fixed)} | ${fmt(r.intermediateUnplanned)} | ${fmt(r.intermediatePlanned)} | ${fmt(r.peakLiveIntermediate)} | ${fmt(r.unplanned)} | ${fmt(r.planned)} | ${saved} |`);
+    console.log(`| ${r.case} | ${r.precision} | ${r.fusion ? 'on' : 'off'} | ${r.dispatches} | ${fmt(r.fixed)} | ${fmt(r.intermediateUnplanned)} | ${fmt(r.intermediatePlanned)} | ${fmt(r.peakLiveIntermediate)} | ${fmt(r.unplanned)} | ${fmt(r.planned)} | ${saved} |`);
   }
 }

@@ -10,8 +10,10 @@
 //
 // The operands are the body's inputs, in order and of the same types; the
 // results are the body's outputs. The body holds elementwise ops and splat
-// constants only, all broadcasting to one iteration shape (the shape of
-// every result), so one invocation per element evaluates it. A fused node's
+// constants, all broadcasting to one iteration shape (the shape of every
+// result), so one invocation per element evaluates it; or one matmul or
+// reduction (its anchor) giving that shape, whose elementwise consumers in
+// the body are its epilogue, applied before the anchor's result is stored. A fused node's
 // numerics are those of its body: the dtype of every intermediate is in the
 // body, and kernels round an f16 intermediate exactly where the unfused graph
 // stored it.

@@ -70,12 +70,15 @@ export function verifyModule(m: Module): void {
   }
 }
 
+/** Ops that can head a fused body, the elementwise ops after them being their epilogue. */
+const FUSED_ANCHORS: ReadonlySet<string> = new Set(['matmul', 'reduce_sum', 'reduce_mean', 'reduce_max']);
+
 /**
  * A fused node's body (ir/ops-fused.ts): a well-formed graph whose inputs are
  * the operands and whose outputs are the results, holding elementwise ops and
  * constants, every value broadcasting to the one shape of the results, and at
- * most one matmul (the anchor) that reads body inputs and gives that shape:
- * the elementwise ops are then its epilogue.
+ * most one matmul or reduction (the anchor) that reads body inputs and gives
+ * that shape: the elementwise ops are then its epilogue.
  */
 export function verifyFusedBody(body: Graph, operands: readonly Value['type'][], results: readonly Value['type'][]): void {
   verifyGraph(body);
@@ -85,12 +88,12 @@ export function verifyFusedBody(body: Graph, operands: readonly Value['type'][],
   for (const r of results) {
     if (!shapesEqual(r.shape, shape)) throw new AmpcError('E0404', `fused: results differ in shape (${shapeToString(shape)} vs ${shapeToString(r.shape)}); one kernel iterates over one shape`);
   }
-  const anchors = body.nodes.filter((n) => n.op === 'matmul');
-  if (anchors.length > 1) throw new AmpcError('E0404', `fused: body @${body.name} holds ${anchors.length} matmuls; at most one can head a fused kernel`, anchors[1]!.loc);
+  const anchors = body.nodes.filter((n) => FUSED_ANCHORS.has(n.op));
+  if (anchors.length > 1) throw new AmpcError('E0404', `fused: body @${body.name} holds ${anchors.length} matmuls or reductions; at most one can head a fused kernel`, anchors[1]!.loc);
   const anchor = anchors[0];
   if (anchor) {
-    if (anchor.operands.some((v) => v.def !== undefined)) throw new AmpcError('E0404', `fused: the matmul of body @${body.name} must read body inputs`, anchor.loc);
-    if (!shapesEqual(anchor.results[0]!.type.shape, shape)) throw new AmpcError('E0404', `fused: the matmul of body @${body.name} gives ${shapeToString(anchor.results[0]!.type.shape)}, not the fused shape ${shapeToString(shape)}`, anchor.loc);
+    if (anchor.operands.some((v) => v.def !== undefined)) throw new AmpcError('E0404', `fused: the ${anchor.op} of body @${body.name} must read body inputs`, anchor.loc);
+    if (!shapesEqual(anchor.results[0]!.type.shape, shape)) throw new AmpcError('E0404', `fused: the ${anchor.op} of body @${body.name} gives ${shapeToString(anchor.results[0]!.type.shape)}, not the fused shape ${shapeToString(shape)}`, anchor.loc);
   }
   const anchorInputs = new Set(anchor?.operands ?? []);
   for (const v of body.inputs) {
@@ -100,7 +103,7 @@ export function verifyFusedBody(body: Graph, operands: readonly Value['type'][],
   for (const n of body.nodes) {
     if (n === anchor) continue;
     if (n.op !== 'constant' && !hasTrait(n.op, 'elementwise')) {
-      throw new AmpcError('E0404', `fused: body @${body.name} holds ${n.op}; only elementwise ops, constants and one matmul can be fused`, n.loc);
+      throw new AmpcError('E0404', `fused: body @${body.name} holds ${n.op}; only elementwise ops, constants and one matmul or reduction can be fused`, n.loc);
     }
     for (const r of n.results) {
       if (!broadcastsTo(r.type.shape, shape)) throw new AmpcError('E0404', `fused: ${n.op} in the body gives ${shapeToString(r.type.shape)}, which does not broadcast to ${shapeToString(shape)}`, n.loc);

@@ -120,7 +120,8 @@ ${inner}
   return %y
 }`;
   const cases: [string, RegExp][] = [
-    [body('      %0 = reduce_sum %a {axes = [0], keepdims = true, acc = f32} : f32[1]\n      %1 = add %a, %0 : f32[4]\n      return %1'), /only elementwise ops, constants and one matmul/],
+    [body('      %0 = softmax %a : f32[4]\n      return %0'), /holds softmax; only elementwise ops, constants and one matmul or reduction/],
+    [body('      %0 = reduce_sum %a {axes = [0], keepdims = true, acc = f32} : f32[1]\n      %1 = add %a, %0 : f32[4]\n      return %1'), /the reduce_sum of body @fused.0 gives \[1\], not the fused shape \[4\]/],
     [body('      %0 = neg %a : f32[2,4]\n      return %0', '(%a: f32[2,4]) -> (f32[2,4])'), /operand 0 is f32\[4\] but body input %a is f32\[2,4\]/],
     [body('      %0 = neg %a : f32[4]\n      return %0', '(%a: f32[4], %b: f32[4]) -> (f32[4])'), /1 operand\(s\) but the body @fused.0 takes 2 input\(s\)/],
   ];

@@ -7,7 +7,11 @@
 // by itself; in packed mode, which computes f16 values in f32, the kernel
 // rounds), so fused and unfused kernels agree.
 //
-// Each invocation handles ELEMENTS_PER_INVOCATION[target] elements, strided by
+// A body headed by a matmul or a reduction is that op's kernel with the
+// body's elementwise ops as its epilogue, run on each finished value before
+// it is stored (fusedMatmul, fusedReduce).
+//
+// Each invocation of a map kernel handles ELEMENTS_PER_INVOCATION[target] elements, strided by
 // the number of invocations so that neighbouring invocations touch
 // neighbouring elements (bench/README.md has the figures behind the table).
 
@@ -26,6 +30,7 @@ import { geluGradFn } from './elementwise-grad.ts';
 import { MAP_WORKGROUP } from './map.ts';
 import type { OutputSite } from './matmul.ts';
 import { matmulKernel, matmulMath } from './matmul.ts';
+import { reduceLaunches } from './reduce.ts';
 
 /** Elements each invocation of a fused kernel computes, per adapter kind. */
 export const ELEMENTS_PER_INVOCATION: { readonly [K in AdapterKind]: number } = {
@@ -104,8 +109,50 @@ function bodyUsesF16(node: Node): boolean {
 }
 
 export function emitFused(node: Node, ctx: EmitContext): KernelLaunch[] {
-  const anchor = node.body!.nodes.find((n) => n.op === 'matmul');
-  return [anchor ? fusedMatmul(node, anchor, ctx) : fusedMap(node, ctx)];
+  const body = node.body!;
+  const matmul = body.nodes.find((n) => n.op === 'matmul');
+  if (matmul) return [fusedMatmul(node, matmul, ctx)];
+  const reduce = body.nodes.find((n) => n.op === 'reduce_sum' || n.op === 'reduce_mean' || n.op === 'reduce_max');
+  if (reduce) return fusedReduce(node, reduce, ctx);
+  return [fusedMap(node, ctx)];
+}
+
+/** The epilogue's inputs (body inputs an op other than the anchor reads) and results, bound as `in<k>` / `out<k>`. */
+function epilogueIo(node: Node, anchor: Node, ctx: EmitContext, firstOut: string) {
+  const body = node.body!;
+  const inputs = new Map<Value, BoundBuffer>();
+  body.inputs.forEach((v, k) => {
+    if (body.nodes.some((n) => n !== anchor && n.operands.includes(v))) inputs.set(v, readOf(ctx, node.operands[k]!, `in${k}`));
+  });
+  const outputs = node.results.map((r, k) => writeOf(ctx, r, k === 0 ? firstOut : `out${k}`));
+  return { inputs, outputs };
+}
+
+/**
+ * A reduction with an epilogue (e.g. a bias gradient and its cast to f32):
+ * the reduction kernel (compiler/kernels/reduce.ts) whose row store
+ * evaluates the epilogue on the finished value, rounded to the reduction's
+ * dtype as storing it would.
+ */
+function fusedReduce(node: Node, anchor: Node, ctx: EmitContext): KernelLaunch[] {
+  const body = node.body!;
+  const { inputs, outputs } = epilogueIo(node, anchor, ctx, 'y');
+  const res = anchor.results[0]!;
+  const fns = new Map<string, string>();
+  const storeRow = (value: string, row: string): string => {
+    const { lines, names } = bodyLines(node, ctx, 'ei', 'e', inputs, new Map([[res, 'et']]), fns);
+    const stores = body.outputs.map((v, k) => store(outputs[k]!.binding, 'ei', names.get(v)!, ctx.mode));
+    return `{ let ei = ${row}; let et = ${rounded(value, res.type.dtype, ctx)};\n    ${[...lines, ...stores].join('\n    ')} }`;
+  };
+  const probe = storeRow('total', '0u');
+  return reduceLaunches(anchor, ctx, {
+    label: nodeLabel(node, ctx),
+    x: readOf(ctx, node.operands[body.inputs.indexOf(anchor.operands[0]!)]!, 'x'),
+    output: outputs[0]!,
+    extra: [...inputs.values(), ...outputs.slice(1)],
+    storeRow,
+    helpers: helpersOf([probe], fns),
+  });
 }
 
 /** Elementwise only: a map kernel over the fused shape. */
@@ -160,11 +207,7 @@ function fusedMatmul(node: Node, anchor: Node, ctx: EmitContext): KernelLaunch {
   const body = node.body!;
   const operandOf = (v: Value) => node.operands[body.inputs.indexOf(v)]!;
   const [av, bv] = anchor.operands as [Value, Value];
-  const epilogueInputs = new Map<Value, BoundBuffer>();
-  body.inputs.forEach((v, k) => {
-    if (body.nodes.some((n) => n !== anchor && n.operands.includes(v))) epilogueInputs.set(v, readOf(ctx, node.operands[k]!, `in${k}`));
-  });
-  const outputs = node.results.map((r, k) => writeOf(ctx, r, k === 0 ? 'c' : `out${k}`));
+  const { inputs: epilogueInputs, outputs } = epilogueIo(node, anchor, ctx, 'c');
   const mm = anchor.results[0]!;
   const acc = anchor.attrs.acc as DType;
   const math = matmulMath(av.type.dtype, acc, ctx.mode);

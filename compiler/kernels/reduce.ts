@@ -55,6 +55,10 @@ export interface ReductionSpec {
   /** The value stored for a row (of the output's compute type) from its accumulated value. */
   readonly finalize: (total: string) => string;
   readonly helpers?: string;
+  /** Further buffers a fused epilogue reads or writes (bound after the output). */
+  readonly extra?: readonly BoundBuffer[];
+  /** Statements storing the finished value of row `row` (a fused epilogue); default: store it to `output`. */
+  readonly storeRow?: (value: string, row: string) => string;
 }
 
 function dtypeOfType(t: string): DType {
@@ -71,11 +75,12 @@ export function emitReduction(ctx: EmitContext, spec: ReductionSpec): KernelLaun
 
 function singleStage(ctx: EmitContext, spec: ReductionSpec): KernelLaunch {
   const scheme = new RowScheme(threadsForRow(spec.extent));
+  const value = spec.finalize('total');
   const body = [
     scheme.reduce('total', spec.acc, spec.op, spec.extent, (r) => spec.element('row', r)),
-    scheme.once(store(spec.output.binding, 'row', spec.finalize('total'), ctx.mode)),
+    scheme.once(spec.storeRow ? spec.storeRow(value, 'row') : store(spec.output.binding, 'row', value, ctx.mode)),
   ].join('\n  ');
-  return rowKernel(ctx, { label: spec.label, buffers: [...spec.inputs, spec.output], rows: spec.rows, scheme, body, helpers: spec.helpers });
+  return rowKernel(ctx, { label: spec.label, buffers: [...spec.inputs, spec.output, ...(spec.extra ?? [])], rows: spec.rows, scheme, body, helpers: spec.helpers });
 }
 
 function twoStage(ctx: EmitContext, spec: ReductionSpec): KernelLaunch[] {
@@ -107,14 +112,30 @@ function twoStage(ctx: EmitContext, spec: ReductionSpec): KernelLaunch[] {
     inputs: [partialIn],
     extent: parts,
     element: (o, r) => load(partialIn.binding, `${o} * ${parts}u + ${r}`, ctx.mode),
-    helpers: undefined,
+    // A fused epilogue runs in this stage and may call helpers; the element's are not needed here.
+    helpers: spec.storeRow ? spec.helpers : undefined,
   });
   return [stage1, stage2];
 }
 
 /** reduce_sum, reduce_mean, reduce_max. */
 export function emitReduce(node: Node, ctx: EmitContext): KernelLaunch[] {
-  const xv = node.operands[0]!, yv = node.results[0]!;
+  return reduceLaunches(node, ctx, { label: nodeLabel(node, ctx), x: readOf(ctx, node.operands[0]!, 'x'), output: writeOf(ctx, node.results[0]!, 'y') });
+}
+
+/** Where a reduction reads and writes: its input, its output, and (fused) an epilogue's buffers and store. */
+export interface ReduceIo {
+  readonly label: string;
+  readonly x: BoundBuffer;
+  readonly output: BoundBuffer;
+  readonly extra?: readonly BoundBuffer[];
+  readonly storeRow?: (value: string, row: string) => string;
+  readonly helpers?: string;
+}
+
+/** The launches of reduction `node` (reduce_sum / reduce_mean / reduce_max) with the given buffers. */
+export function reduceLaunches(node: Node, ctx: EmitContext, io: ReduceIo): KernelLaunch[] {
+  const xv = node.operands[0]!;
   const shape = xv.type.shape;
   const layout = rowLayout(shape, normalizeAxes(node.op, node.attrs.axes as number[], shape.length));
   const dtype = xv.type.dtype;
@@ -123,15 +144,18 @@ export function emitReduce(node: Node, ctx: EmitContext): KernelLaunch[] {
   // acc = f16 is f16 arithmetic in native mode; in packed mode (no f16 arithmetic) f32 rounded to f16 at every addition.
   const op: CombineOp = node.op === 'reduce_max' ? 'max' : !isInt && roundsAccToF16(node.attrs.acc as DType, ctx.mode) ? 'sum_f16' : 'sum';
   const acc = op === 'max' || isInt ? ct : accType(node.attrs.acc as DType, ctx.mode);
-  const x = readOf(ctx, xv, 'x');
+  const x = io.x;
   const n = layout.extent;
   const finalize = node.op === 'reduce_mean'
     ? (s: string) => (n === 0 ? literal(NaN, ct) : convertType(`${convertType(s, acc, 'f32')} / ${literal(n, 'f32')}`, 'f32', ct))
     : (s: string) => convertType(s, acc, ct);
   return emitReduction(ctx, {
-    label: nodeLabel(node, ctx),
+    label: io.label,
     inputs: [x],
-    output: writeOf(ctx, yv, 'y'),
+    output: io.output,
+    ...(io.extra ? { extra: io.extra } : {}),
+    ...(io.storeRow ? { storeRow: io.storeRow } : {}),
+    ...(io.helpers ? { helpers: io.helpers } : {}),
     rows: layout.rows,
     extent: n,
     acc,

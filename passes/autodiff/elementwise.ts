@@ -36,10 +36,15 @@ export const reciprocal: VjpRule = unaryRule((b, g, _x, y) => b.neg(b.mul(b.mul(
 export const tanh: VjpRule = unaryRule((b, g, _x, y) => b.mul(g, b.sub(b.constant(1, y.type.dtype), b.mul(y, y))));
 /** sigmoid' = y (1 - y). */
 export const sigmoid: VjpRule = unaryRule((b, g, _x, y) => b.mul(b.mul(g, y), b.sub(b.constant(1, y.type.dtype), y)));
-/** g where x > 0, else 0 (relu'(0) = 0). */
-export const relu: VjpRule = unaryRule((b, g, x) => {
-  const zero = b.constant(0, x.type.dtype);
-  return b.op('select', [b.op('greater', [x, zero]), g, zero]);
+/**
+ * g where x > 0, else 0 (relu'(0) = 0). The mask is taken from y = relu(x)
+ * (y > 0 exactly where x > 0; NaN and -0 included), as PyTorch's
+ * threshold_backward does, so the backward keeps the activation alive rather
+ * than the pre-activation as well (and fusion writes one tensor, not two).
+ */
+export const relu: VjpRule = unaryRule((b, g, _x, y) => {
+  const zero = b.constant(0, y.type.dtype);
+  return b.op('select', [b.op('greater', [y, zero]), g, zero]);
 });
 export const gelu: VjpRule = ({ b, g, x, attrs }) => [b.op('gelu_grad', [x[0]!, g], { approximate: attrs.approximate })];
 

@@ -1,9 +1,9 @@
 // Which nodes fuse: groups of elementwise nodes of one result shape, grown
 // greedily from the end of the program (a node joins the groups of the ops
 // that read it), then small groups of one shape merged side by side. A matmul
-// may head a group (its anchor): the elementwise ops after it over its
-// result shape become its epilogue (bias, activation, scale, output cast),
-// run on the accumulator before it is stored. A group must stay convex: no
+// or a reduction may head a group (its anchor): the elementwise ops after it
+// over its result shape become its epilogue (bias, activation, scale, output
+// cast), run on the finished value before it is stored. A group must stay convex: no
 // path may leave it and come back (else the fused kernel would need a value
 // computed after it); it holds at most one anchor, and nothing of the group
 // may feed its anchor. The legality rules are a table (FUSION_RULES).
@@ -17,8 +17,8 @@ export interface FusionGroup {
   nodes: Node[];
 }
 
-/** Ops that can head a group, their elementwise consumers fused as epilogue. */
-export const ANCHOR_OPS: ReadonlySet<string> = new Set(['matmul']);
+/** Ops that can head a group, their elementwise consumers fused as epilogue (over the anchor's result shape). */
+export const ANCHOR_OPS: ReadonlySet<string> = new Set(['matmul', 'reduce_sum', 'reduce_mean', 'reduce_max']);
 
 export function anchorOf(nodes: readonly Node[]): Node | undefined {
   return nodes.find((n) => ANCHOR_OPS.has(n.op));
@@ -40,6 +40,16 @@ export const FUSION_RULES: readonly FusionRule[] = [
 
 /** Side-by-side merging of independent groups only below this many elements (launch cost dominates there). */
 export const HORIZONTAL_MAX_ELEMENTS = 4096;
+
+/**
+ * Large values a group may write for ops after it (graph outputs aside). The
+ * unfused graph computes each just before its reader and frees it after;
+ * a group computes them all at once, so each one more raises the peak.
+ * bench/memory.ts, MNIST CNN train step (f32, batch 64): without a cap the
+ * batch-norm backward wrote five activation-sized tensors at once, 30.5 MiB
+ * (unfused: 21.4); a cap of 2: 21.3 MiB; of 1: 18.7 MiB, for 6 more dispatches.
+ */
+export const MAX_LARGE_INTERMEDIATES = 1;
 
 /**
  * Storage buffers a kernel may bind when no device says (a dump): 16, what
@@ -70,7 +80,15 @@ export function findGroups(g: Graph, maxBindings = DEFAULT_MAX_BINDINGS): { grou
     const anchors = [...members].filter((m) => ANCHOR_OPS.has(m.op));
     if (anchors.length > 1) return false;
     if (anchors[0] && anchors[0].operands.some((v) => v.def && members.has(v.def))) return false;
-    return bindings(members) <= maxBindings && convex(members);
+    return bindings(members) <= maxBindings && largeIntermediates(members) <= MAX_LARGE_INTERMEDIATES && convex(members);
+  };
+  /** Results of the group read after it, not graph outputs, above the horizontal-merge size: all live at once once the group ran. */
+  const largeIntermediates = (members: ReadonlySet<Node>): number => {
+    let k = 0;
+    for (const m of members) for (const r of m.results) {
+      if (numel(r.type.shape) > HORIZONTAL_MAX_ELEMENTS && !graphOutputs.has(r) && (users.get(r) ?? []).some((u) => !members.has(u))) k++;
+    }
+    return k;
   };
   /** Buffers the group's kernel binds: values it reads from outside (constants are inlined) and values it returns. */
   const bindings = (members: ReadonlySet<Node>): number => {
