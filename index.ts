@@ -1,6 +1,7 @@
 // ampc's public API. The IR (graphs, the op table, text format, verifier),
 // tracing from TypeScript (`trace`, `nn`), the reference interpreter, the
-// compiler (lower a graph to a Plan) and the runtime (device, Session).
+// passes and pipelines, the compiler (compileGraph: pipeline, fusion,
+// lowering to a Plan) and the runtime (device, Session).
 //
 //   import { trace, f32, nn, acquireDevice, runGraphOnGpu } from 'ampc';
 
@@ -12,7 +13,11 @@ export { parseTensorJson, tensorsToJson } from './ir/interp/tensor-json.ts';
 export { hostTensor } from './ir/interp/tensor.ts';
 export type { HostTensor } from './ir/interp/tensor.ts';
 export { lowerGraph } from './compiler/lower.ts';
+export { compileGraph } from './compiler/compile.ts';
+export type { Compiled, CompileSpec, CompileTarget } from './compiler/compile.ts';
 export { runGraphOnGpu, compileForDevice } from './compiler/execute.ts';
+export { PIPELINES, CODEGEN_PASSES, pipelineByName, runPipeline } from './passes/pipeline.ts';
+export type { Pass, PassContext, PassOptions } from './passes/pass.ts';
 export { acquireDevice, describeDevice } from './runtime/device.ts';
 export type { GpuContext } from './runtime/device.ts';
 export { Session } from './runtime/session.ts';

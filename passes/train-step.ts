@@ -12,7 +12,6 @@
 // under f32).
 
 import type { Graph } from '../ir/graph.ts';
-import type { LossScaleSpec } from './loss-scaling.ts';
 import { trainStepGraph } from './optimizer.ts';
 import type { OptimizerSpec } from './optimizer.ts';
 import type { Pass, PassContext } from './pass.ts';

@@ -11,34 +11,25 @@
 // body's elementwise ops as its epilogue, run on each finished value before
 // it is stored (fusedMatmul, fusedReduce).
 //
-// Each invocation of a map kernel handles ELEMENTS_PER_INVOCATION[target] elements, strided by
-// the number of invocations so that neighbouring invocations touch
-// neighbouring elements (bench/README.md has the figures behind the table).
+// An elementwise body runs in the element loop of map kernels
+// (compiler/kernels/map.ts: several elements per invocation, per adapter).
 
 import type { DType } from '../../ir/dtype.ts';
 import type { Node, Value } from '../../ir/graph.ts';
 import { storeAs } from '../../ir/interp/tensor.ts';
 import { numel } from '../../ir/types.ts';
-import { ENTRY_PARAMS, gridFor } from '../wgsl/grid.ts';
 import { broadcastIndex, coordsOf, sameLayout } from '../wgsl/indexing.ts';
 import { computeType, declareBindings, literal, load, needsF16, store } from '../wgsl/storage.ts';
-import type { AdapterKind, BoundBuffer, EmitContext, KernelLaunch } from './context.ts';
+import type { BoundBuffer, EmitContext, KernelLaunch } from './context.ts';
 import { nodeLabel, readOf, writeOf } from './context.ts';
 import type { Binary, Unary } from './elementwise.ts';
 import { BINARY_WGSL, convert, helpersFor, UNARY_WGSL } from './elementwise.ts';
 import { geluGradFn } from './elementwise-grad.ts';
-import { MAP_WORKGROUP } from './map.ts';
+import { elementLoop } from './map.ts';
 import type { OutputSite } from './matmul.ts';
 import { matmulKernel, matmulMath } from './matmul.ts';
 import { reduceLaunches } from './reduce.ts';
 
-/** Elements each invocation of a fused kernel computes, per adapter kind. */
-export const ELEMENTS_PER_INVOCATION: { readonly [K in AdapterKind]: number } = {
-  // lavapipe: fewer, longer invocations amortize its per-invocation cost.
-  cpu: 4,
-  // GPUs: enough invocations to fill the machine matter more.
-  gpu: 1,
-};
 
 /** The WGSL expression of one body node, given its operands' expressions; `fns` collects helper functions. */
 function bodyExpr(n: Node, x: readonly string[], ctx: EmitContext, fns: Map<string, string>): string {
@@ -169,32 +160,15 @@ function fusedMap(node: Node, ctx: EmitContext): KernelLaunch {
   const all = [...inputs, ...outputs];
   const bindings = all.map((b) => b.binding);
   const usesF16 = needsF16(bindings, ctx.mode, bodyUsesF16(node));
-  const per = count > MAP_WORKGROUP * ELEMENTS_PER_INVOCATION[ctx.target] ? ELEMENTS_PER_INVOCATION[ctx.target] : 1;
-  const threads = Math.ceil(count / per);
-  const grid = gridFor(Math.ceil(threads / MAP_WORKGROUP), ctx.maxWorkgroupsPerDim);
-  const indent = (s: string, by: string) => s.split('\n').map((l) => by + l).join('\n');
-  const loop = per === 1
-    ? [`  let i = g;`, `  if (i >= ${count}u) { return; }`, indent(lines.join('\n'), '  ')]
-    : [
-      `  if (g >= ${threads}u) { return; }`,
-      `  for (var k = 0u; k < ${per}u; k++) {`,
-      `    let i = g + k * ${threads}u;`,
-      `    if (i >= ${count}u) { break; }`,
-      indent(lines.join('\n'), '    '),
-      '  }',
-    ];
+  const loop = elementLoop(ctx, count, lines.join('\n'));
   const code = [
     usesF16 ? 'enable f16;' : '',
     declareBindings(bindings, ctx.mode),
     helpersOf(lines, fns),
-    `@compute @workgroup_size(${MAP_WORKGROUP})`,
-    `fn main(${ENTRY_PARAMS}) {`,
-    `  let g = ${grid.groupIndex} * ${MAP_WORKGROUP}u + lid;`,
-    ...loop,
-    '}',
+    loop.main,
     '',
   ].filter((l) => l !== '').join('\n');
-  return { label: nodeLabel(node, ctx), code, usesF16, bindings: all.map((b) => b.buffer), workgroups: grid.workgroups };
+  return { label: nodeLabel(node, ctx), code, usesF16, bindings: all.map((b) => b.buffer), workgroups: loop.workgroups };
 }
 
 /**

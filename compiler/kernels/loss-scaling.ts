@@ -13,10 +13,9 @@
 
 import type { Node } from '../../ir/graph.ts';
 import { numel } from '../../ir/types.ts';
-import { ENTRY_PARAMS, gridFor } from '../wgsl/grid.ts';
 import type { EmitContext, KernelLaunch } from './context.ts';
 import { nodeLabel } from './context.ts';
-import { MAP_WORKGROUP } from './map.ts';
+import { elementLoop } from './map.ts';
 
 export const GRADS_PER_KERNEL = 3;
 /** finite_check: inv_scale + 6 gradients + the flag = 8 storage buffers. */
@@ -60,23 +59,16 @@ export function emitUnscaleCheck(node: Node, ctx: EmitContext): KernelLaunch[] {
       start += e.n;
       return k === group.length - 1 ? `{ ${body} }` : `if (${cond}) { ${body} }`;
     });
-    const grid = gridFor(Math.ceil(total / MAP_WORKGROUP), ctx.maxWorkgroupsPerDim);
-    const code = [
-      ...decls,
-      `@compute @workgroup_size(${MAP_WORKGROUP})`,
-      `fn main(${ENTRY_PARAMS}) {`,
-      `  let i = ${grid.groupIndex} * ${MAP_WORKGROUP}u + lid;`,
-      `  if (i >= ${total}u) { return; }`,
-      '  let s = inv_scale[0];',
-      '  var j = 0u;',
-      '  var u = 0.0;',
-      `  ${branches.join(' else ')}`,
-      '  if ((bitcast<u32>(u) & 0x7f800000u) == 0x7f800000u) { atomicAnd(&finite[0], 0u); }',
-      '}',
-      '',
-    ].join('\n');
+    const loop = elementLoop(ctx, total, [
+      'let s = inv_scale[0];',
+      'var j = 0u;',
+      'var u = 0.0;',
+      branches.join(' else '),
+      'if ((bitcast<u32>(u) & 0x7f800000u) == 0x7f800000u) { atomicAnd(&finite[0], 0u); }',
+    ].join('\n'));
+    const code = [...decls, loop.main, ''].join('\n');
     const bindings = [ctx.buffer(inv!), ...group.flatMap((e) => (writes ? [ctx.buffer(e.g!), ctx.buffer(e.u!)] : [ctx.buffer(e.g!)])), flag];
-    launches.push({ label: `${label} (gradients ${first}..${first + group.length - 1})`, code, usesF16: false, bindings, workgroups: grid.workgroups });
+    launches.push({ label: `${label} (gradients ${first}..${first + group.length - 1})`, code, usesF16: false, bindings, workgroups: loop.workgroups });
   }
   return launches;
 }
