@@ -21,7 +21,23 @@ export interface CompileTarget {
   readonly maxWorkgroupsPerDim?: number;
   /** Storage buffers one kernel may bind (fusion keeps its kernels within it). */
   readonly maxStorageBuffers?: number;
+  /** Matmuls convert cast operands as they load them instead of reading an f16 copy (default: CAST_PROLOGUES of the adapter kind). */
+  readonly castPrologues?: boolean;
 }
+
+/**
+ * Whether matmuls convert their cast operands as they load them (no f16
+ * copy of a weight or an activation in memory, one kernel less per cast),
+ * per adapter kind. A tile loads each operand element several times, so the
+ * conversion is repeated; GPUs convert for free beside the loads.
+ */
+export const CAST_PROLOGUES: { readonly [K in AdapterKind]: boolean } = {
+  // lavapipe, MNIST MLP AMP train step (b64, fused, Session.run, 6 rounds of
+  // 20): 16.3 / 14.8 ms min without, 18.0 / 18.8 with (two runs): the 784x256
+  // weight is converted 4 times per step instead of once, on a CPU.
+  cpu: false,
+  gpu: true,
+};
 
 export interface CompileSpec {
   /** Passes to run before codegen, or a pipeline name (default: none). */
@@ -29,6 +45,8 @@ export interface CompileSpec {
   readonly options?: PassOptions;
   /** Fuse elementwise ops into single kernels (default true; false for debugging and comparisons). */
   readonly fusion?: boolean;
+  /** Overrides the target's cast prologues (CAST_PROLOGUES of the adapter kind). */
+  readonly castPrologues?: boolean;
   /** Overrides the device's f16 mode (default: native with shader-f16, else packed). */
   readonly f16Mode?: F16Mode;
   /** In-place updates after each run (a train step's `updates`); see LowerOptions.updates. */
@@ -72,7 +90,11 @@ export function compileGraph(g: Graph, device: GpuContext | CompileTarget, spec:
   const target = 'adapter' in device ? { ...device, ...(spec.f16Mode ? { f16Mode: spec.f16Mode } : {}) } : targetOf(device, spec.f16Mode);
   const passes = compilePasses(spec);
   checkPrintIrAfter(spec.printIrAfter, passes);
-  const options = { ...spec.options, ...(target.maxStorageBuffers ? { maxKernelBindings: target.maxStorageBuffers } : {}) };
+  const options = {
+    ...spec.options,
+    ...(target.maxStorageBuffers ? { maxKernelBindings: target.maxStorageBuffers } : {}),
+    castPrologues: spec.castPrologues ?? target.castPrologues ?? CAST_PROLOGUES[target.adapter],
+  };
   const graph = runPipeline(g, passes, { options, ...(spec.log ? { log: spec.log } : {}) }, {
     ...(spec.printIrAfter ? { printIrAfter: spec.printIrAfter } : {}),
     ...(spec.dump ? { dump: spec.dump } : {}),

@@ -91,17 +91,20 @@ export function verifyFusedBody(body: Graph, operands: readonly Value['type'][],
   const anchors = body.nodes.filter((n) => FUSED_ANCHORS.has(n.op));
   if (anchors.length > 1) throw new AmpcError('E0404', `fused: body @${body.name} holds ${anchors.length} matmuls or reductions; at most one can head a fused kernel`, anchors[1]!.loc);
   const anchor = anchors[0];
+  // A matmul's prologue: a cast of a body input that only the matmul reads (converted as it loads).
+  const prologue = new Set(anchor?.op === 'matmul' ? anchor.operands.map((v) => v.def).filter((d): d is NonNullable<typeof d> =>
+    d?.op === 'cast' && d.operands[0]!.def === undefined && body.nodes.every((n) => n === anchor || !n.operands.includes(d.results[0]!)) && !body.outputs.includes(d.results[0]!)) : []);
   if (anchor) {
-    if (anchor.operands.some((v) => v.def !== undefined)) throw new AmpcError('E0404', `fused: the ${anchor.op} of body @${body.name} must read body inputs`, anchor.loc);
+    if (anchor.operands.some((v) => v.def !== undefined && !prologue.has(v.def))) throw new AmpcError('E0404', `fused: the ${anchor.op} of body @${body.name} must read body inputs${anchor.op === 'matmul' ? ' or casts of them' : ''}`, anchor.loc);
     if (!shapesEqual(anchor.results[0]!.type.shape, shape)) throw new AmpcError('E0404', `fused: the ${anchor.op} of body @${body.name} gives ${shapeToString(anchor.results[0]!.type.shape)}, not the fused shape ${shapeToString(shape)}`, anchor.loc);
   }
-  const anchorInputs = new Set(anchor?.operands ?? []);
+  const anchorInputs = new Set([...(anchor?.operands ?? []), ...[...prologue].map((c) => c.operands[0]!)]);
   for (const v of body.inputs) {
-    if (anchorInputs.has(v) && !body.nodes.some((n) => n !== anchor && n.operands.includes(v))) continue;
+    if (anchorInputs.has(v) && !body.nodes.some((n) => n !== anchor && !prologue.has(n) && n.operands.includes(v))) continue;
     if (!broadcastsTo(v.type.shape, shape)) throw new AmpcError('E0404', `fused: body input %${v.name} (${shapeToString(v.type.shape)}) does not broadcast to ${shapeToString(shape)}`, body.loc);
   }
   for (const n of body.nodes) {
-    if (n === anchor) continue;
+    if (n === anchor || prologue.has(n)) continue;
     if (n.op !== 'constant' && !hasTrait(n.op, 'elementwise')) {
       throw new AmpcError('E0404', `fused: body @${body.name} holds ${n.op}; only elementwise ops, constants and one matmul or reduction can be fused`, n.loc);
     }

@@ -33,15 +33,30 @@ export interface FusionStats {
   readonly kernelsAfter: number;
 }
 
-export function fuseGraph(input: Graph, opts: { readonly maxBindings?: number } = {}): { graph: Graph; stats: FusionStats } {
+export interface FusionOptions {
+  /** Storage buffers one kernel may bind (default DEFAULT_MAX_BINDINGS). */
+  readonly maxBindings?: number;
+  /** Matmuls convert cast operands as they load them (default true; see CompileTarget.castPrologues). */
+  readonly castPrologues?: boolean;
+}
+
+export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Graph; stats: FusionStats } {
+  const prologues = opts.castPrologues !== false;
   const kernelsBefore = countKernels(input);
   const { graph: live, removed: deadOps } = withoutDeadOps(input);
   const { graph: g, rewritten: unscaleSplit } = recomputeUnscaled(live);
   const { groups: found } = findGroups(g, opts.maxBindings);
   const names = nameValues(g);
   const isConstant = (v: Value) => v.def?.op === 'constant';
-  // A group of one op that reads no constant gains nothing.
-  const groups = found.filter((grp) => grp.nodes.length > 1 || (!anchorOf(grp.nodes) && grp.nodes[0]!.operands.some(isConstant)));
+  const alone = new Set(found.filter((grp) => grp.nodes.length === 1).map((grp) => grp.nodes[0]!));
+  /** A cast no group holds, which readers may recompute (a matmul as it loads, with cast prologues). */
+  const freeCast = (v: Value) => v.def?.op === 'cast' && alone.has(v.def);
+  // A group of one op gains nothing unless it inlines something: a constant, or a matmul's cast operand.
+  const groups = found.filter((grp) => {
+    if (grp.nodes.length > 1) return true;
+    const n = grp.nodes[0]!;
+    return n.op === 'matmul' ? prologues && n.operands.some(freeCast) : !anchorOf(grp.nodes) && n.operands.some(isConstant);
+  });
   const groupOf = new Map<Node, FusionGroup>();
   for (const grp of groups) for (const n of grp.nodes) groupOf.set(n, grp);
 
@@ -52,11 +67,17 @@ export function fuseGraph(input: Graph, opts: { readonly maxBindings?: number } 
   const usedOutside = new Set<Value>(g.outputs);
   for (const n of g.nodes) for (const v of n.operands) if (!(v.def && groupOf.get(v.def) && groupOf.get(v.def) === groupOf.get(n))) usedOutside.add(v);
 
-  /** Whether group `grp` recomputes `v` in its body instead of reading it: a constant, or a cast outside any group that no anchor reads. */
+  /**
+   * Whether group `grp` recomputes `v` in its body instead of reading it: a
+   * constant, or a cast outside any group (a matmul anchor converts it as it
+   * loads its operand only with cast prologues; other anchors never).
+   */
   const inlinedIn = (grp: FusionGroup | undefined, v: Value): boolean => {
     if (!grp || !v.def || grp.nodes.includes(v.def)) return false;
     if (isConstant(v)) return true;
-    return v.def.op === 'cast' && !groupOf.has(v.def) && !anchorOf(grp.nodes)?.operands.includes(v);
+    if (!freeCast(v) || groupOf.has(v.def)) return false;
+    const anchor = anchorOf(grp.nodes);
+    return !anchor?.operands.includes(v) || (prologues && anchor.op === 'matmul');
   };
   /** Values the kernel of `grp` reads from elsewhere (through inlined casts to their sources). */
   const reads = (grp: FusionGroup): Value[] => grp.nodes.flatMap((m) => m.operands.flatMap((v) => {
@@ -148,9 +169,18 @@ function emitGroup(
     inner.set(v, r);
     return r;
   };
+  const anchor = anchorOf(grp.nodes);
   for (const n of grp.nodes) {
-    for (const v of n.operands) if (!(v.def && grp.nodes.includes(v.def))) valueOf(v);
-    const copy = body.addNode(n.op, n.operands.map((v) => inner.get(v)!), n.attrs, { loc: n.loc, declared: n.results.map((r) => r.type), names: n.results.map((r) => r.name) });
+    // The anchor's cast operands are its prologue: a cast of their own, read by nothing else.
+    const own = n === anchor ? n.operands.map((v) => (v.def?.op === 'cast' && inlined(v) ? v : undefined)) : [];
+    const operandsIn = n.operands.map((v, k) => {
+      const c = own[k]?.def;
+      if (!c) return (v.def && grp.nodes.includes(v.def)) ? undefined : valueOf(v);
+      const copy = body.addNode('cast', [valueOf(c.operands[0]!)], c.attrs, { loc: c.loc, declared: [v.type], names: [v.name] });
+      if (c.note !== undefined) copy.note = c.note;
+      return copy.results[0]!;
+    });
+    const copy = body.addNode(n.op, n.operands.map((v, k) => operandsIn[k] ?? inner.get(v)!), n.attrs, { loc: n.loc, declared: n.results.map((r) => r.type), names: n.results.map((r) => r.name) });
     if (n.note !== undefined) copy.note = n.note;
     n.results.forEach((r, i) => inner.set(r, copy.results[i]!));
   }
@@ -166,13 +196,13 @@ function emitGroup(
     body,
     ...(scopes.size === 1 && last.scope !== undefined ? { scope: last.scope } : {}),
   });
-  node.note = fusedNote(grp, constants);
+  node.note = fusedNote(grp, constants, body.nodes.filter((n) => n.op === 'cast' && anchor?.op === 'matmul' && body.nodes.find((m) => m.op === 'matmul')!.operands.includes(n.results[0]!)).length);
   results.forEach((r, i) => map.set(r, node.results[i]!));
   return constants;
 }
 
 /** `fused: 17 elementwise ops over f32[16,32] (mul ×6, add ×3, ...), 3 constants inlined, one kernel instead of 20`. */
-function fusedNote(grp: FusionGroup, constants: number): string {
+function fusedNote(grp: FusionGroup, constants: number, prologues = 0): string {
   const counts = new Map<string, number>();
   for (const n of grp.nodes) counts.set(n.op, (counts.get(n.op) ?? 0) + 1);
   const ops = [...counts].map(([op, k]) => (k > 1 ? `${op} ×${k}` : op)).join(', ');
@@ -180,8 +210,9 @@ function fusedNote(grp: FusionGroup, constants: number): string {
   const anchor = anchorOf(grp.nodes);
   const ew = grp.nodes.length - (anchor ? 1 : 0);
   const over = r.type.shape.length ? r.type.shape.join('x') : 'a scalar';
-  const what = anchor ? `${anchor.op} with a ${ew}-op epilogue over ${over}` : `${ew} elementwise op${ew > 1 ? 's' : ''} over ${over}`;
-  return `fused: ${what} (${ops})${constants ? `, ${constants} constant${constants > 1 ? 's' : ''} inlined` : ''}: one kernel instead of ${grp.nodes.length + constants}`;
+  const loads = prologues ? `, converting ${prologues === 2 ? 'both operands' : 'an operand'} as it loads (cast prologue)` : '';
+  const what = anchor ? `${anchor.op}${loads}${ew ? ` with a ${ew}-op epilogue` : ''} over ${over}` : `${ew} elementwise op${ew > 1 ? 's' : ''} over ${over}`;
+  return `fused: ${what} (${ops})${constants ? `, ${constants} constant${constants > 1 ? 's' : ''} inlined` : ''}: one kernel instead of ${grp.nodes.length + constants + prologues}`;
 }
 
 /** Nodes that launch a kernel: all but views and empty results. */
@@ -192,7 +223,10 @@ export function countKernels(g: Graph): number {
 export const fusionPass: Pass = {
   name: 'fusion',
   run(g: Graph, ctx: PassContext): Graph {
-    const { graph, stats } = fuseGraph(g, { ...(ctx.options.maxKernelBindings ? { maxBindings: ctx.options.maxKernelBindings } : {}) });
+    const { graph, stats } = fuseGraph(g, {
+      ...(ctx.options.maxKernelBindings ? { maxBindings: ctx.options.maxKernelBindings } : {}),
+      ...(ctx.options.castPrologues !== undefined ? { castPrologues: ctx.options.castPrologues } : {}),
+    });
     ctx.log?.(`fusion: @${g.name}: ${stats.deadOps ? `${stats.deadOps} dead ops removed, ` : ''}${stats.unscaleSplit ? 'unscaled gradients recomputed in the update, ' : ''}${stats.groups} groups of ${stats.opsFused} ops (${stats.constantsInlined} constants inlined), kernels ${stats.kernelsBefore} -> ${stats.kernelsAfter}`);
     return graph;
   },

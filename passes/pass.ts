@@ -30,6 +30,8 @@ export interface PassOptions {
   // fusion (passes/fusion.ts): set by the compile from its target
   /** Storage buffers one kernel may bind (the device's maxStorageBuffersPerShaderStage; default 16, see passes/fusion/groups.ts). */
   readonly maxKernelBindings?: number;
+  /** Matmuls convert cast operands as they load them (default true; the compile sets it per adapter). */
+  readonly castPrologues?: boolean;
 }
 
 export interface PassContext {

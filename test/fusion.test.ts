@@ -65,7 +65,12 @@ test('MNIST MLP AMP train step: every parameter update is one kernel; bias, acti
   // Forward: matmul + bias + relu in one kernel.
   const fwd = graph.nodes.find((n) => n.op === 'fused' && n.body!.nodes.some((b) => b.op === 'matmul') && n.body!.nodes.some((b) => b.op === 'relu'));
   t.truthy(fwd, 'a matmul with its bias and relu epilogue');
-  t.regex(fwd!.note ?? '', /^fused: matmul with a \d+-op epilogue/);
+  t.regex(fwd!.note ?? '', /^fused: matmul, converting both operands as it loads \(cast prologue\) with a 2-op epilogue/);
+  // Cast prologues: no f16 copy of a weight or of the batch is written; the matmuls read f32 and convert.
+  t.false(graph.nodes.some((n) => n.op === 'cast' && n.operands[0]!.type.dtype === 'f32' && n.results[0]!.type.dtype === 'f16'), 'a separate f32 -> f16 cast kernel');
+  // Without them (fuseGraph's option; CPU adapters may turn them off), the casts stay kernels of their own.
+  const plain = fuseGraph(step.graph, { maxBindings: 16, castPrologues: false }).graph;
+  t.true(plain.nodes.some((n) => n.op === 'cast' && n.operands[0]!.name === '0.weight'));
   // Weight gradients come out of their matmuls in f32: no separate cast kernel of an f16 dW.
   for (const n of graph.nodes) {
     if (n.op === 'cast' && n.operands[0]!.def?.op === 'matmul') t.fail(`unfused output cast ${printGraph(graph).split('\n').find((l) => l.includes(`%${n.results[0]!.name} =`))}`);

@@ -182,9 +182,18 @@ function fusedMatmul(node: Node, anchor: Node, ctx: EmitContext): KernelLaunch {
   const operandOf = (v: Value) => node.operands[body.inputs.indexOf(v)]!;
   const [av, bv] = anchor.operands as [Value, Value];
   const { inputs: epilogueInputs, outputs } = epilogueIo(node, anchor, ctx, 'c');
+  // A cast operand (the prologue) is read from its source and converted on load, rounded as the cast rounds.
+  const source = (v: Value) => (v.def?.op === 'cast' ? v.def.operands[0]! : v);
+  const a = readOf(ctx, operandOf(source(av)), 'a'), b = readOf(ctx, operandOf(source(bv)), 'b');
   const mm = anchor.results[0]!;
   const acc = anchor.attrs.acc as DType;
   const math = matmulMath(av.type.dtype, acc, ctx.mode);
+  const loadAs = (v: Value, bound: BoundBuffer) => (idx: string): string => {
+    const from = source(v).type.dtype, to = v.type.dtype;
+    const x = rounded(convert(load(bound.binding, idx, ctx.mode), from, to, ctx), from === to ? 'f32' : to, ctx);
+    const t = computeType(to, ctx.mode);
+    return t === math.type ? x : `${math.type}(${x})`;
+  };
   const fns = new Map<string, string>();
   const accAs = (x: string) => rounded(convert(x, math.type === 'f16' ? 'f16' : 'f32', mm.type.dtype, ctx), mm.type.dtype, ctx);
   const storeC = (x: string, site: OutputSite): string => {
@@ -196,8 +205,9 @@ function fusedMatmul(node: Node, anchor: Node, ctx: EmitContext): KernelLaunch {
   const probe = storeC('acc', { idx: '0u', batch: '0u', row: '0u', col: '0u' });
   return matmulKernel(ctx, {
     label: nodeLabel(node, ctx),
-    a: readOf(ctx, operandOf(av), 'a'),
-    b: readOf(ctx, operandOf(bv), 'b'),
+    a,
+    b,
+    operands: av.type.dtype,
     out: outputs[0]!,
     extra: [...epilogueInputs.values(), ...outputs.slice(1)],
     aShape: av.type.shape,
@@ -206,7 +216,7 @@ function fusedMatmul(node: Node, anchor: Node, ctx: EmitContext): KernelLaunch {
     transposeB: anchor.attrs.transpose_b as boolean,
     acc,
     helpers: helpersOf([probe], fns),
-    hooks: { storeC },
+    hooks: { storeC, loadA: loadAs(av, a), loadB: loadAs(bv, b) },
     hooksUseF16: ctx.mode === 'native' && bodyUsesF16(node),
   });
 }
