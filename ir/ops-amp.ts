@@ -22,35 +22,27 @@ import { typeToString } from './types.ts';
 
 const BOOL_SCALAR: TensorType = { dtype: 'bool', shape: [] };
 
+/** An op over (inverse scale, gradients...): f32[] then f32 tensors; its results from the gradients' types. */
+function overGradients(op: string, results: (grads: readonly TensorType[]) => TensorType[]): OpDef {
+  return {
+    operands: { min: 2 },
+    attrs: {},
+    traits: [],
+    infer: ([inv, ...grads]) => {
+      if (inv!.dtype !== 'f32' || inv!.shape.length !== 0) {
+        throw new AmpcError('E0206', `${op}: the inverse scale must be f32[], got ${typeToString(inv!)}`);
+      }
+      for (const g of grads) {
+        if (g.dtype !== 'f32') throw new AmpcError('E0206', `${op}: gradients must be f32, got ${typeToString(g)}; cast them first`);
+      }
+      return results(grads);
+    },
+  };
+}
+
 export function ampDefs() {
   return {
-    unscale_check: {
-      operands: { min: 2 },
-      attrs: {},
-      traits: [],
-      infer: ([inv, ...grads]) => {
-        if (inv!.dtype !== 'f32' || inv!.shape.length !== 0) {
-          throw new AmpcError('E0206', `unscale_check: the inverse scale must be f32[], got ${typeToString(inv!)}`);
-        }
-        for (const g of grads) {
-          if (g.dtype !== 'f32') throw new AmpcError('E0206', `unscale_check: gradients must be f32, got ${typeToString(g)}; cast them first`);
-        }
-        return [...grads.map((g) => ({ dtype: g.dtype, shape: [...g.shape] })), BOOL_SCALAR];
-      },
-    },
-    finite_check: {
-      operands: { min: 2 },
-      attrs: {},
-      traits: [],
-      infer: ([inv, ...grads]) => {
-        if (inv!.dtype !== 'f32' || inv!.shape.length !== 0) {
-          throw new AmpcError('E0206', `finite_check: the inverse scale must be f32[], got ${typeToString(inv!)}`);
-        }
-        for (const g of grads) {
-          if (g.dtype !== 'f32') throw new AmpcError('E0206', `finite_check: gradients must be f32, got ${typeToString(g)}; cast them first`);
-        }
-        return [BOOL_SCALAR];
-      },
-    },
+    unscale_check: overGradients('unscale_check', (grads) => [...grads.map((g) => ({ dtype: g.dtype, shape: [...g.shape] })), BOOL_SCALAR]),
+    finite_check: overGradients('finite_check', () => [BOOL_SCALAR]),
   } satisfies Record<string, OpDef>;
 }
