@@ -25,7 +25,7 @@ import type { ModelName } from '../examples/mnist/models.ts';
 import type { Graph } from '../ir/graph.ts';
 import { parseModule } from '../ir/text/parser.ts';
 import { traceModule } from '../ir/trace/index.ts';
-import { trainStepGraph } from '../passes/optimizer.ts';
+import { trainStepGraph } from '../passes/train-step.ts';
 import { pipelineByName, runPipeline } from '../passes/pipeline.ts';
 import type { PassOptions } from '../passes/pass.ts';
 import type { Plan } from '../runtime/plan.ts';

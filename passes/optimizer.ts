@@ -41,17 +41,16 @@
 
 import { isFloat } from '../ir/dtype.ts';
 import { AmpcError } from '../ir/errors.ts';
+import { cloneGraph } from '../ir/graph.ts';
 import type { Graph, Value } from '../ir/graph.ts';
 import type { HostTensor } from '../ir/interp/tensor.ts';
 import { full, scalar } from '../ir/interp/tensor.ts';
 import type { TensorType } from '../ir/types.ts';
 import { tensorType, typesEqual, typeToString } from '../ir/types.ts';
 import { gradientGraph } from './autodiff.ts';
-import { guardUpdate, resolveLossScale, scaleLoss, unscaleAndCheck, updateLossScale } from './loss-scaling.ts';
+import { guardUpdate, lossScaleState, resolveLossScale, scaleLoss, unscaleAndCheck, updateLossScale } from './loss-scaling.ts';
 import type { LossScaleSpec, LossScaling } from './loss-scaling.ts';
-import { AMP_PASSES } from './amp.ts';
 import type { PassOptions } from './pass.ts';
-import { runPipeline } from './runner.ts';
 import type { StateInput } from './update-builder.ts';
 import { UpdateBuilder } from './update-builder.ts';
 
@@ -91,7 +90,7 @@ function checkNumber(what: string, v: unknown, ok: (x: number) => boolean, range
 }
 
 /** The spec with defaults filled in, checked (E0604), as PyTorch checks it. */
-function resolve(opt: OptimizerSpec) {
+export function resolve(opt: OptimizerSpec) {
   if (!opt || typeof opt !== 'object') badOption(`expected an optimizer spec such as { kind: 'adam', lr: 1e-3 }, got ${JSON.stringify(opt)}`);
   checkNumber('lr', opt.lr, (x) => x >= 0, '>= 0');
   if (opt.kind === 'sgd') {
@@ -146,48 +145,78 @@ export interface TrainStepOptions {
   lossScale?: LossScaleSpec;
 }
 
-function checkStepOptions(opts: TrainStepOptions): { precision: 'f32' | 'amp'; lossScaling: LossScaling } {
+export function checkStepOptions(opts: TrainStepOptions): { precision: 'f32' | 'amp'; lossScaling: LossScaling } {
   const precision = opts.precision ?? 'f32';
   if (precision !== 'f32' && precision !== 'amp') badOption(`precision must be 'f32' or 'amp', got ${JSON.stringify(precision)}`);
   return { precision, lossScaling: resolveLossScale(opts.lossScale, precision) };
 }
 
-/**
- * The train step of `lossGraph` (its first output a scalar float loss) under
- * optimizer `opt`, as one graph. `extraUpdates` names further in-place updates
- * by output index in the loss graph (e.g. traceModule's stateUpdates for
- * BatchNorm running statistics); the loss graph's outputs keep their indices
- * in the train step. `lossGraph` is not changed.
- */
-export function trainStepGraph(
-  lossGraph: Graph,
-  opt: OptimizerSpec,
-  opts: TrainStepOptions = {},
-): TrainStepGraph {
-  const o = resolve(opt);
-  const { precision, lossScaling } = checkStepOptions(opts);
-  const params = lossGraph.params.filter((v) => isFloat(v.type.dtype));
-  checkExtraUpdates(lossGraph, opts.extraUpdates ?? [], new Set(params.map((p) => p.name!)));
+/** The settings of the train-step passes from the pass context (checked: E0604). */
+export function stepSettings(options: PassOptions, precision: 'f32' | 'amp'): { opt: OptimizerSpec; precision: 'f32' | 'amp'; lossScaling: LossScaling; extraUpdates: readonly { output: number; input: string }[] } {
+  const opt = options.optimizer ?? DEFAULT_OPTIMIZER;
+  resolve(opt);
+  const { lossScaling } = checkStepOptions({ precision, ...(options.lossScale !== undefined ? { lossScale: options.lossScale } : {}) });
+  return { opt, precision, lossScaling, extraUpdates: options.extraUpdates ?? [] };
+}
 
-  let forward = lossGraph;
+export const DEFAULT_OPTIMIZER: OptimizerSpec = { kind: 'adam', lr: 1e-3 };
+
+/**
+ * Stage 1 (pass `loss-scaling`): checks the loss graph (its first output a
+ * scalar float loss, f32 params under amp, the extra updates) and appends
+ * the loss-scale state inputs and `%scaled.loss` (unchanged when scaling is off).
+ */
+export function lossScalingStage(lossGraph: Graph, precision: 'f32' | 'amp', ls: LossScaling, extra: readonly { output: number; input: string }[]): Graph {
+  const params = lossGraph.params.filter((v) => isFloat(v.type.dtype));
+  checkExtraUpdates(lossGraph, extra, new Set(params.map((p) => p.name!)));
   if (precision === 'amp') {
     const low = params.find((p) => p.type.dtype !== 'f32');
     if (low) badOption(`amp training keeps f32 master weights, but param %${low.name} is ${typeToString(low.type)}; declare params f32`);
-    if (!opts.ampApplied) forward = runPipeline(lossGraph, AMP_PASSES, { options: opts.ampOptions ?? {} });
   }
-  const loss = forward.outputs[0];
+  const loss = lossGraph.outputs[0];
   if (!loss || loss.type.shape.length !== 0 || !isFloat(loss.type.dtype)) {
     const what = loss ? `%${loss.name ?? '?'}: ${typeToString(loss.type)}` : 'none';
     throw new AmpcError('E0401', `train step: the first output of @${lossGraph.name} (${what}) is not a scalar float loss; reduce it first, e.g. with reduce_sum or a loss op`, loss?.def?.loc ?? lossGraph.loc);
   }
-  const scaled = scaleLoss(forward, lossScaling);
-  const g = gradientGraph(scaled.graph, { output: scaled.output });
-  g.name = `${lossGraph.name}_step`;
-  const nOut = lossGraph.outputs.length;
-  const grads = g.outputs.slice(scaled.graph.outputs.length);
+  return scaleLoss(lossGraph, ls).graph;
+}
+
+/** Whether the last output of a graph is the scaled loss of the loss-scaling stage. */
+function hasScaledLoss(g: Graph): boolean {
+  const last = g.outputs[g.outputs.length - 1];
+  return g.outputs.length > 1 && last?.name === 'scaled.loss' && last.def?.op === 'mul';
+}
+
+/**
+ * Stage 2 (pass `autodiff` of the train step): the gradients of the scaled
+ * loss (or of the loss, without scaling) with respect to every float param,
+ * appended as outputs `%grad.<p>` in param order; the scaled loss is no
+ * longer an output. The graph is named `<loss graph>_step`.
+ */
+export function gradientsStage(g: Graph): Graph {
+  const scaled = hasScaledLoss(g);
+  const out = gradientGraph(g, { output: scaled ? g.outputs.length - 1 : 0 });
+  out.name = `${g.name}_step`;
+  const n = g.outputs.length;
+  out.setOutputs([...out.outputs.slice(0, scaled ? n - 1 : n), ...out.outputs.slice(n)]);
+  return out;
+}
+
+/**
+ * Stage 3 (pass `optimizer`): unscale and check the gradients (the last
+ * outputs, one per float param), the optimizer's update of every param and
+ * its state, the guards and the loss-scale update, as described above.
+ * Inputs: the optimizer state and `opt.lr` are appended; outputs: the
+ * gradients are replaced by the `new.<input>` values.
+ */
+export function optimizerStage(input: Graph, opt: OptimizerSpec, precision: 'f32' | 'amp', ls: LossScaling, extra: readonly { output: number; input: string }[]): Graph {
+  const o = resolve(opt);
+  const g = cloneGraph(input);
+  const pv = g.params.filter((v) => isFloat(v.type.dtype));
+  const nOut = g.outputs.length - pv.length;
+  const grads = g.outputs.slice(nOut);
   g.setOutputs(g.outputs.slice(0, nOut));
-  const pv = params.map((p) => g.inputs.find((v) => v.name === p.name)!);
-  const lsInputs = scaled.state.map((s) => g.inputs.find((v) => v.name === s.name)!);
+  const lsInputs = lossScaleState(ls).map((s) => g.inputs.find((v) => v.name === s.name)!);
   if (precision === 'amp') {
     grads.forEach((d, i) => {
       if (d.type.dtype !== 'f32') throw new Error(`trainStepGraph: under amp the gradient %${d.name} of f32 param %${pv[i]!.name} is ${typeToString(d.type)}; the optimizer needs f32 gradients`);
@@ -195,11 +224,7 @@ export function trainStepGraph(
   }
 
   // State inputs: per param its buffers, then the step counter; then the learning rate.
-  const state: StateInput[] = [...scaled.state];
-  const addState = (name: string, type: TensorType): Value => {
-    state.push({ name, type, init: 0 });
-    return g.addInput(name, type);
-  };
+  const addState = (name: string, type: TensorType): Value => g.addInput(name, type);
   const bufs = pv.map((p) => {
     const t = tensorType('f32', p.type.shape);
     if (o.kind === 'sgd') return o.momentum > 0 ? [addState(`sgd.momentum.${p.name}`, t)] : [];
@@ -213,7 +238,7 @@ export function trainStepGraph(
   const newStep = b.add(step, b.c(1)); // also t, the 1-based step of Adam's bias corrections
   const newParams: Value[] = [];
   const newState: Value[] = [];
-  const checked = unscaleAndCheck(b, lossScaling, lsInputs, grads.map((d) => b.toF32(d)));
+  const checked = unscaleAndCheck(b, ls, lsInputs, grads.map((d) => b.toF32(d)));
   /** The gradient of param i in f32, unscaled. */
   const grad = (i: number): Value => checked.grads[i]!;
   /** Output `new.<input>` of an updated input: guarded by the finite flag under loss scaling. */
@@ -254,21 +279,12 @@ export function trainStepGraph(
   newState.push(update(newStep, step));
 
   // Loss scaling: the scale state moves; extra updates (computed by the forward) keep their old values on a skipped step too.
-  const extra = opts.extraUpdates ?? [];
-  const optState = state.slice(scaled.state.length);
-  const newScaleState = updateLossScale(b, lossScaling, checked.finite, lsInputs);
+  const newScaleState = updateLossScale(b, ls, checked.finite, lsInputs);
   const guardedExtra = checked.finite ? extra.map((u) => update(g.outputs[u.output]!, g.inputs.find((v) => v.name === u.input)!)) : [];
-  const k = newParams.length + newState.length;
   g.setOutputs([...g.outputs, ...newParams, ...newState, ...newScaleState, ...guardedExtra]);
-
-  const updates: { output: number; input: string }[] = [
-    ...pv.map((p, i) => ({ output: nOut + i, input: p.name! })),
-    ...optState.map((s, i) => ({ output: nOut + pv.length + i, input: s.name })),
-    ...scaled.state.map((s, i) => ({ output: nOut + k + i, input: s.name })),
-    ...extra.map((u, i) => ({ output: checked.finite ? nOut + k + scaled.state.length + i : u.output, input: u.input })),
-  ];
-  return { graph: g, loss: 0, updates, state, lossScaling };
+  return g;
 }
+
 
 /** The learning rate as the value of input `opt.lr`. */
 export function lrTensor(lr: number): HostTensor {

@@ -27,6 +27,8 @@ export interface PassOptions {
   // train step (passes/train-step.ts)
   readonly optimizer?: OptimizerSpec;
   readonly lossScale?: LossScaleSpec;
+  /** Further in-place updates by output index of the loss graph (e.g. BatchNorm running statistics). */
+  readonly extraUpdates?: readonly { readonly output: number; readonly input: string }[];
   // fusion (passes/fusion.ts): set by the compile from its target
   /** Storage buffers one kernel may bind (the device's maxStorageBuffersPerShaderStage; default 16, see passes/fusion/groups.ts). */
   readonly maxKernelBindings?: number;

@@ -170,7 +170,12 @@ test('dump --pipeline train-amp: the whole AMP train step of a loss graph; a non
   // Fused (the default): the check stores no unscaled copies; each parameter's update is one kernel.
   t.regex(ok.stdout, /%grads\.finite = finite_check /);
   t.regex(ok.stdout, /^  %new\.w1, %new\.adam\.m\.w1, %new\.adam\.v\.w1 = fused /m);
-  t.regex(ok.stderr, /^\/\/ train-step: @mlp_loss_step: adam, loss scaling dynamic \(init 65536, interval 2000\), 16 inputs updated in place/m);
+  // The train step is three named passes, each with its summary line.
+  t.regex(ok.stderr, /^\/\/ loss-scaling: @mlp_loss: dynamic \(init 65536, interval 2000\)$/m);
+  t.regex(ok.stderr, /^\/\/ autodiff: @mlp_loss_step: 4 gradients$/m);
+  t.regex(ok.stderr, /^\/\/ optimizer: @mlp_loss_step: adam, loss scaling dynamic \(init 65536, interval 2000\), 10 state inputs added, 16 inputs updated in place/m);
+  const afterAutodiff = await cli('dump', `${EXAMPLES}mlp-loss.ir`, '--pipeline', 'train-amp', '--print-ir-after', 'autodiff');
+  t.regex(afterAutodiff.stdout, /IR Dump After autodiff[\s\S]*return %loss, %\d+, %grad\.w1, %grad\.b1, %grad\.w2, %grad\.b2\n/);
   t.regex(ok.stderr, /^\/\/ fusion: @mlp_loss_step: .*kernels \d+ -> \d+$/m);
   const unfused = await cli('dump', `${EXAMPLES}mlp-loss.ir`, '--pipeline', 'train-amp', '--no-fusion');
   t.regex(unfused.stdout, /%grads\.finite = unscale_check /);

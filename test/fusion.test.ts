@@ -17,7 +17,7 @@ import { countKernels, fuseGraph } from '../passes/fusion.ts';
 import { pipelineByName, runPipeline } from '../passes/pipeline.ts';
 import { batchSpecs, classificationLoss, mlp } from '../examples/mnist/models.ts';
 import { traceModule } from '../ir/trace/index.ts';
-import { trainStepGraph } from '../passes/optimizer.ts';
+import { trainStepGraph } from '../passes/train-step.ts';
 import { errorOf } from './helpers/errors.ts';
 import { pipelineCases, trainStepCases } from './helpers/fusion-cases.ts';
 

@@ -13,7 +13,7 @@ import { parseModule } from '../ir/text/parser.ts';
 import { printGraph } from '../ir/text/printer.ts';
 import { crossEntropy, f32, i32, nn, scope, softmax, trace, traceModule } from '../ir/trace/index.ts';
 import type { Tensor } from '../ir/trace/index.ts';
-import { trainStepGraph } from '../passes/optimizer.ts';
+import { trainStepGraph } from '../passes/train-step.ts';
 import { pipelineByName, runPipeline } from '../passes/pipeline.ts';
 import type { PassOptions } from '../passes/pass.ts';
 

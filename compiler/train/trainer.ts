@@ -36,14 +36,18 @@ import type { TensorType } from '../../ir/types.ts';
 import { numel, typeToString } from '../../ir/types.ts';
 import { GOOD_STEPS_INPUT, resolveLossScale, SCALE_INPUT, SKIPPED_INPUT } from '../../passes/loss-scaling.ts';
 import type { LossScaling } from '../../passes/loss-scaling.ts';
-import { LR_INPUT, trainStepGraph } from '../../passes/optimizer.ts';
+import { LR_INPUT } from '../../passes/optimizer.ts';
+import { trainStepGraph, trainStepPasses } from '../../passes/train-step.ts';
+import { AMP_PASSES } from '../../passes/amp.ts';
+import type { Pass } from '../../passes/pass.ts';
+import { checkPrintIrAfter } from '../../passes/runner.ts';
 import type { StateInput } from '../../passes/optimizer.ts';
 import { acquireDevice } from '../../runtime/device.ts';
 import type { GpuContext } from '../../runtime/device.ts';
 import { decodeTensor, encodeTensor } from '../../runtime/host-data.ts';
 import { Session } from '../../runtime/session.ts';
 import type { CompileSpec } from '../compile.ts';
-import { compileGraph } from '../compile.ts';
+import { compileGraph, compilePasses } from '../compile.ts';
 import { defaultF16Mode } from '../execute.ts';
 import { inputBytes, inputType } from './inputs.ts';
 import type { TensorInput } from './inputs.ts';
@@ -326,15 +330,25 @@ export class Trainer<M extends Module = Module> {
     return xs.map((x, i) => inputType(`${what}: input ${i}${specs[i]!.name ? ` (${specs[i]!.name})` : ''}`, specs[i]!, x, true));
   }
 
-  /** What every compile of this trainer shares: f16 mode, fusion, amp options, logging and dumps. */
-  #compileSpec(): CompileSpec {
+  /**
+   * What every compile of this trainer shares: f16 mode, fusion, amp options,
+   * logging, and the IR dump after `printIrAfter` when it names a pass of
+   * this compile (`pipeline` and the codegen passes; the train step's passes
+   * dump from trainStepGraph). A name no pass of the trainer has is E0604.
+   */
+  #compileSpec(pipeline: readonly Pass[] = []): CompileSpec {
     const o = this.#opts;
+    const fusion = o.fusion !== false;
+    const own = [...pipeline, ...compilePasses({ fusion })];
+    const amp = o.precision === 'amp' ? AMP_PASSES : [];
+    checkPrintIrAfter(o.printIrAfter, [...amp, ...trainStepPasses(o.precision ?? 'f32'), ...own]);
+    const mine = o.printIrAfter === 'all' || own.some((p) => p.name === o.printIrAfter);
     return {
       ...(o.f16Mode ? { f16Mode: o.f16Mode } : {}),
-      fusion: o.fusion !== false,
+      fusion,
       options: o.ampOptions ?? {},
       ...(o.log ? { log: o.log } : {}),
-      ...(o.printIrAfter ? { printIrAfter: o.printIrAfter } : {}),
+      ...(o.printIrAfter && mine ? { printIrAfter: o.printIrAfter } : {}),
       ...(o.dump ? { dump: o.dump } : {}),
     };
   }
@@ -380,8 +394,14 @@ export class Trainer<M extends Module = Module> {
         this.#buffers = traced.buffers;
       }
       const extraUpdates = traced.stateUpdates.map((u) => ({ output: u.outputIndex, input: u.name }));
-      const step = trainStepGraph(traced.graph, optimizer, { extraUpdates, precision, lossScale, ampOptions });
-      const compiled = compileGraph(step.graph, this.ctx, { ...this.#compileSpec(), updates: step.updates });
+      const stepPasses = [...(precision === 'amp' ? AMP_PASSES : []), ...trainStepPasses(precision ?? 'f32')];
+      const spec = this.#compileSpec();
+      const { log, dump, printIrAfter } = this.#opts;
+      const inStep = printIrAfter === 'all' || stepPasses.some((p) => p.name === printIrAfter);
+      const step = trainStepGraph(traced.graph, optimizer, { extraUpdates, precision, lossScale, ampOptions }, {
+        ...(log ? { log } : {}), ...(dump ? { dump } : {}), ...(inStep && printIrAfter ? { printIrAfter } : {}),
+      });
+      const compiled = compileGraph(step.graph, this.ctx, { ...spec, updates: step.updates });
       const plan = compiled.plan;
       const compileMs = performance.now() - start;
       const session = await Session.create(this.ctx, plan);
@@ -412,7 +432,8 @@ export class Trainer<M extends Module = Module> {
       const { model } = this.#opts;
       const start = performance.now();
       const traced = inMode(model, false, () => traceModule(model, this.#specs(types)));
-      const compiled = compileGraph(traced.graph, this.ctx, { ...this.#compileSpec(), pipeline: this.#opts.precision === 'amp' ? 'amp' : 'none' });
+      const pipeline = this.#opts.precision === 'amp' ? AMP_PASSES : [];
+      const compiled = compileGraph(traced.graph, this.ctx, { ...this.#compileSpec(pipeline), pipeline });
       const plan = compiled.plan;
       const compileMs = performance.now() - start;
       const session = await Session.create(this.ctx, plan);

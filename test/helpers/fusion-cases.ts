@@ -11,7 +11,7 @@ import type { Tensor } from '../../ir/trace/index.ts';
 import { f32, mseLoss, nn, traceModule } from '../../ir/trace/index.ts';
 import { parseModule } from '../../ir/text/parser.ts';
 import { batchSpecs, classificationLoss, mlp, cnn } from '../../examples/mnist/models.ts';
-import { trainStepGraph } from '../../passes/optimizer.ts';
+import { trainStepGraph } from '../../passes/train-step.ts';
 import { pipelineByName, runPipeline } from '../../passes/pipeline.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
