@@ -6,9 +6,10 @@
 // precision pass attached are carried over and rendered with the new names.
 
 import type { DType } from '../ir/dtype.ts';
-import { Graph } from '../ir/graph.ts';
-import type { Node, Value } from '../ir/graph.ts';
+import type { Graph, Node, Value } from '../ir/graph.ts';
 import type { Pass, PassContext } from './pass.ts';
+import type { RewriteRule } from './rewrite.ts';
+import { applyRules, Rewriter, ruleCounts } from './rewrite.ts';
 import { noteParts, renderNotes, setNoteParts } from './precision/notes.ts';
 
 /** What a rule sees: a cast node of the new graph's values, and earlier casts by (source, dtype). */
@@ -19,11 +20,8 @@ export interface CastMatch {
   readonly existing: ReadonlyMap<Value, ReadonlyMap<DType, Value>>;
 }
 
-export interface CastRule {
-  readonly name: string;
-  /** The value that replaces the cast's result, or undefined when the rule does not apply. */
-  readonly rewrite: (m: CastMatch) => Value | undefined;
-}
+/** A cast rule: the value that replaces the cast's result, or undefined when the rule does not apply. */
+export type CastRule = RewriteRule<CastMatch, Value>;
 
 export const CAST_RULES: readonly CastRule[] = [
   { name: 'same-dtype', rewrite: (m) => (m.source.type.dtype === m.to ? m.source : undefined) },
@@ -42,46 +40,29 @@ export const CAST_RULES: readonly CastRule[] = [
 export type CleanupCounts = Record<string, number>;
 
 export function cleanupCasts(g: Graph, rules: readonly CastRule[] = CAST_RULES): { graph: Graph; counts: CleanupCounts } {
-  const counts: CleanupCounts = Object.fromEntries([...rules.map((r) => [r.name, 0]), ['dead', 0]]);
-  const out = new Graph(g.name, g.loc);
-  const map = new Map<Value, Value>();
-  for (const v of g.inputs) map.set(v, out.addInput(v.name!, v.type, { param: v.isParam }));
+  const counts: CleanupCounts = ruleCounts([...rules.map((r) => r.name), 'dead']);
   const existing = new Map<Value, Map<DType, Value>>();
   const copies: [Node, Node][] = [];
-
+  const rw = new Rewriter(g);
   for (const n of g.nodes) {
-    const operands = n.operands.map((v) => map.get(v)!);
     if (n.op === 'cast') {
-      const m: CastMatch = { source: operands[0]!, to: n.attrs.to as DType, existing };
-      let replaced: Value | undefined;
-      for (const r of rules) {
-        replaced = r.rewrite(m);
-        if (replaced) {
-          counts[r.name]!++;
-          break;
-        }
-      }
+      const source = rw.get(n.operands[0]!);
+      const replaced = applyRules(rules, { source, to: n.attrs.to as DType, existing }, counts);
       if (replaced) {
-        map.set(n.results[0]!, replaced);
+        rw.replace(n.results[0]!, replaced);
         continue;
       }
-    }
-    const copy = out.addNode(n.op, operands, n.attrs, {
-      loc: n.loc,
-      declared: n.op === 'constant' ? n.results.map((r) => r.type) : undefined,
-      names: n.results.map((r) => r.name),
-      scope: n.scope,
-    });
-    if (n.note !== undefined) copy.note = n.note;
-    n.results.forEach((r, i) => map.set(r, copy.results[i]!));
-    copies.push([n, copy]);
-    if (n.op === 'cast') {
-      let byType = existing.get(operands[0]!);
-      if (!byType) existing.set(operands[0]!, (byType = new Map()));
+      const copy = rw.copy(n);
+      let byType = existing.get(source);
+      if (!byType) existing.set(source, (byType = new Map()));
       byType.set(n.attrs.to as DType, copy.results[0]!);
+      copies.push([n, copy]);
+    } else {
+      copies.push([n, rw.copy(n)]);
     }
   }
-  out.setOutputs(g.outputs.map((v) => map.get(v)!));
+  const out = rw.finish();
+  const map = rw.map;
 
   // Dead casts: remove casts no one uses, repeatedly (a cast of a dead cast dies too).
   for (;;) {

@@ -16,6 +16,7 @@ import { numel } from '../ir/types.ts';
 import type { FusionGroup } from './fusion/groups.ts';
 import { anchorOf, findGroups } from './fusion/groups.ts';
 import { recomputeUnscaled } from './fusion/unscale.ts';
+import { Rewriter, rewriteGraph } from './rewrite.ts';
 import type { Pass, PassContext } from './pass.ts';
 
 /** Ops that lower to no kernel (views of their operand's buffer). */
@@ -61,9 +62,7 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
   for (const grp of groups) for (const n of grp.nodes) groupOf.set(n, grp);
 
   // Emit in an order where every producer (node or group) precedes its users.
-  const out = new Graph(g.name, g.loc);
-  const map = new Map<Value, Value>();
-  for (const v of g.inputs) map.set(v, out.addInput(v.name!, v.type, { param: v.isParam }));
+  const rw = new Rewriter(g);
   const usedOutside = new Set<Value>(g.outputs);
   for (const n of g.nodes) for (const v of n.operands) if (!(v.def && groupOf.get(v.def) && groupOf.get(v.def) === groupOf.get(n))) usedOutside.add(v);
 
@@ -93,8 +92,8 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
     done.add(item);
     const deps = 'nodes' in item ? reads(item) : item.operands;
     for (const v of deps) if (v.def) emit(groupOf.get(v.def) ?? v.def);
-    if ('nodes' in item) constantsInlined += emitGroup(out, item, map, names, usedOutside, (v) => inlinedIn(item, v));
-    else copyNode(out, item, map);
+    if ('nodes' in item) constantsInlined += emitGroup(rw, item, names, usedOutside, (v) => inlinedIn(item, v));
+    else rw.copy(item);
   };
   // Constants and casts that fused groups recompute are emitted only where something else still reads them.
   const needed = new Set<Node>();
@@ -104,7 +103,7 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
     if ((n.op === 'constant' || n.op === 'cast') && !groupOf.has(n) && !needed.has(n)) continue;
     emit(groupOf.get(n) ?? n);
   }
-  out.setOutputs(g.outputs.map((v) => map.get(v)!));
+  const out = rw.finish();
   const opsFused = groups.reduce((s, grp) => s + grp.nodes.length, 0);
   return { graph: out, stats: { deadOps, unscaleSplit, groups: groups.length, opsFused, constantsInlined, kernelsBefore, kernelsAfter: countKernels(out) } };
 }
@@ -120,33 +119,16 @@ export function withoutDeadOps(g: Graph): { graph: Graph; removed: number } {
     for (const v of n.operands) live.add(v);
   }
   if (keep.size === g.nodes.length) return { graph: g, removed: 0 };
-  const out = new Graph(g.name, g.loc);
-  const map = new Map<Value, Value>();
-  for (const v of g.inputs) map.set(v, out.addInput(v.name!, v.type, { param: v.isParam }));
-  for (const n of g.nodes) if (keep.has(n)) copyNode(out, n, map);
-  out.setOutputs(g.outputs.map((v) => map.get(v)!));
+  const out = rewriteGraph(g, (n) => !keep.has(n));
   return { graph: out, removed: g.nodes.length - keep.size };
-}
-
-function copyNode(out: Graph, n: Node, map: Map<Value, Value>): Node {
-  const copy = out.addNode(n.op, n.operands.map((v) => map.get(v)!), n.attrs, {
-    loc: n.loc,
-    declared: n.results.map((r) => r.type),
-    names: n.results.map((r) => r.name),
-    scope: n.scope,
-    ...(n.body ? { body: n.body } : {}),
-  });
-  if (n.note !== undefined) copy.note = n.note;
-  n.results.forEach((r, i) => map.set(r, copy.results[i]!));
-  return copy;
 }
 
 /** Emits one group as a fused node; returns the number of constants inlined into its body. */
 function emitGroup(
-  out: Graph, grp: FusionGroup, map: Map<Value, Value>, names: ReadonlyMap<Value, string>, usedOutside: ReadonlySet<Value>,
+  rw: Rewriter, grp: FusionGroup, names: ReadonlyMap<Value, string>, usedOutside: ReadonlySet<Value>,
   inlined: (v: Value) => boolean,
 ): number {
-  const body = new Graph(`fused.${out.nodes.filter((n) => n.op === 'fused').length}`, grp.nodes[0]!.loc);
+  const body = new Graph(`fused.${rw.out.nodes.filter((n: Node) => n.op === 'fused').length}`, grp.nodes[0]!.loc);
   const inner = new Map<Value, Value>();
   const operands: Value[] = [];
   let constants = 0;
@@ -164,7 +146,7 @@ function emitGroup(
       r = copy.results[0]!;
     } else {
       r = body.addInput(names.get(v)!, v.type);
-      operands.push(map.get(v)!);
+      operands.push(rw.get(v));
     }
     inner.set(v, r);
     return r;
@@ -190,14 +172,14 @@ function emitGroup(
   body.setOutputs(results.map((r) => inner.get(r)!));
   const last = grp.nodes[grp.nodes.length - 1]!;
   const scopes = new Set(grp.nodes.map((n) => n.scope));
-  const node = out.addNode('fused', operands, {}, {
+  const node = rw.out.addNode('fused', operands, {}, {
     loc: last.loc,
     names: results.map((r) => r.name),
     body,
     ...(scopes.size === 1 && last.scope !== undefined ? { scope: last.scope } : {}),
   });
   node.note = fusedNote(grp, constants, body.nodes.filter((n) => n.op === 'cast' && anchor?.op === 'matmul' && body.nodes.find((m) => m.op === 'matmul')!.operands.includes(n.results[0]!)).length);
-  results.forEach((r, i) => map.set(r, node.results[i]!));
+  results.forEach((r, i) => rw.replace(r, node.results[i]!));
   return constants;
 }
 

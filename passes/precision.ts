@@ -17,6 +17,7 @@ import { isFloat } from '../ir/dtype.ts';
 import { Graph } from '../ir/graph.ts';
 import type { Node, Value } from '../ir/graph.ts';
 import type { Pass, PassContext, PassOptions } from './pass.ts';
+import { Rewriter } from './rewrite.ts';
 import type { NotePart } from './precision/notes.ts';
 import { renderNotes, setNoteParts } from './precision/notes.ts';
 import type { Precision, PrecisionOverrides } from './precision/policy.ts';
@@ -135,14 +136,12 @@ export interface PrecisionStats {
 export function assignPrecision(g: Graph, options: PassOptions): { graph: Graph; stats: PrecisionStats } {
   const o = readOverrides(options);
   const weak = weakValues(g, o);
-  const out = new Graph(g.name, g.loc);
-  const map = new Map<Value, Value>();
-  for (const v of g.inputs) map.set(v, out.addInput(v.name!, v.type, { param: v.isParam }));
-  const casts = new CastCache(out);
+  const rw = new Rewriter(g);
+  const casts = new CastCache(rw.out);
   const stats: PrecisionStats = { f16: 0, f32: 0, castsInserted: 0 };
 
   for (const n of g.nodes) {
-    const mapped = n.operands.map((v) => map.get(v)!);
+    const mapped = n.operands.map((v) => rw.get(v));
     const isFloatNode = hasFloat(mapped) || hasFloat(n.results);
     const d = isFloatNode ? decide(n, mapped, o, weak) : undefined;
     let operands = mapped;
@@ -152,14 +151,15 @@ export function assignPrecision(g: Graph, options: PassOptions): { graph: Graph;
     let declared = n.op === 'constant' ? n.results.map((r) => r.type) : undefined;
     if (d && n.op === 'constant') declared = n.results.map((r) => ({ ...r.type, dtype: d.precision }));
     if (d && n.op === 'one_hot' && isFloat(attrs.dtype as DType)) attrs.dtype = d.precision;
-    const copy = out.addNode(n.op, operands, attrs, { loc: n.loc, declared, names: n.results.map((r) => r.name), scope: n.scope });
-    n.results.forEach((r, i) => map.set(r, copy.results[i]!));
+    const copy = rw.copy(n, { operands, attrs, ...(declared ? { declared } : {}) });
+    delete copy.note; // the precision decision is the note
     if (d) {
       setNoteParts(copy, d.note);
       stats[d.precision]++;
     }
   }
-  out.setOutputs(g.outputs.map((v) => casts.to(map.get(v)!, v.type.dtype)));
+  const out = rw.finish();
+  out.setOutputs(out.outputs.map((v: Value, i: number) => casts.to(v, g.outputs[i]!.type.dtype)));
   stats.castsInserted = casts.inserted;
   renderNotes(out);
   return { graph: out, stats };

@@ -4,9 +4,9 @@
 // stores, so the numerics are unchanged — which fusion then pulls into the
 // update's kernel. The step then holds no unscaled copy of any gradient.
 
-import { Graph } from '../../ir/graph.ts';
-import type { Node, Value } from '../../ir/graph.ts';
+import type { Graph, Node, Value } from '../../ir/graph.ts';
 import { hasTrait } from '../../ir/ops.ts';
+import { rewriteGraph } from '../rewrite.ts';
 
 export function recomputeUnscaled(g: Graph): { graph: Graph; rewritten: number } {
   const outputs = new Set(g.outputs);
@@ -20,29 +20,14 @@ export function recomputeUnscaled(g: Graph): { graph: Graph; rewritten: number }
     !outputs.has(u) && (readers.get(u) ?? []).every((r) => hasTrait(r.op, 'elementwise'))));
   if (splits.length === 0) return { graph: g, rewritten: 0 };
 
-  const out = new Graph(g.name, g.loc);
-  const map = new Map<Value, Value>();
-  for (const v of g.inputs) map.set(v, out.addInput(v.name!, v.type, { param: v.isParam }));
-  for (const n of g.nodes) {
-    const operands = n.operands.map((v) => map.get(v)!);
-    if (splits.includes(n)) {
-      const [inv, ...grads] = operands;
-      const check = out.addNode('finite_check', operands, {}, { loc: n.loc, names: [n.results.at(-1)!.name], ...(n.scope !== undefined ? { scope: n.scope } : {}) });
-      check.note = 'unscale_check without stored copies: the optimizer recomputes each unscaled gradient';
-      map.set(n.results.at(-1)!, check.results[0]!);
-      n.results.slice(0, -1).forEach((u, i) => {
-        const m = out.addNode('mul', [grads[i]!, inv!], {}, { loc: n.loc, names: [u.name] });
-        map.set(u, m.results[0]!);
-      });
-      continue;
-    }
-    const copy = out.addNode(n.op, operands, n.attrs, {
-      loc: n.loc, declared: n.results.map((r) => r.type), names: n.results.map((r) => r.name),
-      ...(n.scope !== undefined ? { scope: n.scope } : {}), ...(n.body ? { body: n.body } : {}),
-    });
-    if (n.note !== undefined) copy.note = n.note;
-    n.results.forEach((r, i) => map.set(r, copy.results[i]!));
-  }
-  out.setOutputs(g.outputs.map((v) => map.get(v)!));
-  return { graph: out, rewritten: splits.length };
+  const graph = rewriteGraph(g, (n, rw) => {
+    if (!splits.includes(n)) return false;
+    const [inv, ...grads] = n.operands.map((v) => rw.get(v));
+    const check = rw.out.addNode('finite_check', [inv!, ...grads], {}, { loc: n.loc, names: [n.results.at(-1)!.name], ...(n.scope !== undefined ? { scope: n.scope } : {}) });
+    check.note = 'unscale_check without stored copies: the optimizer recomputes each unscaled gradient';
+    rw.replace(n.results.at(-1)!, check.results[0]!);
+    n.results.slice(0, -1).forEach((u, i) => rw.replace(u, rw.out.addNode('mul', [grads[i]!, inv!], {}, { loc: n.loc, names: [u.name] }).results[0]!));
+    return true;
+  });
+  return { graph, rewritten: splits.length };
 }
