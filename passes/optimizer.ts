@@ -1,4 +1,6 @@
-// Optimizers in the IR: `trainStepGraph(loss, opt)` turns a loss graph into
+// Optimizers in the IR, and the stages of the train step the train-step
+// passes run (passes/train-step.ts: loss-scaling, autodiff, optimizer):
+// `trainStepGraph(loss, opt)` turns a loss graph into
 // ONE graph that computes the loss, its gradients (passes/autodiff.ts) and the
 // optimizer's update of every float `{param}`, with the optimizer state as
 // graph inputs and the updated params and state as graph outputs. The
