@@ -30,7 +30,6 @@ import type { OutputSite } from './matmul.ts';
 import { matmulKernel, matmulMath } from './matmul.ts';
 import { reduceLaunches } from './reduce.ts';
 
-
 /** The WGSL expression of one body node, given its operands' expressions; `fns` collects helper functions. */
 function bodyExpr(n: Node, x: readonly string[], ctx: EmitContext, fns: Map<string, string>): string {
   const t = (v: Value) => computeType(v.type.dtype, ctx.mode);
@@ -63,6 +62,11 @@ function rounded(expr: string, dtype: DType, ctx: EmitContext): string {
 }
 
 /** The statements evaluating the body's elementwise ops at flat index `idx`, after `preset` values (an anchor's result). */
+/** A cast the body's matmul converts as it loads (its prologue): not evaluated per output element, its source not bound for the epilogue. */
+function isPrologue(n: Node, body: NonNullable<Node['body']>): boolean {
+  return n.op === 'cast' && body.nodes.some((m) => m.op === 'matmul' && m.operands.includes(n.results[0]!));
+}
+
 function bodyLines(
   node: Node, ctx: EmitContext, idx: string, prefix: string,
   inputs: ReadonlyMap<Value, BoundBuffer>, preset: ReadonlyMap<Value, string>, fns: Map<string, string>,
@@ -81,7 +85,7 @@ function bodyLines(
     lines.push(`let ${prefix}x${k} = ${load(b.binding, at, ctx.mode)};`);
   });
   body.nodes.forEach((n, j) => {
-    if (preset.has(n.results[0]!)) return;
+    if (preset.has(n.results[0]!) || isPrologue(n, body)) return;
     const r = n.results[0]!;
     names.set(r, `${prefix}t${j}`);
     lines.push(`let ${prefix}t${j} = ${rounded(bodyExpr(n, n.operands.map((v) => names.get(v)!), ctx, fns), r.type.dtype, ctx)};`);
@@ -113,7 +117,7 @@ function epilogueIo(node: Node, anchor: Node, ctx: EmitContext, firstOut: string
   const body = node.body!;
   const inputs = new Map<Value, BoundBuffer>();
   body.inputs.forEach((v, k) => {
-    if (body.nodes.some((n) => n !== anchor && n.operands.includes(v))) inputs.set(v, readOf(ctx, node.operands[k]!, `in${k}`));
+    if (body.nodes.some((n) => n !== anchor && !isPrologue(n, body) && n.operands.includes(v))) inputs.set(v, readOf(ctx, node.operands[k]!, `in${k}`));
   });
   const outputs = node.results.map((r, k) => writeOf(ctx, r, k === 0 ? firstOut : `out${k}`));
   return { inputs, outputs };
