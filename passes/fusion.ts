@@ -1,13 +1,17 @@
-// Fusion: groups of elementwise ops (passes/fusion/groups.ts) become `fused`
-// nodes (ir/ops-fused.ts) whose body graph holds the group's ops, with the
-// constants they read inlined and the casts they read (a param's f16 copy,
-// a bias cast) recomputed in place, so each group runs as one kernel that
-// keeps its intermediates in registers; a cast every reader recomputes is
-// gone, with its buffer. The body keeps every op, dtype and cast of
-// the group, so fusion changes no numerics; only values used outside the
-// group (or returned) are results. A group of one op that reads no constant
-// stays as it is. Runs after precision, cast cleanup and the train step; the
-// summary line gives groups formed and kernels before -> after.
+// Fusion: dead ops are dropped, an unscale_check read only by the update
+// becomes a finite_check (passes/fusion/unscale.ts), then groups of
+// elementwise ops, possibly headed by a matmul or a reduction
+// (passes/fusion/groups.ts), become `fused` nodes (ir/ops-fused.ts) whose
+// body graph holds the group's ops, with the constants they read inlined and
+// the casts they read (a bias's f16 copy; with cast prologues a matmul's
+// operands) recomputed in place, so each group runs as one kernel that keeps
+// its intermediates in registers; a cast every reader recomputes is gone,
+// with its buffer. The body keeps every op, dtype and cast of the group, so
+// fusion changes no numerics; only values used outside the group (or
+// returned) are results. A group of one op stays as it is unless it inlines
+// something. Runs after precision, cast cleanup and the train step; the
+// summary line gives groups formed, ops left alone by rule, and kernels
+// before -> after.
 
 import { Graph } from '../ir/graph.ts';
 import type { Node, Value } from '../ir/graph.ts';
@@ -28,6 +32,8 @@ export interface FusionStats {
   /** unscale_checks whose unscaled gradients the optimizer now recomputes (finite_check instead). */
   readonly unscaleSplit: number;
   readonly groups: number;
+  /** Ops no group may take, by the FUSION_RULES rule that refused them. */
+  readonly leftAlone: Readonly<Record<string, number>>;
   readonly opsFused: number;
   readonly constantsInlined: number;
   readonly kernelsBefore: number;
@@ -46,7 +52,7 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
   const kernelsBefore = countKernels(input);
   const { graph: live, removed: deadOps } = withoutDeadOps(input);
   const { graph: g, rewritten: unscaleSplit } = recomputeUnscaled(live);
-  const { groups: found } = findGroups(g, opts.maxBindings);
+  const { groups: found, refused: leftAlone } = findGroups(g, opts.maxBindings);
   const names = nameValues(g);
   const isConstant = (v: Value) => v.def?.op === 'constant';
   const alone = new Set(found.filter((grp) => grp.nodes.length === 1).map((grp) => grp.nodes[0]!));
@@ -85,15 +91,27 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
     return [v];
   }));
 
-  const done = new Set<Node | FusionGroup>();
   let constantsInlined = 0;
-  const emit = (item: Node | FusionGroup): void => {
-    if (done.has(item)) return;
-    done.add(item);
-    const deps = 'nodes' in item ? reads(item) : item.operands;
-    for (const v of deps) if (v.def) emit(groupOf.get(v.def) ?? v.def);
+  const emitItem = (item: Node | FusionGroup): void => {
     if ('nodes' in item) constantsInlined += emitGroup(rw, item, names, usedOutside, (v) => inlinedIn(item, v));
     else rw.copy(item);
+  };
+  // Depth first over producers, with an explicit stack (long graphs would overflow recursion).
+  const done = new Set<Node | FusionGroup>();
+  const emit = (root: Node | FusionGroup): void => {
+    const stack: [Node | FusionGroup, boolean][] = [[root, false]];
+    while (stack.length) {
+      const [item, ready] = stack.pop()!;
+      if (ready) {
+        emitItem(item);
+        continue;
+      }
+      if (done.has(item)) continue;
+      done.add(item);
+      stack.push([item, true]);
+      const deps = 'nodes' in item ? reads(item) : item.operands;
+      for (const v of deps) if (v.def && !done.has(groupOf.get(v.def) ?? v.def)) stack.push([groupOf.get(v.def) ?? v.def, false]);
+    }
   };
   // Constants and casts that fused groups recompute are emitted only where something else still reads them.
   const needed = new Set<Node>();
@@ -105,7 +123,7 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
   }
   const out = rw.finish();
   const opsFused = groups.reduce((s, grp) => s + grp.nodes.length, 0);
-  return { graph: out, stats: { deadOps, unscaleSplit, groups: groups.length, opsFused, constantsInlined, kernelsBefore, kernelsAfter: countKernels(out) } };
+  return { graph: out, stats: { deadOps, unscaleSplit, leftAlone, groups: groups.length, opsFused, constantsInlined, kernelsBefore, kernelsAfter: countKernels(out) } };
 }
 
 /** `g` without the ops whose results reach no output (a copy when any are removed). */
@@ -197,6 +215,12 @@ function fusedNote(grp: FusionGroup, constants: number, prologues = 0): string {
   return `fused: ${what} (${ops})${constants ? `, ${constants} constant${constants > 1 ? 's' : ''} inlined` : ''}: one kernel instead of ${grp.nodes.length + constants + prologues}`;
 }
 
+/** `; left alone: not-elementwise 12, ...` for the rules that refused something. */
+function describeLeftAlone(counts: Readonly<Record<string, number>>): string {
+  const fired = Object.entries(counts).filter(([, k]) => k > 0);
+  return fired.length ? `; left alone: ${fired.map(([r, k]) => `${r} ${k}`).join(', ')}` : '';
+}
+
 /** Nodes that launch a kernel: all but views and empty results. */
 export function countKernels(g: Graph): number {
   return g.nodes.filter((n) => !NO_KERNEL.has(n.op) && !n.results.every((r) => numel(r.type.shape) === 0)).length;
@@ -209,7 +233,7 @@ export const fusionPass: Pass = {
       ...(ctx.options.maxKernelBindings ? { maxBindings: ctx.options.maxKernelBindings } : {}),
       ...(ctx.options.castPrologues !== undefined ? { castPrologues: ctx.options.castPrologues } : {}),
     });
-    ctx.log?.(`fusion: @${g.name}: ${stats.deadOps ? `${stats.deadOps} dead ops removed, ` : ''}${stats.unscaleSplit ? 'unscaled gradients recomputed in the update, ' : ''}${stats.groups} groups of ${stats.opsFused} ops (${stats.constantsInlined} constants inlined), kernels ${stats.kernelsBefore} -> ${stats.kernelsAfter}`);
+    ctx.log?.(`fusion: @${g.name}: ${stats.deadOps ? `${stats.deadOps} dead ops removed, ` : ''}${stats.unscaleSplit ? 'unscaled gradients recomputed in the update, ' : ''}${stats.groups} groups of ${stats.opsFused} ops (${stats.constantsInlined} constants inlined${describeLeftAlone(stats.leftAlone)}), kernels ${stats.kernelsBefore} -> ${stats.kernelsAfter}`);
     return graph;
   },
 };

@@ -14,7 +14,7 @@ import { numel, shapesEqual } from '../../ir/types.ts';
 
 export interface FusionGroup {
   /** Members in program order. */
-  nodes: Node[];
+  readonly nodes: readonly Node[];
 }
 
 /** Ops that can head a group, their elementwise consumers fused as epilogue (over the anchor's result shape). */
@@ -58,10 +58,6 @@ export const MAX_LARGE_INTERMEDIATES = 1;
  * guaranteed minimum: 8), and fusion then forms smaller kernels.
  */
 export const DEFAULT_MAX_BINDINGS = 16;
-
-export function fusible(n: Node): boolean {
-  return !FUSION_RULES.some((r) => r.refuses(n));
-}
 
 export function findGroups(g: Graph, maxBindings = DEFAULT_MAX_BINDINGS): { groups: FusionGroup[]; refused: Record<string, number> } {
   const graphOutputs = new Set(g.outputs);
@@ -154,20 +150,17 @@ export function findGroups(g: Graph, maxBindings = DEFAULT_MAX_BINDINGS): { grou
   }
 
   // Side by side: small groups of one shape (scalar bookkeeping, bias-sized updates).
-  let groups = [...new Set(groupOf.values())].sort((a, b) => index.get(a.nodes[0]!)! - index.get(b.nodes[0]!)!);
+  const groups = [...new Set(groupOf.values())].sort((a, b) => index.get(a.nodes[0]!)! - index.get(b.nodes[0]!)!);
   for (let i = 0; i < groups.length; i++) {
-    const a = groups[i]!;
+    let a = groups[i]!;
     if (numel(shapeOf(a.nodes[0]!)) > HORIZONTAL_MAX_ELEMENTS || anchorOf(a.nodes)) continue;
     for (let j = i + 1; j < groups.length; j++) {
       const b = groups[j]!;
       if (!shapesEqual(shapeOf(a.nodes[0]!), shapeOf(b.nodes[0]!)) || anchorOf(b.nodes)) continue;
       if (!legal(new Set([...a.nodes, ...b.nodes]))) continue;
-      const m = merge([a, b], []);
-      a.nodes = m.nodes;
-      for (const n of a.nodes) groupOf.set(n, a);
+      groups[i] = a = merge([a, b], []);
       groups.splice(j--, 1);
     }
   }
-  groups = groups.filter((grp) => grp.nodes.length > 0);
   return { groups, refused };
 }
