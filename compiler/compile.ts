@@ -70,9 +70,14 @@ export interface Compiled {
   readonly compileMs: number;
 }
 
+/** f16 as `array<f16>` where the device has shader-f16, else packed two per u32. */
+export function defaultF16Mode(ctx: GpuContext): F16Mode {
+  return ctx.hasF16 ? 'native' : 'packed';
+}
+
 export function targetOf(ctx: GpuContext, f16Mode?: F16Mode): CompileTarget {
   return {
-    f16Mode: f16Mode ?? (ctx.hasF16 ? 'native' : 'packed'),
+    f16Mode: f16Mode ?? defaultF16Mode(ctx),
     adapter: adapterKindOf(ctx.adapterInfo),
     maxWorkgroupsPerDim: ctx.limits.maxComputeWorkgroupsPerDimension,
     maxStorageBuffers: ctx.limits.maxStorageBuffersPerShaderStage,

@@ -9,7 +9,7 @@ import { nameValues } from '../ir/text/printer.ts';
 import { numel, shapeToString, shapesEqual } from '../ir/types.ts';
 import type { GpuContext } from '../runtime/device.ts';
 import { decodeTensor, encodeTensor } from '../runtime/host-data.ts';
-import type { F16Mode, Plan } from '../runtime/plan.ts';
+import type { Plan } from '../runtime/plan.ts';
 import { Session } from '../runtime/session.ts';
 import type { CompileSpec } from './compile.ts';
 import { compileGraph } from './compile.ts';
@@ -17,9 +17,7 @@ import { compileGraph } from './compile.ts';
 /** How a graph is compiled for one run (compileGraph's spec: pipeline, fusion, f16 mode, memory plan). */
 export type GpuRunOptions = CompileSpec;
 
-export function defaultF16Mode(ctx: GpuContext): F16Mode {
-  return ctx.hasF16 ? 'native' : 'packed';
-}
+export { defaultF16Mode } from './compile.ts';
 
 /** The plan of `g` for the device (compileGraph, keeping only the plan). */
 export function compileForDevice(g: Graph, ctx: GpuContext, opts: CompileSpec = {}): Plan {

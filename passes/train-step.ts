@@ -28,7 +28,6 @@ import type { Pass, PassContext, PassOptions } from './pass.ts';
 import type { RunOptions } from './runner.ts';
 import { runPipeline } from './runner.ts';
 
-export { DEFAULT_OPTIMIZER } from './optimizer.ts';
 
 function describeScaling(ls: LossScaling): string {
   return ls.mode === 'off' ? 'off' : ls.mode === 'static' ? `static ${ls.scale}` : `dynamic (init ${ls.init}, interval ${ls.interval})`;

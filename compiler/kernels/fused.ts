@@ -112,15 +112,29 @@ export function emitFused(node: Node, ctx: EmitContext): KernelLaunch[] {
   return [fusedMap(node, ctx)];
 }
 
-/** The epilogue's inputs (body inputs an op other than the anchor reads) and results, bound as `in<k>` / `out<k>`. */
-function epilogueIo(node: Node, anchor: Node, ctx: EmitContext, firstOut: string) {
+/**
+ * An anchor's epilogue: its inputs (body inputs an op other than the anchor
+ * and its prologue reads) and results, bound as `in<k>` / `out<k>`, and the
+ * store hook: statements that take the anchor's finished value (already of
+ * its dtype) at flat output index `idx`, evaluate the epilogue ops on it and
+ * store every result. `fns` collects the helper functions the hook calls.
+ */
+function epilogue(node: Node, anchor: Node, ctx: EmitContext, firstOut: string) {
   const body = node.body!;
   const inputs = new Map<Value, BoundBuffer>();
   body.inputs.forEach((v, k) => {
     if (body.nodes.some((n) => n !== anchor && !isPrologue(n, body) && n.operands.includes(v))) inputs.set(v, readOf(ctx, node.operands[k]!, `in${k}`));
   });
   const outputs = node.results.map((r, k) => writeOf(ctx, r, k === 0 ? firstOut : `out${k}`));
-  return { inputs, outputs };
+  const fns = new Map<string, string>();
+  const storeAt = (value: string, idx: string): string => {
+    const { lines, names } = bodyLines(node, ctx, 'ei', 'e', inputs, new Map([[anchor.results[0]!, 'et']]), fns);
+    const stores = body.outputs.map((v, k) => store(outputs[k]!.binding, 'ei', names.get(v)!, ctx.mode));
+    return `{ let ei = ${idx}; let et = ${value};\n      ${[...lines, ...stores].join('\n      ')} }`;
+  };
+  // The hook's text (emitted once to probe it) tells which helpers the epilogue needs.
+  const helpers = () => helpersOf([storeAt('x', '0u')], fns);
+  return { inputs, outputs, storeAt, helpers };
 }
 
 /**
@@ -131,22 +145,15 @@ function epilogueIo(node: Node, anchor: Node, ctx: EmitContext, firstOut: string
  */
 function fusedReduce(node: Node, anchor: Node, ctx: EmitContext): KernelLaunch[] {
   const body = node.body!;
-  const { inputs, outputs } = epilogueIo(node, anchor, ctx, 'y');
+  const { inputs, outputs, storeAt, helpers } = epilogue(node, anchor, ctx, 'y');
   const res = anchor.results[0]!;
-  const fns = new Map<string, string>();
-  const storeRow = (value: string, row: string): string => {
-    const { lines, names } = bodyLines(node, ctx, 'ei', 'e', inputs, new Map([[res, 'et']]), fns);
-    const stores = body.outputs.map((v, k) => store(outputs[k]!.binding, 'ei', names.get(v)!, ctx.mode));
-    return `{ let ei = ${row}; let et = ${rounded(value, res.type.dtype, ctx)};\n    ${[...lines, ...stores].join('\n    ')} }`;
-  };
-  const probe = storeRow('total', '0u');
   return reduceLaunches(anchor, ctx, {
     label: nodeLabel(node, ctx),
     x: readOf(ctx, node.operands[body.inputs.indexOf(anchor.operands[0]!)]!, 'x'),
     output: outputs[0]!,
     extra: [...inputs.values(), ...outputs.slice(1)],
-    storeRow,
-    helpers: helpersOf([probe], fns),
+    storeRow: (value, row) => storeAt(rounded(value, res.type.dtype, ctx), row),
+    helpers: helpers(),
   });
 }
 
@@ -185,7 +192,7 @@ function fusedMatmul(node: Node, anchor: Node, ctx: EmitContext): KernelLaunch {
   const body = node.body!;
   const operandOf = (v: Value) => node.operands[body.inputs.indexOf(v)]!;
   const [av, bv] = anchor.operands as [Value, Value];
-  const { inputs: epilogueInputs, outputs } = epilogueIo(node, anchor, ctx, 'c');
+  const { inputs: epilogueInputs, outputs, storeAt, helpers } = epilogue(node, anchor, ctx, 'c');
   // A cast operand (the prologue) is read from its source and converted on load, rounded as the cast rounds.
   const source = (v: Value) => (v.def?.op === 'cast' ? v.def.operands[0]! : v);
   const a = readOf(ctx, operandOf(source(av)), 'a'), b = readOf(ctx, operandOf(source(bv)), 'b');
@@ -198,15 +205,9 @@ function fusedMatmul(node: Node, anchor: Node, ctx: EmitContext): KernelLaunch {
     const t = computeType(to, ctx.mode);
     return t === math.type ? x : `${math.type}(${x})`;
   };
-  const fns = new Map<string, string>();
+  // The accumulator rounded to the matmul's dtype, as storing it would.
   const accAs = (x: string) => rounded(convert(x, math.type === 'f16' ? 'f16' : 'f32', mm.type.dtype, ctx), mm.type.dtype, ctx);
-  const storeC = (x: string, site: OutputSite): string => {
-    const { lines, names } = bodyLines(node, ctx, 'ei', 'e', epilogueInputs, new Map([[mm, 'et']]), fns);
-    const stores = body.outputs.map((v, k) => store(outputs[k]!.binding, 'ei', names.get(v)!, ctx.mode));
-    return `{ let ei = ${site.idx}; let et = ${accAs(x)};\n      ${[...lines, ...stores].join('\n      ')} }`;
-  };
-  // The hook is called once; its text also tells which helpers the epilogue needs.
-  const probe = storeC('acc', { idx: '0u', batch: '0u', row: '0u', col: '0u' });
+  const storeC = (x: string, site: OutputSite): string => storeAt(accAs(x), site.idx);
   return matmulKernel(ctx, {
     label: nodeLabel(node, ctx),
     a,
@@ -219,7 +220,7 @@ function fusedMatmul(node: Node, anchor: Node, ctx: EmitContext): KernelLaunch {
     transposeA: anchor.attrs.transpose_a as boolean,
     transposeB: anchor.attrs.transpose_b as boolean,
     acc,
-    helpers: helpersOf([probe], fns),
+    helpers: helpers(),
     hooks: { storeC, loadA: loadAs(av, a), loadB: loadAs(bv, b) },
     hooksUseF16: ctx.mode === 'native' && bodyUsesF16(node),
   });
