@@ -9,7 +9,7 @@ export * as ir from './ir/index.ts';
 export { parseModule, printGraph, printModule, verifyGraph, Graph, AmpcError } from './ir/index.ts';
 export * from './ir/trace/index.ts';
 export { interpret, interpretAll } from './ir/interp/interpret.ts';
-export { parseTensorJson, tensorsToJson } from './ir/interp/tensor-json.ts';
+export { parseTensorJson, parseTensorListJson, tensorsToJson, tensorRecordToJson } from './runtime/tensor-json.ts';
 export { hostTensor } from './ir/interp/tensor.ts';
 export type { HostTensor } from './ir/interp/tensor.ts';
 export { lowerGraph } from './compiler/lower.ts';

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomInputs } from '../ir/interp/random-inputs.ts';
-import { tensorRecordToJson } from '../ir/interp/tensor-json.ts';
+import { tensorRecordToJson } from '../runtime/tensor-json.ts';
 import { parseModule } from '../ir/text/parser.ts';
 
 const args = process.argv.slice(2);

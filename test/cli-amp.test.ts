@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../compiler/cli/main.ts';
-import { parseTensorJson, parseTensorListJson } from '../ir/interp/tensor-json.ts';
+import { parseTensorJson, parseTensorListJson } from '../runtime/tensor-json.ts';
 import type { HostTensor } from '../ir/interp/tensor.ts';
 import { gpuTest } from './helpers/gpu.ts';
 

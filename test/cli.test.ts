@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runCli } from '../compiler/cli/main.ts';
-import { parseTensorJson, parseTensorListJson } from '../ir/interp/tensor-json.ts';
+import { parseTensorJson, parseTensorListJson } from '../runtime/tensor-json.ts';
 import { mismatches, TOLERANCES } from './helpers/compare.ts';
 import { gpuTest } from './helpers/gpu.ts';
 

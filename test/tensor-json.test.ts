@@ -6,7 +6,8 @@ import { AmpcError } from '../ir/errors.ts';
 import { Graph } from '../ir/graph.ts';
 import type { HostTensor } from '../ir/interp/tensor.ts';
 import { fromNested, hostTensor, storeAs, toArray, toNested } from '../ir/interp/tensor.ts';
-import { parseTensorJson, parseTensorListJson, randomInputs, tensorRecordToJson, tensorsToJson } from '../ir/interp/tensor-json.ts';
+import { randomInputs } from '../ir/interp/random-inputs.ts';
+import { parseTensorJson, parseTensorListJson, tensorRecordToJson, tensorsToJson } from '../runtime/tensor-json.ts';
 import { interpret } from '../ir/interp/interpret.ts';
 
 const parse = (text: string) => parseTensorJson(text, 'IN.json');

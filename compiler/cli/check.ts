@@ -13,7 +13,7 @@ import { AmpcError, locToString } from '../../ir/errors.ts';
 import type { Graph, Node, Value } from '../../ir/graph.ts';
 import { interpretAll } from '../../ir/interp/interpret.ts';
 import { randomInputs } from '../../ir/interp/random-inputs.ts';
-import { parseTensorJson } from '../../ir/interp/tensor-json.ts';
+import { parseTensorJson } from '../../runtime/tensor-json.ts';
 import type { HostTensor } from '../../ir/interp/tensor.ts';
 import { parseModule } from '../../ir/text/parser.ts';
 import { nameValues } from '../../ir/text/printer.ts';

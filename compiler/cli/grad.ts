@@ -7,7 +7,7 @@
 // the f32 params (master weights) come out f32.
 
 import { isFloat } from '../../ir/dtype.ts';
-import { tensorRecordToJson } from '../../ir/interp/tensor-json.ts';
+import { tensorRecordToJson } from '../../runtime/tensor-json.ts';
 import type { HostTensor } from '../../ir/interp/tensor.ts';
 import { gradientGraph } from '../../passes/autodiff.ts';
 import type { CliIO } from './io.ts';

@@ -6,7 +6,7 @@
 import { writeFileSync, renameSync } from 'node:fs';
 import { AmpcError } from '../../ir/errors.ts';
 import { interpret } from '../../ir/interp/interpret.ts';
-import { parseTensorJson, tensorsToJson } from '../../ir/interp/tensor-json.ts';
+import { parseTensorJson, tensorsToJson } from '../../runtime/tensor-json.ts';
 import type { HostTensor } from '../../ir/interp/tensor.ts';
 import type { Graph } from '../../ir/graph.ts';
 import { parseModule } from '../../ir/text/parser.ts';

@@ -8,7 +8,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { AmpcError } from '../../ir/errors.ts';
-import { parseTensorJson, tensorRecordToJson } from '../../ir/interp/tensor-json.ts';
+import { parseTensorJson, tensorRecordToJson } from '../../runtime/tensor-json.ts';
 import type { HostTensor } from '../../ir/interp/tensor.ts';
 import type { TensorType } from '../../ir/types.ts';
 import { shapesEqual, shapeToString, typeToString } from '../../ir/types.ts';

@@ -1,44 +1,18 @@
 // Host tensors of the reference interpreter: a dtype, a shape and flat
-// row-major data. Floats (f32 and f16) are held as f64 (f16 values always
-// already rounded to f16), i32 as Int32Array, u32 as Uint32Array, bool as
-// Uint8Array of 0/1. `storeAs` is the one rule for turning a computed f64
-// into the value a tensor of a dtype stores.
+// row-major data (the HostTensor of ir/dtype.ts, re-exported here with its
+// value rules), and the helpers to make, reshape and index them.
 
-import { f16round } from '@petamoriken/float16';
-import type { DType } from '../dtype.ts';
+import type { DType, HostTensor, TensorData } from '../dtype.ts';
+import { allocData, floatToI32, floatToU32, storeAs } from '../dtype.ts';
 import { AmpcError } from '../errors.ts';
 import type { Shape, TensorType } from '../types.ts';
 import { numel, shapeToString, stridesOf } from '../types.ts';
 
-export type TensorData = Float64Array | Int32Array | Uint32Array | Uint8Array;
-
-export interface HostTensor {
-  readonly dtype: DType;
-  readonly shape: Shape;
-  readonly data: TensorData;
-}
+export type { HostTensor, TensorData } from '../dtype.ts';
+export { allocData, floatToI32, floatToU32, storeAs } from '../dtype.ts';
 
 /** A nested array of values as written in JSON or by hand: numbers, or booleans for bool. */
 export type Nested = number | boolean | readonly Nested[];
-
-const I32_MIN = -2147483648;
-const I32_MAX = 2147483647;
-const U32_MAX = 4294967295;
-
-/** Float → i32 as WGSL converts: truncate toward zero, saturate, NaN → 0. */
-export function floatToI32(x: number): number {
-  if (Number.isNaN(x)) return 0;
-  if (x <= I32_MIN) return I32_MIN;
-  if (x >= I32_MAX) return I32_MAX;
-  return Math.trunc(x) | 0;
-}
-
-/** Float → u32 as WGSL converts: truncate toward zero, saturate, NaN → 0. */
-export function floatToU32(x: number): number {
-  if (Number.isNaN(x) || x <= 0) return 0;
-  if (x >= U32_MAX) return U32_MAX;
-  return Math.trunc(x) >>> 0;
-}
 
 /** i32 arithmetic wraps (two's complement), as in WGSL. Exact for |x| < 2^53. */
 export function wrapI32(x: number): number {
@@ -48,43 +22,6 @@ export function wrapI32(x: number): number {
 /** u32 arithmetic wraps modulo 2^32, as in WGSL. Exact for |x| < 2^53. */
 export function wrapU32(x: number): number {
   return x >>> 0;
-}
-
-/**
- * The value a tensor of `dtype` stores for the computed f64 `x`:
- * f16 rounds to nearest even (overflow to ±inf); f32 keeps the f64 value
- * (the reference computes in f64 and rounds only where a value is stored as
- * f16); i32 and u32 convert like WGSL's float → integer conversion
- * (truncate, saturate, NaN → 0); bool is x != 0 (NaN → true).
- */
-export function storeAs(dtype: DType, x: number): number {
-  switch (dtype) {
-    case 'f32':
-      return x;
-    case 'f16':
-      return f16round(x);
-    case 'i32':
-      return floatToI32(x);
-    case 'u32':
-      return floatToU32(x);
-    case 'bool':
-      return x !== 0 ? 1 : 0;
-  }
-}
-
-/** A zero-filled data array of the kind `dtype` uses. */
-export function allocData(dtype: DType, length: number): TensorData {
-  switch (dtype) {
-    case 'f32':
-    case 'f16':
-      return new Float64Array(length);
-    case 'i32':
-      return new Int32Array(length);
-    case 'u32':
-      return new Uint32Array(length);
-    case 'bool':
-      return new Uint8Array(length);
-  }
 }
 
 /** True if `data` is the array kind `dtype` uses. */

@@ -1,4 +1,4 @@
-// Tensor JSON, the exchange format of `ampc run/check/grad`:
+// Tensor JSON, the host exchange format of `ampc run/check/grad`:
 //   {"x": {"dtype": "f32", "shape": [2,3], "data": [...]}}
 // `data` is flat (row-major) or nested like the shape; non-finite floats are
 // the strings "inf", "-inf", "nan"; bools are true/false or 0/1. Every problem
@@ -6,16 +6,14 @@
 // `return` order (or an object keyed by name), nested like the shape, f16
 // values as their exact numbers.
 
-import type { DType } from '../dtype.ts';
-import { DTYPES, isDType } from '../dtype.ts';
-import { AmpcError } from '../errors.ts';
-import { numel, shapeToString } from '../types.ts';
+import type { DType, HostTensor } from '../ir/dtype.ts';
+import { allocData, DTYPES, isDType, storeAs } from '../ir/dtype.ts';
+import { AmpcError } from '../ir/errors.ts';
 import type { JsonValue } from './json-reader.ts';
 import { isJsonObject, readJson } from './json-reader.ts';
-import type { HostTensor } from './tensor.ts';
-import { allocData, storeAs } from './tensor.ts';
 
-export { randomInputs } from './random-inputs.ts';
+const numel = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
+const shapeToString = (shape: readonly number[]): string => `[${shape.join(',')}]`;
 
 const NON_FINITE: Readonly<Record<string, number>> = {
   inf: Infinity, '+inf': Infinity, infinity: Infinity, '+infinity': Infinity,

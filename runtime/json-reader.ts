@@ -2,7 +2,7 @@
 // at FILE:LINE:COL. Objects are read as Maps (keys in file order, duplicate
 // keys rejected), so that no key can touch an object prototype.
 
-import { AmpcError } from '../errors.ts';
+import { AmpcError } from '../ir/errors.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
 export type JsonObject = Map<string, JsonValue>;
