@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   E0602: 'bad tensor JSON',
   E0603: 'inputs do not match the graph',
   E0604: 'bad command-line usage',
+  E0605: 'bad safetensors file',
+  E0606: 'bad artifact',
   // runtime and devices
   E0701: 'no WebGPU adapter',
   E0702: 'device error',
