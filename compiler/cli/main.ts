@@ -5,6 +5,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { AmpcError } from '../../ir/errors.ts';
 import { ampOverrideFlags, precisionOption } from './amp.ts';
 import { checkCommand } from './check.ts';
+import { compileCommand } from './compile.ts';
+import type { CompileCliOptions } from './compile.ts';
 import type { CheckOptions } from './check.ts';
 import { devicesCommand } from './devices.ts';
 import { dumpCommand } from './dump.ts';
@@ -69,6 +71,26 @@ function buildProgram(io: CliIO): Command {
       .option('--no-fusion', 'one kernel per op: do not fuse elementwise ops and matmul epilogues'),
   ).action(async (file: string, o: CheckOptions) => {
     await checkCommand(file, o, io);
+  });
+
+  ampOverrideFlags(
+    program
+      .command('compile')
+      .description('compile a graph ahead of time into an artifact directory (manifest.json, kernels/*.wgsl, weights.safetensors, graph.ir) that ampc-run runs with the runtime alone')
+      .argument('<file>', 'the .ir file')
+      .requiredOption('-o, --out <dir>', 'the artifact directory to write (replaced if it is an artifact)')
+      .addOption(new Option('--precision <p>', 'f32, or amp: run the amp pipeline first').choices(['f32', 'amp']))
+      .option('--pipeline <name>', 'pipeline to compile: none, grad, amp, or train / train-amp for a train-step artifact')
+      .addOption(new Option('--f16-mode <mode>', 'f16 tensors as array<f16> (needs shader-f16) or packed two per u32').choices(['native', 'packed']))
+      .addOption(new Option('--target <t>', 'device: tune for the adapter here; webgpu: portable kernels within WebGPU\'s default limits, no GPU needed').choices(['device', 'webgpu']).default('device'))
+      .option('--weights <file>', 'values of the {param} inputs to carry (tensor JSON or .safetensors)')
+      .option('--graph <name>', 'which graph of the module (default: the first)')
+      .option('--no-fusion', 'one kernel per op')
+      .addOption(new Option('--optimizer <kind>', 'train step: the optimizer (default adam)').choices(['adam', 'adamw', 'sgd']))
+      .option('--lr <x>', 'train step: the initial learning rate (default 1e-3)')
+      .option('--loss-scale <s>', 'train step: dynamic (default under amp), off, or a fixed scale'),
+  ).action(async (file: string, o: CompileCliOptions) => {
+    await compileCommand(file, o, io);
   });
 
   program

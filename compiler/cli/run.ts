@@ -3,7 +3,6 @@
 // runs a graph (under AMP: after the amp pipeline) and writes its outputs as
 // tensor JSON (a list, in return order).
 
-import { writeFileSync, renameSync } from 'node:fs';
 import { AmpcError } from '../../ir/errors.ts';
 import { interpret } from '../../ir/interp/interpret.ts';
 import { parseTensorJson, tensorsToJson } from '../../runtime/tensor-json.ts';
@@ -12,6 +11,7 @@ import type { Graph } from '../../ir/graph.ts';
 import { parseModule } from '../../ir/text/parser.ts';
 import { acquireDevice } from '../../runtime/device.ts';
 import type { F16Mode } from '../../runtime/plan.ts';
+import { writeFileAtomic } from '../../runtime/node-files.ts';
 import { runGraphOnGpu } from '../execute.ts';
 import type { AmpFlags, PrecisionMode } from './amp.ts';
 import { withPrecision } from './amp.ts';
@@ -61,18 +61,9 @@ export async function runCommand(file: string, opts: RunOptions, io: CliIO): Pro
   writeOutput(tensorsToJson(await execute(withPrecision(g, opts.precision, opts), inputs, opts)), opts.out, io);
 }
 
-/** Writes to a file atomically (temp file + rename: nothing half-written), or to stdout. */
+/** Writes to a file atomically (nothing half-written, no temporary file left behind), or to stdout. */
 export function writeOutput(text: string, out: string | undefined, io: CliIO): void {
   const body = text.endsWith('\n') ? text : text + '\n';
-  if (!out) {
-    io.stdout(body);
-    return;
-  }
-  const tmp = `${out}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, body);
-    renameSync(tmp, out);
-  } catch (e) {
-    throw new AmpcError('E0601', `cannot write ${out}: ${(e as Error).message}`);
-  }
+  if (out) writeFileAtomic(out, body);
+  else io.stdout(body);
 }

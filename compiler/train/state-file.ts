@@ -5,25 +5,15 @@
 // load_state_dict: every name must be there with its dtype and shape, and
 // nothing else.
 
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { AmpcError } from '../../ir/errors.ts';
 import { parseTensorJson, tensorRecordToJson } from '../../runtime/tensor-json.ts';
 import type { HostTensor } from '../../ir/interp/tensor.ts';
 import type { TensorType } from '../../ir/types.ts';
 import { shapesEqual, shapeToString, typeToString } from '../../ir/types.ts';
+import { writeFileAtomic } from '../../runtime/node-files.ts';
 
-/** Writes `text` to `path` atomically (temporary file + rename). */
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new AmpcError('E0601', `cannot write ${path}: ${(e as Error).message}`);
-  }
-}
+export { writeFileAtomic } from '../../runtime/node-files.ts';
 
 export function saveState(path: string, state: Readonly<Record<string, HostTensor>>): void {
   writeFileAtomic(path, tensorRecordToJson(state));

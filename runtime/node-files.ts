@@ -1,0 +1,25 @@
+// Node-only file writes of the runtime and the CLIs: atomic (a temporary file
+// beside the target, then a rename), so a crash or an error never leaves a
+// half-written file, and the temporary file is removed on every failure.
+// Browser code never imports this file.
+
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { AmpcError } from '../ir/errors.ts';
+
+/** A temporary path beside `path`, unique to this process and call. */
+export function tempPathBeside(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+}
+
+/** Writes `data` to `path` atomically; E0601 (with nothing left behind) when it cannot. */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = tempPathBeside(path);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new AmpcError('E0601', `cannot write ${path}: ${(e as Error).message}`);
+  }
+}
