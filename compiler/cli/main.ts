@@ -10,6 +10,7 @@ import type { CompileCliOptions } from './compile.ts';
 import type { CheckOptions } from './check.ts';
 import { devicesCommand } from './devices.ts';
 import { dumpCommand } from './dump.ts';
+import { PICTURE_FORMATS } from '../picture/render.ts';
 import { gradCommand } from './grad.ts';
 import type { GradOptions } from './grad.ts';
 import type { CliIO } from './io.ts';
@@ -26,13 +27,15 @@ function buildProgram(io: CliIO): Command {
   ampOverrideFlags(
     program
       .command('dump')
-      .description('parse and verify an .ir file, run a pass pipeline, and print the IR')
+      .description('parse and verify an .ir file, run a pass pipeline, and print the IR (or draw it: --format)')
       .argument('<file>', 'the .ir file')
       .addOption(new Option('--pipeline <name>', 'pass pipeline to run').default('none'))
       .option('--print-ir-after <pass>', "print the IR after the named pass, or after every pass with 'all'")
-      .option('--no-fusion', 'stop after the pipeline: do not run the fusion pass compiles run after it'),
-  ).action((file: string, o: { pipeline: string; printIrAfter?: string; ampAllow?: string; ampDeny?: string; fusion: boolean }) => {
-    dumpCommand(file, { pipeline: o.pipeline, printIrAfter: o.printIrAfter, ampAllow: o.ampAllow, ampDeny: o.ampDeny, fusion: o.fusion }, io);
+      .option('--no-fusion', 'stop after the pipeline: do not run the fusion pass compiles run after it')
+      .addOption(new Option('--format <format>', 'draw the graphs instead of printing them: ops coloured by dtype, casts marked, fused kernels as clusters, notes in tooltips (Graphviz)').choices([...PICTURE_FORMATS]))
+      .option('-o, --out <file>', 'write the picture here (atomically) instead of stdout; needs --format'),
+  ).action(async (file: string, o: { pipeline: string; printIrAfter?: string; ampAllow?: string; ampDeny?: string; fusion: boolean; format?: string; out?: string }) => {
+    await dumpCommand(file, { pipeline: o.pipeline, printIrAfter: o.printIrAfter, ampAllow: o.ampAllow, ampDeny: o.ampDeny, fusion: o.fusion, format: o.format, out: o.out }, io);
   });
 
   /** The options `run` and `grad` share: inputs, backend, precision, graph, f16 mode, output file. */

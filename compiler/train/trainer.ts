@@ -26,6 +26,7 @@
 // restored after tracing.
 
 import { AmpcError } from '../../ir/errors.ts';
+import type { Graph } from '../../ir/graph.ts';
 import type { HostTensor } from '../../ir/interp/tensor.ts';
 import type { Module } from '../../ir/trace/nn/module.ts';
 import { initialValues } from '../../ir/trace/nn/init.ts';
@@ -111,6 +112,7 @@ export class Trainer<M extends Module = Module> {
   #tail: Promise<unknown> = Promise.resolve();
   #destroyed = false;
   #steps = 0;
+  #compiledGraph: Graph | undefined;
 
   private constructor(opts: TrainerOptions<M>, ctx: GpuContext, ownsDevice: boolean) {
     this.#opts = opts;
@@ -182,6 +184,15 @@ export class Trainer<M extends Module = Module> {
   get gpuBufferBytesByKind(): { train: number; predict: number } {
     const of = (kind: 'train' | 'predict') => this.#sessions.filter((s) => this.#kinds.get(s) === kind).reduce((n, s) => n + s.bufferBytes, 0);
     return { train: of('train'), predict: of('predict') };
+  }
+
+  /**
+   * The train step as it runs: the graph after every pass of the most recent
+   * train-step compile (its pipeline, the train-step passes and fusion), for
+   * dumps and pictures. Read-only; undefined before the first compile.
+   */
+  get compiledGraph(): Graph | undefined {
+    return this.#compiledGraph;
   }
 
   /** The loss scaling of the train step, resolved (defaults filled in). */
@@ -402,6 +413,7 @@ export class Trainer<M extends Module = Module> {
         ...(log ? { log } : {}), ...(dump ? { dump } : {}), ...(inStep && printIrAfter ? { printIrAfter } : {}),
       });
       const compiled = compileGraph(step.graph, this.ctx, { ...spec, updates: step.updates });
+      this.#compiledGraph = compiled.graph;
       const plan = compiled.plan;
       const compileMs = performance.now() - start;
       const session = await Session.create(this.ctx, plan);

@@ -3,6 +3,7 @@
 //   npm run mnist -- [--model mlp|cnn] [--precision amp|f32] [--epochs N] [--batch-size N]
 //                    [--optimizer adam|adamw|sgd] [--lr X] [--seed N] [--data DIR] [--max-steps N]
 //                    [--loss-scale dynamic|off|N] [--init-scale X] [--plot FILE.svg] [--no-fusion]
+//                    [--graph FILE.svg|FILE.dot|FILE.html]
 //
 // Defaults: the 784-256-10 MLP, Adam lr 1e-3, batch 64, 2 epochs, seed 0,
 // precision amp (f16 matmuls, f32 master weights and optimizer) with dynamic
@@ -12,20 +13,26 @@
 // 0.9, AdamW to lr 1e-3 with weight decay 0.01, as in PyTorch. It ends with
 // the lines `test accuracy: 0.8712`, `skipped steps: K`, `final loss scale:
 // S` and `dispatches per step: N` (of one train step, from the compiled
-// plan; `--no-fusion` shows the unfused count). Bad flags or data: a message on stderr and exit code 1, no
-// stack trace.
+// plan; `--no-fusion` shows the unfused count). `--graph FILE` draws the
+// compiled train step (as `ampc dump --format` does; the extension chooses
+// svg, dot or html) before training. Bad flags or data: a message on stderr
+// and exit code 1, no stack trace.
 
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { AmpcError } from '../../ir/errors.ts';
-import { writeFileAtomic } from '../../compiler/train/index.ts';
+import { drawGraphs, pictureFormatOfPath } from '../../compiler/picture/render.ts';
+import { Trainer, writeFileAtomic } from '../../compiler/train/index.ts';
 import type { LossScaleSpec, OptimizerSpec } from '../../compiler/train/index.ts';
 import { acquireDevice, describeDevice } from '../../runtime/device.ts';
+import type { GpuContext } from '../../runtime/device.ts';
 import { resolveLossScale } from '../../passes/loss-scaling.ts';
 import { loadFashionMnist } from './data.ts';
+import { batchSpecs, buildModel, classificationLoss } from './models.ts';
 import type { ModelName } from './models.ts';
 import { lossCurveSvg, train } from './train.ts';
+import type { TrainConfig } from './train.ts';
 
 interface Flags {
   model: ModelName;
@@ -40,6 +47,7 @@ interface Flags {
   lossScale?: string;
   initScale?: number;
   plot?: string;
+  graph?: string;
   fusion: boolean;
 }
 
@@ -85,6 +93,7 @@ function buildProgram(): Command {
     .option('--init-scale <x>', 'initial scale of dynamic loss scaling (default 65536)', positiveNumber)
     .option('--plot <file.svg>', 'write the loss curve (and the loss scale) as an SVG picture')
     .option('--no-fusion', 'one kernel per op (for comparisons): do not fuse elementwise ops, optimizer updates and matmul epilogues')
+    .option('--graph <file>', 'draw the compiled train step (ops coloured by dtype, fused kernels as clusters); .svg, .dot or .html chooses the format')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (text, write) => write(`mnist: ${text}`) })
     .exitOverride();
@@ -98,6 +107,31 @@ function optimizerSpec(f: Flags): OptimizerSpec {
       return { kind: 'adamw', lr: f.lr ?? 1e-3, weightDecay: 0.01 };
     case 'sgd':
       return { kind: 'sgd', lr: f.lr ?? 0.01, momentum: 0.9 };
+  }
+}
+
+/**
+ * Writes the picture of the compiled train step: a Trainer made with the
+ * options train() gives its own (train.ts), on the same device, is compiled,
+ * its `compiledGraph` drawn, and dropped (the training does not use it).
+ */
+async function writeTrainStepPicture(path: string, cfg: TrainConfig, ctx: GpuContext): Promise<void> {
+  const format = pictureFormatOfPath(path);
+  const trainer = await Trainer.create({
+    model: buildModel(cfg.model), loss: classificationLoss, inputs: batchSpecs(cfg.model, cfg.batchSize), optimizer: cfg.optimizer,
+    seed: cfg.seed, device: ctx, precision: cfg.precision ?? 'f32', lossScale: cfg.lossScale, fusion: cfg.fusion !== false,
+  });
+  try {
+    const graph = trainer.compiledGraph;
+    if (!graph) throw new Error('Trainer.create compiled no train step');
+    const picture = await drawGraphs([graph], format, {
+      title: `mnist ${cfg.model}: one train step`,
+      details: [`precision ${cfg.precision ?? 'f32'}`, `optimizer ${cfg.optimizer.kind}`, `batch ${cfg.batchSize}`, cfg.fusion === false ? 'not fused (--no-fusion)' : 'fused (as compiled)'],
+    });
+    writeFileAtomic(path, picture);
+    console.log(`train step graph: ${path} (${graph.nodes.length} ops, ${graph.nodes.filter((n) => n.op === 'fused').length} of them fused kernels)`);
+  } finally {
+    trainer.destroy();
   }
 }
 
@@ -122,6 +156,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (f.plot !== undefined && !existsSync(dirname(resolve(f.plot)))) {
       throw new AmpcError('E0601', `--plot ${f.plot}: directory ${dirname(resolve(f.plot))} does not exist`);
     }
+    if (f.graph !== undefined) {
+      pictureFormatOfPath(f.graph); // E0604 unless it ends in .svg, .dot or .html
+      if (!existsSync(dirname(resolve(f.graph)))) throw new AmpcError('E0601', `--graph ${f.graph}: directory ${dirname(resolve(f.graph))} does not exist`);
+    }
 
     const data = loadFashionMnist(f.data);
     const what = data.source === 'full' ? 'full Fashion-MNIST' : data.source === 'sample' ? 'the committed Fashion-MNIST sample' : 'Fashion-MNIST';
@@ -132,10 +170,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     const ctx = await acquireDevice();
     try {
       console.log(`device: ${describeDevice(ctx)}`);
-      const cfg = {
+      const cfg: TrainConfig = {
         model: f.model, epochs: f.epochs, batchSize: f.batchSize, optimizer: optimizerSpec(f), seed: f.seed, maxSteps: f.maxSteps,
         precision: f.precision, lossScale, fusion: f.fusion,
       };
+      if (f.graph !== undefined) await writeTrainStepPicture(f.graph, cfg, ctx);
       const result = await train(cfg, data, ctx, { line: (t) => console.log(t) });
       if (f.plot) {
         writeFileAtomic(f.plot, lossCurveSvg(cfg, result));
