@@ -3,8 +3,9 @@
 // layout). `compile` takes a graph (parsed or traced) through the one compile
 // path (compileGraph: pipeline, fusion, lowering, memory plan), or first
 // through the train-step passes for a train-step artifact, and returns the
-// artifact's files in memory; `writeArtifact` writes them to a directory
-// atomically. The weights file carries the values the caller has: the
+// artifact's files in memory (no file system: this runs in a browser too);
+// `writeArtifact` (compiler/artifact-write.ts, Node) writes them to a
+// directory atomically. The weights file carries the values the caller has: the
 // params given (or, for a traced module, their initial values from the
 // seed), buffers, and for a train step the optimizer and loss-scale state
 // and the learning rate.
@@ -12,8 +13,6 @@
 //   const art = compile(parseModule(text).main, { precision: 'amp', weights });
 //   writeArtifact('mlp.artifact', art);
 
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import type { HostTensor } from '../ir/dtype.ts';
 import { AmpcError } from '../ir/errors.ts';
 import type { Graph } from '../ir/graph.ts';
@@ -37,6 +36,7 @@ import { deviceBuffers } from '../runtime/plan.ts';
 import { writeSafetensors } from '../runtime/safetensors.ts';
 import type { CompileTarget } from './compile.ts';
 import { compileGraph, targetOf } from './compile.ts';
+import { AMPC_VERSION } from './version.ts';
 
 /**
  * Portable kernels: WebGPU's default limits (8 storage buffers per kernel,
@@ -74,8 +74,6 @@ export interface CompiledArtifact {
   readonly graph: Graph;
   readonly plan: Plan;
 }
-
-const AMPC_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 function isTrace(s: Graph | TraceResult): s is TraceResult {
   return 'graph' in s && 'params' in s;
@@ -215,46 +213,4 @@ export function compile(source: Graph | TraceResult, opts: CompileOptions = {}):
   files.set(WEIGHTS_FILE, writeSafetensors(carried, { format: 'ampc', graph: graph.name }));
   files.set(GRAPH_FILE, `// @${graph.name} after every pass (${r.pipelineName}${opts.fusion === false ? '' : ', fusion'}): what the kernels compute\n` + printGraph(graph));
   return { manifest, files, graph, plan };
-}
-
-/**
- * Writes an artifact's files to `dir` atomically: into a temporary
- * directory beside it, then renamed into place, so `dir` is either the old
- * artifact or the new one, never half of each. An existing `dir` is
- * replaced only if it is empty or an artifact (has a manifest.json).
- */
-export function writeArtifact(dir: string, art: Pick<CompiledArtifact, 'files'>): void {
-  const parent = dirname(dir);
-  let existing: 'none' | 'replace' = 'none';
-  try {
-    const st = statSync(dir);
-    if (!st.isDirectory()) throw new AmpcError('E0601', `cannot write the artifact to ${dir}: it exists and is not a directory`);
-    const entries = readdirSync(dir);
-    if (entries.length > 0 && !entries.includes(MANIFEST_FILE)) throw new AmpcError('E0601', `cannot write the artifact to ${dir}: it is a directory with other files in it (not an ampc artifact); refusing to replace it`);
-    existing = 'replace';
-  } catch (e) {
-    if (e instanceof AmpcError) throw e;
-    if ((e as { code?: string }).code !== 'ENOENT') throw new AmpcError('E0601', `cannot write the artifact to ${dir}: ${(e as Error).message}`);
-  }
-  const tag = `${process.pid}.${Math.random().toString(36).slice(2)}`;
-  const tmp = join(parent, `.${basename(dir)}.${tag}.tmp`);
-  const old = join(parent, `.${basename(dir)}.${tag}.old`);
-  const fail = (e: unknown): never => {
-    rmSync(tmp, { recursive: true, force: true });
-    throw new AmpcError('E0601', `cannot write the artifact to ${dir}: ${(e as Error).message}`);
-  };
-  try {
-    mkdirSync(join(tmp, 'kernels'), { recursive: true });
-    for (const [name, content] of art.files) writeFileSync(join(tmp, name), content);
-    if (existing === 'replace') renameSync(dir, old);
-  } catch (e) {
-    fail(e);
-  }
-  try {
-    renameSync(tmp, dir);
-  } catch (e) {
-    if (existing === 'replace') renameSync(old, dir);
-    fail(e);
-  }
-  rmSync(old, { recursive: true, force: true });
 }

@@ -2,8 +2,8 @@
 // browser or Node: `https://…/model/`), or the files themselves in memory
 // (a map from relative name to text or bytes: what `compile()` returns, or
 // files a page got some other way). A missing or unreadable file is E0601
-// naming it. Node's file system is imported only when a directory is read,
-// so browser bundles never load it.
+// naming it. Node's file system (runtime/node-files.ts) is imported only when
+// a directory is read; browser builds map that module away (package.json).
 
 import { AmpcError } from '../ir/errors.ts';
 
@@ -68,15 +68,7 @@ function fromUrl(base: URL): ArtifactReader {
 
 function fromDirectory(dir: string): ArtifactReader {
   const path = (name: string) => `${dir.replace(/\/+$/, '')}/${name}`;
-  const read = async (name: string): Promise<Uint8Array> => {
-    const { readFile } = await import('node:fs/promises');
-    try {
-      return new Uint8Array(await readFile(path(name)));
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      return cannotRead(path(name), code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message);
-    }
-  };
+  const read = async (name: string): Promise<Uint8Array> => (await import('./node-files.ts')).readFileBytes(path(name));
   return {
     describe: path,
     bytes: read,

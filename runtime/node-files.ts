@@ -1,9 +1,10 @@
-// Node-only file writes of the runtime and the CLIs: atomic (a temporary file
+// Node-only file access of the runtime and the CLIs. Reads name the file
+// and the reason in an E0601. Writes are atomic (a temporary file
 // beside the target, then a rename), so a crash or an error never leaves a
 // half-written file, and the temporary file is removed on every failure.
 // Browser code never imports this file.
 
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { AmpcError } from '../ir/errors.ts';
 
@@ -21,5 +22,15 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   } catch (e) {
     rmSync(tmp, { force: true });
     throw new AmpcError('E0601', `cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** The bytes of a file; E0601 naming it when it cannot be read. */
+export function readFileBytes(path: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new AmpcError('E0601', `cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
   }
 }

@@ -11,7 +11,6 @@
 // or `train-amp` makes a train-step artifact (optimizer and loss scaling
 // from the flags).
 
-import { readFileSync } from 'node:fs';
 import { AmpcError } from '../../ir/errors.ts';
 import type { HostTensor } from '../../ir/dtype.ts';
 import { parseModule } from '../../ir/text/parser.ts';
@@ -19,9 +18,11 @@ import type { LossScaleSpec } from '../../passes/loss-scaling.ts';
 import type { OptimizerSpec } from '../../passes/optimizer.ts';
 import { acquireDevice } from '../../runtime/device.ts';
 import type { F16Mode } from '../../runtime/plan.ts';
+import { readFileBytes } from '../../runtime/node-files.ts';
 import { readSafetensors } from '../../runtime/safetensors.ts';
 import { parseTensorJson } from '../../runtime/tensor-json.ts';
-import { compile, writeArtifact } from '../artifact.ts';
+import { compile } from '../artifact.ts';
+import { writeArtifact } from '../artifact-write.ts';
 import type { AmpFlags } from './amp.ts';
 import { ampOptions } from './amp.ts';
 import type { CliIO } from './io.ts';
@@ -43,13 +44,7 @@ export interface CompileCliOptions extends AmpFlags {
 
 function readWeights(path: string): Record<string, HostTensor> {
   if (path.endsWith('.safetensors')) {
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(readFileSync(path));
-    } catch (e) {
-      throw new AmpcError('E0601', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-    }
-    return Object.fromEntries(readSafetensors(bytes, path).tensors);
+    return Object.fromEntries(readSafetensors(readFileBytes(path), path).tensors);
   }
   return parseTensorJson(readText(path), path);
 }

@@ -9,7 +9,7 @@
 import { Command, CommanderError } from 'commander';
 import { AmpcError } from '../../ir/errors.ts';
 import { loadArtifact } from '../artifact.ts';
-import { writeFileAtomic } from '../node-files.ts';
+import { readFileBytes, writeFileAtomic } from '../node-files.ts';
 import { parseTensorJson, tensorsToJson } from '../tensor-json.ts';
 
 export interface RunIO {
@@ -23,19 +23,10 @@ interface Flags {
   steps?: string;
 }
 
-async function readText(path: string): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    throw new AmpcError('E0601', `cannot read ${path}: ${(e as { code?: string }).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-}
-
 async function runArtifact(dir: string, f: Flags, io: RunIO): Promise<void> {
   const steps = f.steps === undefined ? 1 : Number(f.steps);
   if (!Number.isInteger(steps) || steps < 1) throw new AmpcError('E0604', `--steps: expected a whole number ≥ 1, got '${f.steps}'`);
-  const inputs = parseTensorJson(await readText(f.inputs), f.inputs);
+  const inputs = parseTensorJson(new TextDecoder().decode(readFileBytes(f.inputs)), f.inputs);
   const artifact = await loadArtifact(dir);
   try {
     if (steps > 1 && artifact.manifest.kind !== 'train-step') throw new AmpcError('E0604', '--steps goes with a train-step artifact');
