@@ -1,9 +1,11 @@
-// Saving and loading a model's state (parameters and buffers, by their
-// state_dict names) as tensor JSON. Writes are atomic: the JSON goes to a
-// temporary file beside the target, which is then renamed over it, so a
-// crash never leaves a half-written file. Loading is strict, like PyTorch's
-// load_state_dict: every name must be there with its dtype and shape, and
-// nothing else.
+// The Trainer's files (Node only: the Trainer imports this module when
+// save/load are called, and browser builds map it away): checkpoints
+// (safetensors bytes from compiler/train/checkpoint.ts) and, for small
+// examples, a model's state (parameters and buffers, by their state_dict
+// names) as tensor JSON. Writes are atomic: a temporary file beside the
+// target, renamed over it, so a crash never leaves a half-written file.
+// Loading JSON is strict, like PyTorch's load_state_dict: every name must be
+// there with its dtype and shape, and nothing else.
 
 import { readFileSync } from 'node:fs';
 import { AmpcError } from '../../ir/errors.ts';
@@ -11,7 +13,7 @@ import { parseTensorJson, tensorRecordToJson } from '../../runtime/tensor-json.t
 import type { HostTensor } from '../../ir/interp/tensor.ts';
 import type { TensorType } from '../../ir/types.ts';
 import { shapesEqual, shapeToString, typeToString } from '../../ir/types.ts';
-import { writeFileAtomic } from '../../runtime/node-files.ts';
+import { readFileBytes, writeFileAtomic } from '../../runtime/node-files.ts';
 
 export { writeFileAtomic } from '../../runtime/node-files.ts';
 
@@ -43,4 +45,14 @@ export function loadState(path: string, expected: ReadonlyMap<string, TensorType
     }
   }
   return got;
+}
+
+/** Writes checkpoint bytes to `path` atomically. */
+export function writeCheckpointFile(path: string, bytes: Uint8Array): void {
+  writeFileAtomic(path, bytes);
+}
+
+/** The bytes of a checkpoint file (E0601 naming it when it cannot be read). */
+export function readCheckpointFile(path: string): Uint8Array {
+  return readFileBytes(path);
 }

@@ -28,13 +28,14 @@
 import { AmpcError } from '../../ir/errors.ts';
 import type { Graph } from '../../ir/graph.ts';
 import type { HostTensor } from '../../ir/interp/tensor.ts';
+import { hostTensor } from '../../ir/interp/tensor.ts';
 import type { Module } from '../../ir/trace/nn/module.ts';
 import { initialValues } from '../../ir/trace/nn/init.ts';
 import type { InputSpec } from '../../ir/trace/spec.ts';
 import { traceModule } from '../../ir/trace/trace.ts';
 import type { ParamSpec, TraceResult } from '../../ir/trace/trace.ts';
 import type { TensorType } from '../../ir/types.ts';
-import { numel, typeToString } from '../../ir/types.ts';
+import { numel, tensorType, typeToString } from '../../ir/types.ts';
 import { GOOD_STEPS_INPUT, resolveLossScale, SCALE_INPUT, SKIPPED_INPUT } from '../../passes/loss-scaling.ts';
 import type { LossScaling } from '../../passes/loss-scaling.ts';
 import { LR_INPUT } from '../../passes/optimizer.ts';
@@ -54,12 +55,14 @@ import { inputBytes, inputType } from './inputs.ts';
 import type { TensorInput } from './inputs.ts';
 import { checkLr, checkOptions, fail, stableJson } from './options.ts';
 import type { LossScaleStatus, StepOptions, TrainerOptions } from './options.ts';
-import { loadState, saveState } from './state-file.ts';
+import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
 
 export type { TensorInput } from './inputs.ts';
 export type { LossScaleStatus, StepOptions, TrainerOptions } from './options.ts';
 export type { OptimizerSpec } from '../../passes/optimizer.ts';
 export type { DynamicLossScaleOptions, LossScaleSpec } from '../../passes/loss-scaling.ts';
+
+const F32_SCALAR = tensorType('f32', []);
 
 interface Entry {
   readonly kind: 'train' | 'predict';
@@ -288,16 +291,69 @@ export class Trainer<M extends Module = Module> {
     return this.#serial(() => this.#read([...this.#params, ...this.#buffers]));
   }
 
-  /** Saves parameters and buffers as tensor JSON, atomically. Optimizer state is not saved. */
-  async save(path: string): Promise<void> {
-    saveState(path, await this.stateDict());
+  /**
+   * Everything needed to resume training exactly, as safetensors bytes
+   * (compiler/train/checkpoint.ts): parameters, buffers, optimizer and
+   * loss-scale state, the learning rate and the step count. Works in a
+   * browser too; `save` writes it to a file in Node.
+   */
+  checkpoint(): Promise<Uint8Array> {
+    return this.#serial(async () => {
+      const owner = this.#owner!;
+      const modelSpecs = [...this.#params, ...this.#buffers];
+      const all = await this.#read([...modelSpecs, ...owner.stepState.map((s) => ({ name: s.name, type: s.type }))]);
+      const model: Record<string, HostTensor> = {}, step: Record<string, HostTensor> = {};
+      for (const [name, t] of Object.entries(all)) Object.defineProperty(modelSpecs.some((s) => s.name === name) ? model : step, name, { value: t, enumerable: true });
+      Object.defineProperty(step, LR_INPUT, { value: hostTensor('f32', [], [this.#lr]), enumerable: true });
+      return encodeCheckpoint({
+        model, step, steps: this.#steps,
+        trainedWith: { optimizer: stableJson(this.#opts.optimizer), precision: this.#opts.precision ?? 'f32', lossScaling: stableJson(this.lossScaling) },
+      });
+    });
   }
 
-  /** Loads parameters and buffers saved by save() (strict: same names, dtypes and shapes). */
-  load(path: string): Promise<void> {
+  /**
+   * Loads a checkpoint (from `checkpoint()` or `save`), or a weights-only
+   * safetensors file (parameters and buffers; the optimizer and loss-scale
+   * state are kept). Strict: the same names, dtypes and shapes (E0603).
+   */
+  restore(bytes: Uint8Array, where = 'checkpoint'): Promise<void> {
+    return this.#serial(async () => {
+      const owner = this.#owner!;
+      const model = new Map([...this.#params, ...this.#buffers].map((s) => [s.name, s.type] as const));
+      const step = new Map([...owner.stepState.map((s) => [s.name, s.type] as const), [LR_INPUT, F32_SCALAR] as const]);
+      const c = decodeCheckpoint(bytes, where, model, step);
+      for (const [name, t] of [...Object.entries(c.model), ...Object.entries(c.step ?? {})]) {
+        if (name !== LR_INPUT) owner.session.write(name, encodeTensor(t.dtype, t.data));
+      }
+      if (c.step) {
+        this.#lr = c.step[LR_INPUT]!.data[0]!;
+        for (const e of this.#trainEntries) e.session.write(e.lrName!, encodeTensor('f32', [this.#lr]));
+        if (c.steps !== undefined) this.#steps = c.steps;
+      }
+      this.#version++;
+      owner.syncedAt = this.#version;
+    });
+  }
+
+  /**
+   * Saves a checkpoint to `path` atomically (Node): safetensors with the
+   * whole training state (see checkpoint()); a `.json` path writes only the
+   * parameters and buffers as tensor JSON, for small examples.
+   */
+  async save(path: string): Promise<void> {
+    const files = await import('./state-file.ts');
+    if (path.endsWith('.json')) files.saveState(path, await this.stateDict());
+    else files.writeCheckpointFile(path, await this.checkpoint());
+  }
+
+  /** Loads what `save` wrote (Node): a checkpoint (see restore()), or a `.json` state dict of parameters and buffers. */
+  async load(path: string): Promise<void> {
+    const files = await import('./state-file.ts');
+    if (!path.endsWith('.json')) return this.restore(files.readCheckpointFile(path), path);
     return this.#serial(async () => {
       const specs = [...this.#params, ...this.#buffers];
-      const values = loadState(path, new Map(specs.map((s) => [s.name, s.type])));
+      const values = files.loadState(path, new Map(specs.map((s) => [s.name, s.type])));
       const owner = this.#owner!;
       for (const s of specs) {
         const t = values.get(s.name)!;
