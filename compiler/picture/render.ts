@@ -4,7 +4,6 @@
 // embedding that SVG (html.ts). Also the format a file name asks for, for
 // callers that choose it by extension (the mnist example's --graph).
 
-import { extname } from 'node:path';
 import type { Viz } from '@viz-js/viz';
 import { AmpcError } from '../../ir/errors.ts';
 import type { Graph } from '../../ir/graph.ts';
@@ -23,7 +22,7 @@ export function isPictureFormat(s: string): s is PictureFormat {
 
 /** The format of a picture file from its extension (.svg, .dot, .html); E0604 for any other. */
 export function pictureFormatOfPath(path: string): PictureFormat {
-  const ext = extname(path).slice(1).toLowerCase();
+  const ext = /\.([^./\\]+)$/.exec(path)?.[1]?.toLowerCase() ?? '';
   if (isPictureFormat(ext)) return ext;
   throw new AmpcError('E0604', `${path}: a picture file must end in ${PICTURE_FORMATS.map((f) => `.${f}`).join(', ')} (the extension chooses the format)`);
 }
