@@ -28,14 +28,31 @@ export function envDawnFlags(): string[] {
   return (process.env.AMPC_DAWN_FLAGS ?? '').split(/\s+/).filter((f) => f.length > 0);
 }
 
+/** One Dawn instance per set of flags, for the life of the process. */
+const instances = new Map<string, Promise<GPU>>();
+
 /**
- * Loads dawn.node and returns a fresh `GPU` (the object `navigator.gpu` would
- * be) created with `flags`. The caller must keep it referenced while devices
- * from it are in use.
+ * Loads dawn.node and returns the `GPU` (the object `navigator.gpu` would
+ * be) for `flags`: created on first use, then shared by every device
+ * acquired with the same flags. Devices come and go (a CLI command, a test, a
+ * JIT compile each acquire and destroy one), but the Dawn instance under them
+ * stays: creating and dropping many instances in one process made Dawn on
+ * lavapipe crash (SIGSEGV, SIGABRT "std::system_error: Invalid argument") or
+ * hang after some dozens of commands run in-process; one instance per flag
+ * set does not.
  */
-export async function createDawnGpu(flags: readonly string[]): Promise<GPU> {
-  ensureXdgRuntimeDir();
-  const { create, globals } = await import('webgpu');
-  Object.assign(globalThis, globals);
-  return create([...flags]);
+export function createDawnGpu(flags: readonly string[]): Promise<GPU> {
+  const key = flags.join('\n');
+  let gpu = instances.get(key);
+  if (!gpu) {
+    gpu = (async () => {
+      ensureXdgRuntimeDir();
+      const { create, globals } = await import('webgpu');
+      Object.assign(globalThis, globals);
+      return create([...flags]);
+    })();
+    gpu.catch(() => instances.delete(key));
+    instances.set(key, gpu);
+  }
+  return gpu;
 }
