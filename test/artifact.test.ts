@@ -252,3 +252,24 @@ test('ampc compile: bad flags are usage errors', async (t) => {
   t.is(noOut.code, 1);
   t.false(existsSync(join(tmp, 'x')));
 });
+
+gpuF16Test('ampc-run --steps trains a train-step artifact: params uploaded once, each step continues from the last', async (t) => {
+  const dir = join(tmp, 'step');
+  const compiled = await ampc('compile', join(EXAMPLES, 'mlp-loss.ir'), '-o', dir, '--pipeline', 'train-amp', '--lr', '1e-2');
+  t.is(compiled.code, 0, compiled.stderr);
+  t.regex(compiled.stdout, /\(train-step, train-amp, /);
+  const loss = async (steps: number) => {
+    const r = await ampcRun(dir, '--inputs', join(EXAMPLES, 'mlp-loss.inputs.json'), '--steps', String(steps));
+    t.is(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout)[0].data as number;
+  };
+  const [one, ten] = [await loss(1), await loss(10)];
+  t.true(ten < one / 2, `loss after 1 step ${one}, after 10 ${ten}`);
+  const forwardDir = join(tmp, 'forward-for-steps');
+  t.is((await ampc('compile', MLP, '-o', forwardDir, '--target', 'webgpu')).code, 0);
+  const forward = await ampcRun(forwardDir, '--inputs', MLP_INPUTS, '--steps', '2');
+  t.is(forward.code, 1);
+  t.regex(forward.stderr, /E0604: --steps goes with a train-step artifact/);
+  const bad = await ampcRun(dir, '--inputs', MLP_INPUTS, '--steps', '0');
+  t.regex(bad.stderr, /E0604: --steps: expected a whole number ≥ 1, got '0'/);
+});

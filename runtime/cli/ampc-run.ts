@@ -4,7 +4,8 @@
 // return order, exactly as `ampc run` prints them. The inputs may include
 // params (they replace the artifact's values); inputs the artifact carries
 // no value for must be there. A train-step artifact runs `--steps` steps on
-// the same batch (default 1) and prints the outputs of the last.
+// the same batch (default 1; the inputs are uploaded once, so each step
+// continues from the last) and prints the outputs of the last.
 
 import { Command, CommanderError } from 'commander';
 import { AmpcError } from '../../ir/errors.ts';
@@ -30,8 +31,10 @@ async function runArtifact(dir: string, f: Flags, io: RunIO): Promise<void> {
   const artifact = await loadArtifact(dir);
   try {
     if (steps > 1 && artifact.manifest.kind !== 'train-step') throw new AmpcError('E0604', '--steps goes with a train-step artifact');
-    for (let i = 1; i < steps; i++) await artifact.step(inputs);
-    const outputs = await artifact.run(inputs);
+    // Uploaded once: later steps continue from the state the earlier ones left on the device.
+    artifact.set(inputs);
+    for (let i = 1; i < steps; i++) await artifact.step({});
+    const outputs = await artifact.run();
     const text = tensorsToJson(outputs);
     const body = text.endsWith('\n') ? text : text + '\n';
     if (f.out) writeFileAtomic(f.out, body);
