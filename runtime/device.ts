@@ -1,5 +1,8 @@
 // Acquiring a WebGPU device: Dawn (the `webgpu` package) in Node, navigator.gpu
-// in a browser. The device gets shader-f16 when the adapter offers it and the
+// in a browser, or a GPU object the caller hands in (`gpu`, in either). When
+// no adapter is found, the request is made once more in WebGPU's
+// compatibility mode (featureLevel 'compatibility'; the context says which
+// one it got). The device gets shader-f16 when the adapter offers it and the
 // adapter's maximum for the limits a compiler sizes kernels by. Device loss and
 // uncaptured errors become E0702 AmpcErrors; no adapter at all is E0701 with a
 // message that says how to get one.
@@ -37,6 +40,16 @@ export interface AdapterDescription {
 export const NVIDIA_F16_TOGGLE = 'vulkan_enable_f16_on_nvidia';
 
 export interface AcquireOptions {
+  /**
+   * The GPU object to take adapters from instead of Dawn (Node) or
+   * navigator.gpu (browser): e.g. a Dawn GPU created elsewhere, or a browser's
+   * GPU from another frame. WebGPU's globals (GPUBufferUsage, …) must exist, as
+   * they do in a browser; in Node install them first with
+   * `Object.assign(globalThis, (await import('webgpu')).globals)`. Neither
+   * `dawnFlags` nor AMPC_DAWN_FLAGS apply to it, nor the retry with the NVIDIA
+   * f16 toggle (that needs a Dawn GPU created here).
+   */
+  gpu?: GPU;
   /** Extra dawn.node flags (Node only), merged with AMPC_DAWN_FLAGS. */
   dawnFlags?: readonly string[];
   powerPreference?: GPUPowerPreference;
@@ -60,10 +73,12 @@ export interface GpuContext {
   /** The device was created with shader-f16: WGSL may `enable f16;`. */
   readonly hasF16: boolean;
   readonly limits: DeviceLimits;
-  /** 'dawn' (Node, the `webgpu` package) or 'browser' (navigator.gpu). */
+  /** 'dawn' (Node, the `webgpu` package) or 'browser' (navigator.gpu); an injected GPU counts as Node's or the browser's by where it runs. */
   readonly backend: 'dawn' | 'browser';
-  /** The dawn.node flags the GPU was created with (empty in a browser). */
+  /** The dawn.node flags the GPU was created with (empty in a browser and for an injected GPU). */
   readonly dawnFlags: readonly string[];
+  /** 'core' WebGPU, or 'compatibility' when only the retry in compatibility mode found an adapter. */
+  readonly featureLevel: FeatureLevel;
   /** Throws the first E0702 recorded since the last check (uncaptured error or device loss). */
   check(): void;
   /** True once the device is lost or destroyed. */
@@ -71,6 +86,9 @@ export interface GpuContext {
   /** Destroys the device and lets go of the GPU object (idempotent). */
   destroy(): void;
 }
+
+/** WebGPU's feature levels: core, or the restricted compatibility mode (older GPUs and drivers). */
+export type FeatureLevel = 'core' | 'compatibility';
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 
@@ -155,47 +173,79 @@ async function adapterInfoOf(adapter: GPUAdapter): Promise<GPUAdapterInfo | unde
   return legacy.requestAdapterInfo ? legacy.requestAdapterInfo() : undefined;
 }
 
-async function requestAdapterFrom(gpu: GPU, opts: AcquireOptions): Promise<GPUAdapter | null> {
+/** One requestAdapter() at a feature level (core: no featureLevel member, as before). */
+async function requestAdapterAt(gpu: GPU, opts: AcquireOptions, level: FeatureLevel): Promise<GPUAdapter | null> {
+  const request: GPURequestAdapterOptions = {};
+  if (opts.powerPreference) request.powerPreference = opts.powerPreference;
+  if (level === 'compatibility') request.featureLevel = 'compatibility';
+  return gpu.requestAdapter(Object.keys(request).length > 0 ? request : undefined);
+}
+
+/** An adapter found on the first try is core; none: one retry in compatibility mode. */
+export interface FoundAdapter {
+  readonly adapter: GPUAdapter | null;
+  readonly featureLevel: FeatureLevel;
+}
+
+/**
+ * Asks `gpu` for an adapter, and when it has none, once more with
+ * featureLevel 'compatibility'. A throw from the first request is E0701 with
+ * its message; a throw from the retry counts as no adapter.
+ */
+export async function requestAdapterFrom(gpu: GPU, opts: AcquireOptions): Promise<FoundAdapter> {
+  let adapter: GPUAdapter | null;
   try {
-    return await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
+    adapter = await requestAdapterAt(gpu, opts, 'core');
   } catch (e) {
     // dawn.node throws (e.g. "no suitable backends found") for a bad backend=/adapter= flag.
     throw new AmpcError('E0701', noAdapterMessage((e as Error).message));
   }
+  if (adapter) return { adapter, featureLevel: 'core' };
+  const compat = await requestAdapterAt(gpu, opts, 'compatibility').catch(() => null);
+  return { adapter: compat, featureLevel: 'compatibility' };
 }
 
 function envFlag(name: string): string | undefined {
   return isNode ? process.env[name] : undefined;
 }
 
-/** Acquires a WebGPU device: Dawn in Node, navigator.gpu in a browser. */
+/** Acquires a WebGPU device: Dawn in Node, navigator.gpu in a browser, or from `opts.gpu`. */
 export async function acquireDevice(opts: AcquireOptions = {}): Promise<GpuContext> {
   const disableF16 = opts.disableF16 ?? envFlag('AMPC_DISABLE_F16') === '1';
-  let gpu: GPU | undefined;
+  let gpu: GPU;
   let flags: string[] = [];
-  let backend: 'dawn' | 'browser';
-  let adapter: GPUAdapter | null;
+  const backend: 'dawn' | 'browser' = isNode ? 'dawn' : 'browser';
+  let found: FoundAdapter;
 
-  if (isNode) {
+  if (opts.gpu) {
+    gpu = opts.gpu;
+    if (typeof (globalThis as { GPUBufferUsage?: unknown }).GPUBufferUsage === 'undefined') {
+      throw new AmpcError(
+        'E0701',
+        noAdapterMessage('the injected GPU object came without WebGPU\'s globals (GPUBufferUsage, …); ' +
+          'in Node install them first: Object.assign(globalThis, (await import(\'webgpu\')).globals)'),
+      );
+    }
+    found = await requestAdapterFrom(gpu, opts);
+  } else if (isNode) {
     const node = await import('./gpu-node.ts');
-    backend = 'dawn';
     flags = mergeDawnFlags([...node.envDawnFlags(), ...(opts.dawnFlags ?? [])]);
     try {
       gpu = await node.createDawnGpu(flags);
     } catch (e) {
       throw new AmpcError('E0701', noAdapterMessage(`cannot load dawn.node: ${(e as Error).message}`));
     }
-    adapter = await requestAdapterFrom(gpu, opts);
-    if (adapter && !disableF16) {
-      const info = describeAdapterInfo(await adapterInfoOf(adapter));
-      if (shouldRetryWithNvidiaToggle(info, adapter.features as ReadonlySet<string>, flags)) {
+    found = await requestAdapterFrom(gpu, opts);
+    if (found.adapter && !disableF16) {
+      const info = describeAdapterInfo(await adapterInfoOf(found.adapter));
+      if (shouldRetryWithNvidiaToggle(info, found.adapter.features as ReadonlySet<string>, flags)) {
         const retryFlags = mergeDawnFlags([...flags, `enable-dawn-features=${NVIDIA_F16_TOGGLE}`]);
         const retryGpu = await node.createDawnGpu(retryFlags);
-        const retry = await requestAdapterFrom(retryGpu, opts).catch(() => null);
+        const retry = await requestAdapterAt(retryGpu, opts, found.featureLevel).catch(() => null);
         if (retry) {
           gpu = retryGpu;
           flags = retryFlags;
-          adapter = retry;
+          found = { adapter: retry, featureLevel: found.featureLevel };
         }
       }
     }
@@ -203,9 +253,9 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<GpuConte
     const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
     if (!nav?.gpu) throw new AmpcError('E0701', noAdapterMessage('navigator.gpu is missing: this environment has no WebGPU'));
     gpu = nav.gpu;
-    backend = 'browser';
-    adapter = await requestAdapterFrom(gpu, opts);
+    found = await requestAdapterFrom(gpu, opts);
   }
+  const adapter = found.adapter;
   if (!adapter) throw new AmpcError('E0701', noAdapterMessage('requestAdapter() returned null'));
 
   const adapterInfo = describeAdapterInfo(await adapterInfoOf(adapter));
@@ -227,7 +277,7 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<GpuConte
   } catch (e) {
     throw new AmpcError('E0702', `cannot create a WebGPU device on ${adapterInfo.name}: ${(e as Error).message}`);
   }
-  return makeContext(gpu, device, adapterInfo, adapterFeatures, backend, flags, opts.onError);
+  return makeContext(gpu, device, adapterInfo, adapterFeatures, backend, flags, found.featureLevel, opts.onError);
 }
 
 /** How many uncaptured errors are kept (and, by default, printed) before the rest are only counted. */
@@ -247,6 +297,7 @@ function makeContext(
   adapterFeatures: string[],
   backend: 'dawn' | 'browser',
   dawnFlags: string[],
+  featureLevel: FeatureLevel,
   onError: ((e: AmpcError) => void) | undefined,
 ): GpuContext {
   // Holding the GPU object keeps dawn.node alive while the device is in use.
@@ -285,6 +336,7 @@ function makeContext(
     limits,
     backend,
     dawnFlags,
+    featureLevel,
     get isLost() {
       return destroyed || lostError !== undefined;
     },
@@ -323,7 +375,7 @@ export function describeDevice(ctx: GpuContext): string {
   const l = ctx.limits;
   return [
     `${info.name}${kind ? ` [${kind}${info.isFallbackAdapter ? ', fallback' : ''}]` : ''}`,
-    `${ctx.backend === 'dawn' ? 'dawn' : 'browser'}`,
+    `${ctx.backend === 'dawn' ? 'dawn' : 'browser'}${ctx.featureLevel === 'compatibility' ? ' (compatibility mode)' : ''}`,
     `f16 ${ctx.hasF16 ? 'yes' : 'no'}`,
     `storage binding ${formatBytes(l.maxStorageBufferBindingSize)}`,
     `buffer ${formatBytes(l.maxBufferSize)}`,

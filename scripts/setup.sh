@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-step set-up of a fresh Debian 12 machine for ampc: a WebGPU-capable
 # Vulkan driver (Mesa 25's lavapipe from bookworm-backports when no GPU driver
-# is there), the Fashion-MNIST data set when Debian offers it, then `npm ci`.
+# is there), the Fashion-MNIST data set when Debian offers it, Debian's
+# Chromium (test/browser.test.ts runs ampc in it, headless), then `npm ci`.
 # Idempotent: steps already done are skipped. Runs apt-get as root (or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,14 @@ if command -v apt-get >/dev/null; then
     apt_update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dataset-fashion-mnist ||
       echo "setup: dataset-fashion-mnist not available; the example falls back to its committed sample"
+  fi
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "setup: installing Debian's chromium (the browser test runs ampc in it, headless, on WebGPU)"
+    apt_update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ||
+      echo "setup: chromium not available; test/browser.test.ts will be skipped (a failure under AMPC_REQUIRE_GPU=1)"
+  else
+    echo "setup: chromium already installed"
   fi
 else
   echo "setup: no apt-get; make sure a Vulkan (or Metal/D3D12) driver that Dawn can use is installed"

@@ -1,5 +1,21 @@
-// Where a traced op was written: the first stack frame outside ir/trace/ and
-// outside the runtime's internals, as FILE:LINE:COL of the user's TypeScript.
+// Where a traced op was written: the user's frame, i.e. the frame that called
+// into ampc's tracer, as FILE:LINE:COL of the user's TypeScript.
+//
+// The user's frame is found by call boundary. callerLoc() is called at the
+// entry of every public tracing API, so the frame right below it is ampc's
+// (the entry the user called); below that, frames are skipped while they
+// belong to the tracer, and the first one that does not is the user's.
+// Tracer frames are: (1) entry functions, i.e. functions seen calling
+// callerLoc(), remembered by script and the place their code starts (so a
+// public API that calls another one is skipped as a whole, also in a bundle
+// where every frame is in one file); (2) when the tracer runs as its own
+// files (Node, or unbundled modules), any frame of a file in this folder
+// (ir/trace/), which covers its helpers that never call callerLoc(); (3)
+// the engine's own frames (node:, internal/, native). In a bundle only (1)
+// and (3) apply: a tracer function that calls user code or other entries
+// without calling callerLoc() itself (an nn block's forward, the wrapper
+// that puts a submodule's nodes in its scope) is taken for the user's there,
+// so an op made inside nn.Linear.forward is placed at that line of the bundle.
 //
 // Cost matters (one capture per traced op), so this avoids formatting the
 // stack as text, which is what is slow once source maps are on: it asks V8
@@ -9,18 +25,39 @@
 // (tsx enables source maps). The result is a plain Loc holding three fields,
 // so a graph keeps no stack frames alive. Where structured call sites are not
 // available (non-V8 engines), the text stack is parsed instead. No Node
-// modules are imported, so tracing also loads in a browser.
+// modules are imported and nothing here needs import.meta to be set, so
+// tracing also loads in a browser, bundled as a module or as a classic script.
 
 import type { Loc } from '../errors.ts';
 
-/** URL of this folder (…/ir/trace/); frames under it belong to the tracer. */
-const TRACE_DIR = new URL('.', import.meta.url).href;
+/** This module's URL: file:…/ir/trace/loc.ts unbundled, a bundle's URL, or undefined where import.meta is empty (a classic-script bundle). */
+const OWN_URL: string | undefined = ownUrl();
+
+/**
+ * URL of this folder (…/ir/trace/) when the tracer runs as its own files;
+ * frames under it belong to the tracer. Undefined in a bundle, where the
+ * folder holds the user's code too.
+ */
+const TRACE_DIR: string | undefined =
+  OWN_URL !== undefined && /\/ir\/trace\/loc\.[cm]?[jt]s(?:[?#].*)?$/.test(OWN_URL) ? new URL('.', OWN_URL).href : undefined;
 const STACK_LIMIT = 64;
+
+function ownUrl(): string | undefined {
+  try {
+    const url: unknown = import.meta.url;
+    return typeof url === 'string' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 interface CallSiteLike {
   getFileName(): string | null | undefined;
   getLineNumber(): number | null;
   getColumnNumber(): number | null;
+  /** Where the code of the frame's function starts (V8 10+). */
+  getEnclosingLineNumber?(): number | null | undefined;
+  getEnclosingColumnNumber?(): number | null | undefined;
 }
 
 interface SourceMapEntry {
@@ -101,14 +138,56 @@ function captureSites(): CallSiteLike[] | undefined {
   }
 }
 
-/** Picks the user's frame from a text stack (V8 `at f (FILE:L:C)` or Firefox `f@FILE:L:C`). */
-export function locFromStack(stack: string): Loc {
+/** True for a frame of a file in the tracer's folder (only when the tracer runs as its own files). */
+function inTraceDir(file: string): boolean {
+  return TRACE_DIR !== undefined && toUrl(file).startsWith(TRACE_DIR);
+}
+
+/** Entry functions (they called callerLoc): by script, the places their code starts as line * 2^24 + column. */
+const entryFunctions = new Map<string, Set<number>>();
+
+function functionStart(site: CallSiteLike): number | undefined {
+  const line = site.getEnclosingLineNumber?.();
+  const col = site.getEnclosingColumnNumber?.();
+  return typeof line === 'number' && typeof col === 'number' ? line * 0x1000000 + col : undefined;
+}
+
+/** Remembers the function of `site` (the caller of callerLoc) as an entry of the tracer. */
+function rememberEntry(file: string, site: CallSiteLike): void {
+  const start = functionStart(site);
+  if (start === undefined) return;
+  let starts = entryFunctions.get(file);
+  if (!starts) entryFunctions.set(file, (starts = new Set()));
+  starts.add(start);
+}
+
+function isEntryFrame(file: string, site: CallSiteLike): boolean {
+  const starts = entryFunctions.get(file);
+  if (!starts) return false;
+  const start = functionStart(site);
+  return start !== undefined && starts.has(start);
+}
+
+/**
+ * Picks the user's frame from a text stack (V8 `at f (FILE:L:C)` or Firefox
+ * `f@FILE:L:C`): the first frame, after the first `ampcFrames` ones (known
+ * to be ampc's), outside the tracer's folder. Text stacks say nothing of where
+ * a function starts, so entries are not recognised. A stack of ampc's frames
+ * only gives the last of the first `ampcFrames` (the entry), else its first
+ * frame in the tracer's folder.
+ */
+export function locFromStack(stack: string, ampcFrames = 0): Loc {
   let fallback: Loc | undefined;
+  let index = 0;
   for (const line of stack.split('\n')) {
     const m = /(?:\(|@|at )([^()@\s]+?):(\d+):(\d+)\)?\s*$/.exec(line);
     if (!m || isInternal(m[1]!)) continue;
     const loc = { file: displayName(m[1]!), line: Number(m[2]), col: Number(m[3]) };
-    if (toUrl(m[1]!).startsWith(TRACE_DIR)) {
+    if (index++ < ampcFrames) {
+      fallback = loc;
+      continue;
+    }
+    if (inTraceDir(m[1]!)) {
       fallback ??= loc;
       continue;
     }
@@ -119,25 +198,28 @@ export function locFromStack(stack: string): Loc {
 
 /**
  * The place of the user's call being traced. Call it once at the entry of
- * every public tracing API (a method or a free function); frames of the
- * tracer itself are skipped, so where inside ir/trace/ it is called does not
- * matter.
+ * every public tracing API (a method or a free function), before it calls
+ * anything else: its caller is taken for an entry of the tracer, and so is
+ * skipped wherever it is on later stacks.
  */
 export function callerLoc(): Loc {
   const sites = captureSites();
-  if (!sites) return locFromStack(new Error().stack ?? '');
-  let fallback: CallSiteLike | undefined;
+  // A text stack: this function's frame, then the entry's.
+  if (!sites) return locFromStack(new Error().stack ?? '', 2);
+  let entry: CallSiteLike | undefined;
   for (const s of sites) {
     const file = s.getFileName();
     const line = s.getLineNumber();
     const col = s.getColumnNumber();
     if (!file || line === null || col === null || isInternal(file)) continue;
-    if (toUrl(file).startsWith(TRACE_DIR)) {
-      fallback ??= s;
+    if (!entry) {
+      entry = s;
+      rememberEntry(file, s);
       continue;
     }
+    if (inTraceDir(file) || isEntryFrame(file, s)) continue;
     return mapped(file, line, col);
   }
-  if (fallback) return mapped(fallback.getFileName()!, fallback.getLineNumber()!, fallback.getColumnNumber()!);
+  if (entry) return mapped(entry.getFileName()!, entry.getLineNumber()!, entry.getColumnNumber()!);
   return { file: '<unknown>', line: 0, col: 0 };
 }
