@@ -7,7 +7,9 @@
 // Dawn. The outputs and losses must agree (f32 within 1e-5, AMP within 1e-3,
 // relative to the largest magnitude), and a deliberate shape error in the
 // page must name the page's line: the bundle's position, which its source
-// map takes back to test/browser/page.ts.
+// map takes back to test/browser/page.ts. Ops made inside ampc's nn blocks
+// (an nn.Linear fed the wrong width, a Sequential of blocks) must be placed
+// at the page's call of the block, not at ampc's lines in the bundle.
 //
 // No Chromium (/usr/bin/chromium, or AMPC_CHROMIUM): skipped, with the reason
 // in the title, unless AMPC_REQUIRE_GPU=1, where that is a failure.
@@ -171,6 +173,26 @@ function checkPlaces(t: ExecutionContext, site: string, bundleUrl: string, resul
   t.deepEqual(places.map((p) => `${p.file === PAGE_SOURCE ? 'page.ts' : p.file}:${p.line}`), [
     `page.ts:${lineOf('well-shaped-matmul')}`, `page.ts:${lineOf('well-shaped-tanh')}`,
   ]);
+  // Ops made inside ampc's nn blocks (nn.Linear's matmul, run in its module's
+  // scope by traceModule, or called from a function given to trace) are placed
+  // at the page's call of the block, not at a line of ampc in the bundle.
+  for (const [error, mark] of [[result.blockError, 'block-mismatch'], [result.blockErrorInTrace, 'block-mismatch-in-trace']] as const) {
+    t.is(error.code, 'E0201', error.message);
+    t.true(error.message.startsWith(`${error.loc}: error E0201: matmul: inner dimensions differ (5 vs 4)`), error.message);
+    const at = lineOf(mark);
+    t.deepEqual(originalPlace(site, name, error.loc), { file: PAGE_SOURCE, line: at, col: colOf(at, 'forward(') }, mark);
+  }
+  // Every node of a well-shaped model of nn blocks (a Sequential of Conv2d,
+  // BatchNorm2d, pools, Flatten, Linear, LayerNorm, GELU, ReLU) records the page's call of the block.
+  const blocks = lineOf('well-shaped-blocks');
+  const blockCall = `page.ts:${blocks}:${colOf(blocks, 'forward(')}`;
+  const blockPlaces = result.blockNodePlaces.map((entry) => {
+    const [op, at] = entry.split(' ') as [string, string];
+    const p = originalPlace(site, name, at);
+    return `${op} ${p.file === PAGE_SOURCE ? 'page.ts' : p.file}:${p.line}:${p.col}`;
+  });
+  const ops = ['conv2d', 'reshape', 'add', 'batch_norm', 'max_pool2d', 'avg_pool2d', 'reshape', 'matmul', 'add', 'layer_norm', 'gelu', 'relu'];
+  t.deepEqual(blockPlaces, ops.map((op) => `${op} ${blockCall}`));
 }
 
 /** The Node device with the page's limits where they are lower, so that both sides compile the same kernels. */

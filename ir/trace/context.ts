@@ -11,6 +11,7 @@ import type { Loc } from '../errors.ts';
 import type { Graph, Node, Value } from '../graph.ts';
 import type { OpName } from '../ops.ts';
 import type { TensorType } from '../types.ts';
+import { markEntry } from './loc.ts';
 import type { Buffer, StateOwner, StateTensor } from './state.ts';
 
 const stack: TraceContext[] = [];
@@ -58,6 +59,7 @@ export class TraceContext {
 
   /** Runs `body` with `path` as the innermost scope. */
   inScope<T>(path: string, body: () => T): T {
+    markEntry(TraceContext.prototype.inScope);
     this.scopes.push(path);
     try {
       return body();

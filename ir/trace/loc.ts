@@ -6,16 +6,20 @@
 // (the entry the user called); below that, frames are skipped while they
 // belong to the tracer, and the first one that does not is the user's.
 // Tracer frames are: (1) entry functions, i.e. functions seen calling
-// callerLoc(), remembered by script and the place their code starts (so a
-// public API that calls another one is skipped as a whole, also in a bundle
-// where every frame is in one file); (2) when the tracer runs as its own
-// files (Node, or unbundled modules), any frame of a file in this folder
-// (ir/trace/), which covers its helpers that never call callerLoc(); (3)
-// the engine's own frames (node:, internal/, native). In a bundle only (1)
-// and (3) apply: a tracer function that calls user code or other entries
-// without calling callerLoc() itself (an nn block's forward, the wrapper
-// that puts a submodule's nodes in its scope) is taken for the user's there,
-// so an op made inside nn.Linear.forward is placed at that line of the bundle.
+// callerLoc() or markEntry(), remembered by script and the place their code
+// starts (so a public API that calls another one is skipped as a whole, also
+// in a bundle where every frame is in one file); (2) when the tracer runs as
+// its own files (Node, or unbundled modules), any frame of a file in this
+// folder (ir/trace/), which covers its helpers that never call callerLoc();
+// (3) the engine's own frames (node:, internal/, native). In a bundle only (1)
+// and (3) apply, so every tracer function that makes ops through other
+// entries, or calls user code, without calling callerLoc() itself (the nn
+// blocks' forwards, the wrapper that puts a submodule's nodes in its scope,
+// TraceContext.inScope) calls markEntry(token) first: the first call per
+// token captures the stack once and remembers its caller as an entry, later
+// calls are a set lookup. An op made inside nn.Linear.forward is then placed
+// at the user's call of the block. A tracer function that does neither is
+// taken for the user's in a bundle.
 //
 // Cost matters (one capture per traced op), so this avoids formatting the
 // stack as text, which is what is slow once source maps are on: it asks V8
@@ -116,24 +120,25 @@ function mapped(file: string, line: number, col: number): Loc {
   return { file: displayName(file), line, col };
 }
 
-function captureSites(): CallSiteLike[] | undefined {
+/** Up to `limit` structured call sites below the frame of `below` (which is left out, with all frames above it), or undefined without V8's API. */
+function captureSites(below: Function, limit = STACK_LIMIT): CallSiteLike[] | undefined {
   const E = Error as unknown as {
     stackTraceLimit: number;
     prepareStackTrace?: (e: Error, sites: CallSiteLike[]) => unknown;
     captureStackTrace?: (target: object, fn?: Function) => void;
   };
   if (typeof E.captureStackTrace !== 'function') return undefined;
-  const limit = E.stackTraceLimit;
+  const savedLimit = E.stackTraceLimit;
   const prepare = E.prepareStackTrace;
   const holder: { stack?: unknown } = {};
   try {
-    E.stackTraceLimit = STACK_LIMIT;
+    E.stackTraceLimit = limit;
     E.prepareStackTrace = (_e, sites) => sites;
-    E.captureStackTrace(holder, callerLoc);
+    E.captureStackTrace(holder, below);
     const sites = holder.stack; // formatted (by the hook above) now, while it is installed
     return Array.isArray(sites) ? (sites as CallSiteLike[]) : undefined;
   } finally {
-    E.stackTraceLimit = limit;
+    E.stackTraceLimit = savedLimit;
     E.prepareStackTrace = prepare;
   }
 }
@@ -143,7 +148,7 @@ function inTraceDir(file: string): boolean {
   return TRACE_DIR !== undefined && toUrl(file).startsWith(TRACE_DIR);
 }
 
-/** Entry functions (they called callerLoc): by script, the places their code starts as line * 2^24 + column. */
+/** Entry functions (they called callerLoc or markEntry): by script, the places their code starts as line * 2^24 + column. */
 const entryFunctions = new Map<string, Set<number>>();
 
 function functionStart(site: CallSiteLike): number | undefined {
@@ -152,7 +157,7 @@ function functionStart(site: CallSiteLike): number | undefined {
   return typeof line === 'number' && typeof col === 'number' ? line * 0x1000000 + col : undefined;
 }
 
-/** Remembers the function of `site` (the caller of callerLoc) as an entry of the tracer. */
+/** Remembers the function of `site` (the caller of callerLoc or markEntry) as an entry of the tracer. */
 function rememberEntry(file: string, site: CallSiteLike): void {
   const start = functionStart(site);
   if (start === undefined) return;
@@ -196,6 +201,27 @@ export function locFromStack(stack: string, ampcFrames = 0): Loc {
   return fallback ?? { file: '<unknown>', line: 0, col: 0 };
 }
 
+/** Tokens of the functions markEntry() has remembered. */
+const markedEntries = new WeakSet<object>();
+
+/**
+ * Marks the function that calls it as an entry of the tracer, for a tracer
+ * function that makes ops through other entries (or runs user code) without
+ * calling callerLoc() itself, such as an nn block's forward: its frames are
+ * then skipped when the user's frame is looked for, also in a bundle. Call it
+ * first thing, with a token that stands for the calling function alone (the
+ * function itself, or a constant of its own); only the first call per token
+ * captures a stack (of one frame), later ones cost a WeakSet lookup.
+ */
+export function markEntry(token: object): void {
+  if (markedEntries.has(token)) return;
+  markedEntries.add(token);
+  const sites = captureSites(markEntry, 1);
+  const site = sites?.[0];
+  const file = site?.getFileName();
+  if (site && file && !isInternal(file)) rememberEntry(file, site);
+}
+
 /**
  * The place of the user's call being traced. Call it once at the entry of
  * every public tracing API (a method or a free function), before it calls
@@ -203,7 +229,7 @@ export function locFromStack(stack: string, ampcFrames = 0): Loc {
  * skipped wherever it is on later stacks.
  */
 export function callerLoc(): Loc {
-  const sites = captureSites();
+  const sites = captureSites(callerLoc);
   // A text stack: this function's frame, then the entry's.
   if (!sites) return locFromStack(new Error().stack ?? '', 2);
   let entry: CallSiteLike | undefined;

@@ -8,7 +8,7 @@
 
 import { AmpcError } from '../errors.ts';
 import { currentContext, requireContext } from './context.ts';
-import { callerLoc } from './loc.ts';
+import { callerLoc, markEntry } from './loc.ts';
 
 const SCOPE_NAME = /^[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*$/;
 
@@ -29,6 +29,10 @@ interface ModuleTree {
 
 type Forward = (...args: unknown[]) => unknown;
 
+/** markEntry tokens of the two functions of the scoped forward (they are closures, one per submodule). */
+const SCOPED_FORWARD = {};
+const SCOPED_BODY = {};
+
 /**
  * Runs `body` with the forward of every submodule of `model` (when it has
  * named submodules) recording its nodes in the scope of the submodule's
@@ -41,9 +45,17 @@ export function withModuleScopes<T>(model: unknown, body: () => T): T {
     const own = Object.prototype.hasOwnProperty.call(target, 'forward');
     const original = target.forward;
     if (typeof original !== 'function') return () => undefined;
+    // Both functions are marked as tracer entries, so that the nodes of an nn
+    // block are placed at the user's call of it also in a bundle (loc.ts).
     target.forward = function (this: unknown, ...args: unknown[]) {
+      markEntry(SCOPED_FORWARD);
       const ctx = currentContext();
-      return ctx ? ctx.inScope(name, () => original.apply(this, args)) : original.apply(this, args);
+      return ctx
+        ? ctx.inScope(name, () => {
+            markEntry(SCOPED_BODY);
+            return original.apply(this, args);
+          })
+        : original.apply(this, args);
     };
     return () => {
       if (own) target.forward = original;

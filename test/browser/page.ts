@@ -5,10 +5,13 @@
 // case (test/browser/case.ts: artifacts loaded by URL, Trainer steps), and
 // traces code of its own: a function with a deliberate shape error, whose
 // message must name this file's line (as the bundle's position), and one
-// without, whose nodes must record this file's lines. The traces need no
-// device; the test also runs them from a classic-script (IIFE) bundle.
+// without, whose nodes must record this file's lines; the same for models of
+// ampc's nn blocks (an nn.Linear fed the wrong width, an nn.Sequential), whose
+// ops are made inside ampc but must be placed at this file's call of the
+// block. The traces need no device; the test also runs them from a
+// classic-script (IIFE) bundle.
 
-import { acquireDevice, describeDevice, f32, isAmpcError, trace } from '../../browser.ts';
+import { acquireDevice, describeDevice, f32, isAmpcError, nn, trace, traceModule } from '../../browser.ts';
 import type { Tensor } from '../../browser.ts';
 import { runCase } from './case.ts';
 import type { CaseResult } from './case.ts';
@@ -21,6 +24,12 @@ export interface PageTraces {
   readonly traceError: { readonly code: string; readonly message: string; readonly loc: string };
   /** FILE:LINE:COL of each node of a trace of wellShaped, in order. */
   readonly nodePlaces: readonly string[];
+  /** The E0201 of tracing MisfedLinear (its nn.Linear's matmul), with traceModule. */
+  readonly blockError: { readonly code: string; readonly message: string; readonly loc: string };
+  /** The same error, with the nn.Linear called from a function given to trace() (no module scopes). */
+  readonly blockErrorInTrace: { readonly code: string; readonly message: string; readonly loc: string };
+  /** `OP FILE:LINE:COL` of each node of a trace of WellShapedBlocks (traceModule), in order. */
+  readonly blockNodePlaces: readonly string[];
 }
 
 export interface PageResult extends CaseResult, PageTraces {
@@ -54,19 +63,54 @@ function wellShaped(x: Tensor, w: Tensor): Tensor {
   return h.tanh(); // @well-shaped-tanh
 }
 
-function traceError(): PageTraces['traceError'] {
+/** A user's mistake with an nn block: its nn.Linear(4, 3) is fed rows of 5 features. */
+class MisfedLinear extends nn.Module {
+  fc = this.register('fc', new nn.Linear(4, 3));
+  forward(x: Tensor): Tensor {
+    return this.fc.forward(x); // @block-mismatch
+  }
+}
+
+const looseLinear = new nn.Linear(4, 3);
+
+function misfedLooseLinear(x: Tensor): Tensor {
+  return looseLinear.forward(x); // @block-mismatch-in-trace
+}
+
+/** ampc's nn blocks with the right shapes, in a Sequential: [2,1,4,4] in, [2,3] out. */
+class WellShapedBlocks extends nn.Module {
+  body = this.register('body', new nn.Sequential(
+    new nn.Conv2d(1, 2, 3, { padding: 1 }), new nn.BatchNorm2d(2), new nn.MaxPool2d(2), new nn.AvgPool2d(1), new nn.Flatten(),
+    new nn.Linear(8, 3), new nn.LayerNorm(3), new nn.GELU(), new nn.ReLU(),
+  ));
+  forward(x: Tensor): Tensor {
+    return this.body.forward(x); // @well-shaped-blocks
+  }
+}
+
+const place = (loc: { readonly file?: string; readonly line: number; readonly col: number } | undefined): string => (loc ? `${loc.file}:${loc.line}:${loc.col}` : '');
+
+/** The AmpcError `work` throws, as plain data. */
+function errorOf(work: () => unknown, what: string): PageTraces['traceError'] {
   try {
-    trace(deliberateMismatch, [f32([2, 3]), f32([4, 5])]);
+    work();
   } catch (e) {
     if (!isAmpcError(e)) throw e;
-    return { code: e.code, message: e.message, loc: e.loc ? `${e.loc.file}:${e.loc.line}:${e.loc.col}` : '' };
+    return { code: e.code, message: e.message, loc: place(e.loc) };
   }
-  throw new Error('tracing deliberateMismatch did not fail');
+  throw new Error(`tracing ${what} did not fail`);
 }
 
 function traces(): PageTraces {
-  const nodePlaces = trace(wellShaped, [f32([2, 3]), f32([3, 4])]).nodes.map((n) => (n.loc ? `${n.loc.file}:${n.loc.line}:${n.loc.col}` : ''));
-  return { traceError: traceError(), nodePlaces };
+  const nodePlaces = trace(wellShaped, [f32([2, 3]), f32([3, 4])]).nodes.map((n) => place(n.loc));
+  const blockNodePlaces = traceModule(new WellShapedBlocks(), [f32([2, 1, 4, 4])]).graph.nodes.map((n) => `${n.op} ${place(n.loc)}`);
+  return {
+    traceError: errorOf(() => trace(deliberateMismatch, [f32([2, 3]), f32([4, 5])]), 'deliberateMismatch'),
+    nodePlaces,
+    blockError: errorOf(() => traceModule(new MisfedLinear(), [f32([2, 5])]), 'MisfedLinear'),
+    blockErrorInTrace: errorOf(() => trace(misfedLooseLinear, [f32([2, 5])]), 'misfedLooseLinear'),
+    blockNodePlaces,
+  };
 }
 
 async function run(): Promise<PageResult> {

@@ -8,7 +8,7 @@ import { AmpcError } from '../../errors.ts';
 import type { Padding, Pair } from '../build.ts';
 import { checkOptions } from '../build.ts';
 import { reshape } from '../functions.ts';
-import { callerLoc } from '../loc.ts';
+import { callerLoc, markEntry } from '../loc.ts';
 import type { Parameter } from '../state.ts';
 import type { Tensor } from '../tensor.ts';
 import { fanInInit } from './init.ts';
@@ -53,6 +53,7 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    markEntry(Conv2d.prototype.forward);
     const { stride, padding, dilation, groups } = this.opts;
     const y = x.conv2d(this.weight, { stride, padding, dilation, groups });
     return this.bias ? y.add(reshape(this.bias, [this.outChannels, 1, 1])) : y;
@@ -75,6 +76,7 @@ export class MaxPool2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    markEntry(MaxPool2d.prototype.forward);
     return x.maxPool2d(this.kernelSize, this.opts);
   }
 }
@@ -89,6 +91,7 @@ export class AvgPool2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    markEntry(AvgPool2d.prototype.forward);
     return x.avgPool2d(this.kernelSize, this.opts);
   }
 }

@@ -3,12 +3,13 @@
 
 import { AmpcError } from '../../errors.ts';
 import { checkOptions } from '../build.ts';
-import { callerLoc } from '../loc.ts';
+import { callerLoc, markEntry } from '../loc.ts';
 import { Tensor } from '../tensor.ts';
 import { Module } from './module.ts';
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
+    markEntry(ReLU.prototype.forward);
     return x.relu();
   }
 }
@@ -23,6 +24,7 @@ export class GELU extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    markEntry(GELU.prototype.forward);
     return x.gelu(this.approximate);
   }
 }
@@ -40,6 +42,7 @@ export class Flatten extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    markEntry(Flatten.prototype.forward);
     return x.flatten(this.startDim, this.endDim);
   }
 }
@@ -54,13 +57,16 @@ export class Sequential extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    markEntry(Sequential.prototype.forward);
+    // A loop, not forEach: a callback would be one more frame between the user and the layers.
     let y: unknown = x;
-    this.layers.forEach((m, i) => {
+    for (let i = 0; i < this.layers.length; i++) {
+      const m = this.layers[i]!;
       y = m.forward(y);
       if (!(y instanceof Tensor)) {
         throw new AmpcError('E0501', `nn.Sequential: layer ${i} (${m.constructor.name}) returned something other than one tensor`, callerLoc());
       }
-    });
+    }
     return y as Tensor;
   }
 }

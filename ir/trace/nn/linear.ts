@@ -5,7 +5,7 @@
 
 import { AmpcError } from '../../errors.ts';
 import { checkOptions } from '../build.ts';
-import { callerLoc } from '../loc.ts';
+import { callerLoc, markEntry } from '../loc.ts';
 import type { Parameter } from '../state.ts';
 import type { Tensor } from '../tensor.ts';
 import { fanInInit } from './init.ts';
@@ -42,6 +42,7 @@ export class Linear extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    markEntry(Linear.prototype.forward);
     const y = x.matmul(this.weight);
     return this.bias ? y.add(this.bias) : y;
   }

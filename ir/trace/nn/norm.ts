@@ -8,7 +8,7 @@
 import { AmpcError } from '../../errors.ts';
 import { checkOptions } from '../build.ts';
 import { full, updateBuffer } from '../functions.ts';
-import { callerLoc } from '../loc.ts';
+import { callerLoc, markEntry } from '../loc.ts';
 import type { Buffer, Parameter } from '../state.ts';
 import { onesInit, zerosInit } from '../state.ts';
 import type { Tensor } from '../tensor.ts';
@@ -46,6 +46,7 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    markEntry(BatchNorm2d.prototype.forward);
     if (x.rank !== 4) throw new AmpcError('E0203', `nn.BatchNorm2d: expects NCHW input of rank 4, got ${x.dtype}[${x.shape.join(',')}]`, callerLoc());
     const opts = { eps: this.eps, momentum: this.momentum };
     if (!this.training) return x.batchNorm(this.weight, this.bias, this.runningMean, this.runningVar, opts);
@@ -82,6 +83,7 @@ export class LayerNorm extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    markEntry(LayerNorm.prototype.forward);
     const gamma = this.weight ?? full(this.normalizedShape, 1, x.dtype);
     const beta = this.bias ?? full(this.normalizedShape, 0, x.dtype);
     return x.layerNorm(gamma, beta, { axis: -this.normalizedShape.length, eps: this.eps });
