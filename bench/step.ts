@@ -20,11 +20,14 @@ import { Trainer } from '../compiler/train/index.ts';
 import { crossEntropy, f32, i32, nn } from '../ir/trace/index.ts';
 import type { Tensor } from '../ir/trace/index.ts';
 import { acquireDevice, describeDevice } from '../runtime/device.ts';
+import type { F16Mode } from '../runtime/plan.ts';
 
 interface Config {
   readonly name: string;
   readonly precision: 'f32' | 'amp';
   readonly fusion: boolean;
+  /** f16 storage and arithmetic (default: the adapter's, compiler/compile.ts). */
+  readonly f16Mode?: F16Mode;
 }
 
 const CONFIGS: readonly Config[] = [
@@ -32,6 +35,8 @@ const CONFIGS: readonly Config[] = [
   { name: 'f32, fused', precision: 'f32', fusion: true },
   { name: 'AMP, unfused', precision: 'amp', fusion: false },
   { name: 'AMP, fused', precision: 'amp', fusion: true },
+  { name: 'AMP, fused, f16 math (native)', precision: 'amp', fusion: true, f16Mode: 'native' },
+  { name: 'AMP, fused, f32 math on f16 storage', precision: 'amp', fusion: true, f16Mode: 'storage' },
 ];
 
 const int = (v: string) => {
@@ -66,7 +71,7 @@ try {
     const trainer = await Trainer.create({
       model, loss: (m: nn.Sequential, x: Tensor, y: Tensor) => crossEntropy(m.forward(x), y),
       inputs: [f32([o.batch, 784]), i32([o.batch])], optimizer: { kind: 'adam', lr: 1e-3 }, seed: 0, device: ctx,
-      precision: c.precision, fusion: c.fusion,
+      precision: c.precision, fusion: c.fusion, ...(c.f16Mode ? { f16Mode: c.f16Mode } : {}),
     });
     for (let i = 0; i < 5; i++) await trainer.step([xs[i % 4]!, ys[i % 4]!], { readLoss: i === 4 });
     runs.push({ c, trainer, ms: [] as number[], k: 0 });

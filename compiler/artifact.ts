@@ -172,7 +172,7 @@ export function compile(source: Graph | TraceResult, opts: CompileOptions = {}):
     files.set(file, k.code);
     return { label: k.label, file, entryPoint: k.entryPoint, usesF16: k.usesF16 };
   });
-  const usesF16 = plan.f16Mode === 'native' && plan.kernels.some((k) => k.usesF16);
+  const usesF16 = plan.f16Mode !== 'packed' && plan.kernels.some((k) => k.usesF16);
   const maxOf = (xs: readonly number[]) => xs.reduce((a, b) => Math.max(a, b), 0);
   const manifest: Manifest = {
     format: ARTIFACT_FORMAT,

@@ -70,9 +70,28 @@ export interface Compiled {
   readonly compileMs: number;
 }
 
-/** f16 as `array<f16>` where the device has shader-f16, else packed two per u32. */
+/**
+ * The arithmetic of f16 values on devices with shader-f16, per adapter kind:
+ * f16 (the native mode) where f16 math is fast, f32 registers over f16
+ * storage (the storage mode, excess precision inside fused kernels) where it
+ * is slower than f32.
+ */
+export const F16_ARITHMETIC: { readonly [K in AdapterKind]: 'f16' | 'f32' } = {
+  // lavapipe (x86 without native f16 math: LLVM converts around every op):
+  // an f16 FMA loop runs 13 GFLOP/s against 61 in f32 (design.md); a fused
+  // chain of 7 f16 elementwise ops over 2^20 elements took 10.7 ms in the
+  // storage mode against 26.9 ms in native f16 (median of 8; 16.7 against
+  // 40.9 on a loaded machine): `npx tsx bench/f16-modes.ts`. The MNIST MLP
+  // AMP step, whose f16 work is in matmuls (f32 math either way), is
+  // unchanged: 16.2 against 16.5 ms.
+  cpu: 'f32',
+  gpu: 'f16',
+};
+
+/** The device's f16 mode: packed without shader-f16, else native or storage by F16_ARITHMETIC of its adapter kind. */
 export function defaultF16Mode(ctx: GpuContext): F16Mode {
-  return ctx.hasF16 ? 'native' : 'packed';
+  if (!ctx.hasF16) return 'packed';
+  return F16_ARITHMETIC[adapterKindOf(ctx.adapterInfo)] === 'f16' ? 'native' : 'storage';
 }
 
 export function targetOf(ctx: GpuContext, f16Mode?: F16Mode): CompileTarget {

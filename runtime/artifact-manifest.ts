@@ -190,7 +190,7 @@ export function checkManifest(json: Json, where: string): Manifest {
   if (version < ARTIFACT_VERSION) c.fail('version', `the artifact has format version ${version}, which this runtime no longer reads (it reads version ${ARTIFACT_VERSION}): compile the model again`);
 
   const kind = c.oneOf(m.kind, 'kind', ['forward', 'train-step'] as const);
-  const f16Mode = c.oneOf(m.f16Mode, 'f16Mode', ['native', 'packed'] as const);
+  const f16Mode = c.oneOf(m.f16Mode, 'f16Mode', ['native', 'storage', 'packed'] as const);
   const graph = c.string(m.graph, 'graph');
 
   const cw = c.object(m.compiledWith, 'compiledWith');

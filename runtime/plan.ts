@@ -10,12 +10,16 @@
 import type { DType } from '../ir/dtype.ts';
 
 /**
- * How f16 tensors live on the device: `native` uses `array<f16>` (needs the
- * adapter's shader-f16); `packed` keeps two halves per u32 and computes in
- * f32 through unpack2x16float / pack2x16float. Both lay halves out the same
- * way in memory, so uploads and read-backs do not depend on the mode.
+ * How f16 tensors live on the device and are computed: `native` stores
+ * `array<f16>` and computes in f16 (needs the adapter's shader-f16; for
+ * adapters with fast f16 arithmetic, GPUs); `storage` stores `array<f16>`
+ * but computes in f32 registers, rounding each result to f16 (needs
+ * shader-f16; for adapters whose f16 arithmetic is slower than f32, such as
+ * lavapipe); `packed` keeps two halves per u32 and computes in f32 through
+ * unpack2x16float / pack2x16float (no shader-f16 needed). All lay halves out
+ * the same way in memory, so uploads and read-backs do not depend on the mode.
  */
-export type F16Mode = 'native' | 'packed';
+export type F16Mode = 'native' | 'storage' | 'packed';
 
 export interface PlanKernel {
   /** What the kernel computes, for error messages and profiles (e.g. "matmul %3"). */

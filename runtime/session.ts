@@ -36,8 +36,8 @@ async function pipelineFor(ctx: GpuContext, code: string, entryPoint: string, la
 
 /** Throws E0702 if the plan cannot run on this device as it is. */
 export function checkPlanFits(ctx: GpuContext, plan: Plan): void {
-  if (plan.f16Mode === 'native' && plan.kernels.some((k) => k.usesF16) && !ctx.hasF16) {
-    throw new AmpcError('E0702', "this plan uses f16 arithmetic (f16 mode 'native'), but the device has no shader-f16; compile it with f16 mode 'packed'");
+  if (plan.f16Mode !== 'packed' && plan.kernels.some((k) => k.usesF16) && !ctx.hasF16) {
+    throw new AmpcError('E0702', `this plan uses f16 storage (f16 mode '${plan.f16Mode}'), but the device has no shader-f16; compile it with f16 mode 'packed'`);
   }
   const maxBinding = Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
   for (const b of plan.buffers) {

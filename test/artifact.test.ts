@@ -44,7 +44,7 @@ for (const precision of ['f32', 'amp'] as const) {
     const dir = join(tmp, `mlp-${precision}`);
     const compiled = await ampc('compile', MLP, '-o', dir, '--precision', precision);
     t.is(compiled.code, 0, compiled.stderr);
-    t.regex(compiled.stdout, /wrote .*: @mlp \(forward, (none|amp), f16 mode native, .*params to give at run time: w1, b1, w2, b2/);
+    t.regex(compiled.stdout, /wrote .*: @mlp \(forward, (none|amp), f16 mode (native|storage|packed), .*params to give at run time: w1, b1, w2, b2/);
     t.deepEqual(readdirSync(dir).sort(), ['graph.ir', 'kernels', 'manifest.json', 'weights.safetensors']);
     t.true(readdirSync(join(dir, 'kernels')).every((f) => f.endsWith('.wgsl')));
     const direct = await ampc('run', MLP, '--inputs', MLP_INPUTS, '--precision', precision);

@@ -9,7 +9,9 @@
 // add (or an exp and a divide) sit in one kernel the shader compiler may
 // contract them (SPIR-V allows it; Dawn marks nothing NoContraction). The
 // log gives the bitwise share and the largest f32 distance. NaN must meet
-// NaN, infinities the same infinity.
+// NaN, infinities the same infinity. (The storage f16 mode computes fused
+// f16 ops with excess precision, so it is held to accuracy against an exact
+// evaluation instead: test/f16-storage.test.ts.)
 
 import type { ExecutionContext } from 'ava';
 import type { Graph } from '../ir/graph.ts';

@@ -8,11 +8,11 @@ import { Graph } from '../ir/graph.ts';
 import type { OpName } from '../ir/ops.ts';
 import { hostTensor } from '../ir/interp/tensor.ts';
 import type { GpuContext } from '../runtime/device.ts';
-import { checkAgainstReference, dtypeOf, f16ModeOf, MODES, seededValues } from './helpers/compare.ts';
+import { checkAgainstReference, dtypeOf, f16ModeOf, MODES, seededValues, needsShaderF16 } from './helpers/compare.ts';
 import type { Mode } from './helpers/compare.ts';
 import { gpuF16Test, gpuTest } from './helpers/gpu.ts';
 
-const modeTest = (mode: Mode) => (mode === 'f16' ? gpuF16Test : gpuTest);
+const modeTest = (mode: Mode) => (needsShaderF16(mode) ? gpuF16Test : gpuTest);
 
 /** Domain of each unary op's test inputs. */
 const UNARY: readonly [OpName, number, number][] = [

@@ -27,7 +27,7 @@ import { storageBytes } from '../runtime/plan.ts';
 import { Session } from '../runtime/session.ts';
 import { literal, load, store, withSupport } from '../compiler/wgsl/storage.ts';
 import type { Mode } from './helpers/compare.ts';
-import { checkAgainstReference, dtypeOf, f16ModeOf, mismatches, MODES, seededValues, TOLERANCES } from './helpers/compare.ts';
+import { checkAgainstReference, dtypeOf, f16ModeOf, mismatches, MODES, seededValues, TOLERANCES, needsShaderF16 } from './helpers/compare.ts';
 import { gpuF16Test, gpuTest } from './helpers/gpu.ts';
 
 interface Case {
@@ -98,7 +98,7 @@ const BATCHED: readonly Case[] = [
 ];
 
 for (const mode of MODES) {
-  const reg = mode === 'f16' ? gpuF16Test : gpuTest;
+  const reg = needsShaderF16(mode) ? gpuF16Test : gpuTest;
   reg(`matmul ${mode}: odd, tiny and tall-skinny shapes`, async (t, ctx) => {
     for (const c of SHAPES) await check(t, ctx, c, mode);
   });

@@ -5,12 +5,12 @@
 import { Graph } from '../ir/graph.ts';
 import { hostTensor } from '../ir/interp/tensor.ts';
 import { lowerGraph } from '../compiler/lower.ts';
-import { checkAgainstReference, dtypeOf, f16ModeOf, MODES, seededValues } from './helpers/compare.ts';
+import { checkAgainstReference, dtypeOf, f16ModeOf, MODES, seededValues, needsShaderF16 } from './helpers/compare.ts';
 import type { Mode } from './helpers/compare.ts';
 import { gpuF16Test, gpuTest } from './helpers/gpu.ts';
 import test from 'ava';
 
-const modeTest = (mode: Mode) => (mode === 'f16' ? gpuF16Test : gpuTest);
+const modeTest = (mode: Mode) => (needsShaderF16(mode) ? gpuF16Test : gpuTest);
 const count = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 for (const mode of MODES) {

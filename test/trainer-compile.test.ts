@@ -7,7 +7,7 @@ import { Trainer } from '../compiler/train/index.ts';
 import { AmpcError } from '../ir/errors.ts';
 import { crossEntropy, f32, i32, nn } from '../ir/trace/index.ts';
 import type { Tensor } from '../ir/trace/index.ts';
-import { gpuTest } from './helpers/gpu.ts';
+import { gpuF16Test } from './helpers/gpu.ts';
 
 const make = (device: Parameters<typeof Trainer.create>[0]['device'], extra: Record<string, unknown>) => Trainer.create({
   model: new nn.Sequential(new nn.Linear(12, 8), new nn.ReLU(), new nn.Linear(8, 3)),
@@ -15,11 +15,13 @@ const make = (device: Parameters<typeof Trainer.create>[0]['device'], extra: Rec
   inputs: [f32([4, 12]), i32([4])], optimizer: { kind: 'adam', lr: 1e-3 }, seed: 0, device, precision: 'amp', ...extra,
 });
 
-gpuTest('Trainer: pass summaries and dumps of the train step and fusion; fusion off; compile stats', async (t, ctx) => {
+gpuF16Test('Trainer: pass summaries and dumps of the train step and fusion; fusion off; compile stats', async (t, ctx) => {
   const lines: string[] = [];
   const dumps: string[] = [];
-  const fused = await make(ctx, { log: (l: string) => lines.push(l), printIrAfter: 'optimizer', dump: (d: string) => dumps.push(d) });
-  const unfused = await make(ctx, { fusion: false });
+  // Native f16 arithmetic: fusion keeps every f16 rounding there (the storage
+  // mode, the default on CPU adapters, computes fused f16 ops with excess precision).
+  const fused = await make(ctx, { log: (l: string) => lines.push(l), printIrAfter: 'optimizer', dump: (d: string) => dumps.push(d), f16Mode: 'native' });
+  const unfused = await make(ctx, { fusion: false, f16Mode: 'native' });
   try {
     t.deepEqual(lines.map((l) => l.split(':')[0]), ['amp-precision', 'cast-cleanup', 'loss-scaling', 'autodiff', 'optimizer', 'fusion']);
     t.is(dumps.length, 1);

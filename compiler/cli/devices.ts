@@ -1,15 +1,24 @@
 // `ampc devices [--json]`: acquires the WebGPU device ampc would use and prints
-// the adapter, whether shader-f16 is on, the features and the key limits.
+// the adapter, whether shader-f16 is on, the f16 mode compiles default to
+// (compiler/compile.ts), the features and the key limits.
 // No adapter is E0701 (exit 1 with the message on how to get one).
 
 import { acquireDevice, formatBytes, LIMIT_NAMES } from '../../runtime/device.ts';
 import type { AcquireOptions, GpuContext } from '../../runtime/device.ts';
+import type { F16Mode } from '../../runtime/plan.ts';
+import { defaultF16Mode } from '../compile.ts';
 import type { CliIO } from './io.ts';
 
 export interface DevicesOptions extends AcquireOptions {
   /** Print one JSON object instead of text. */
   json?: boolean;
 }
+
+const F16_MODE_TEXT: { readonly [M in F16Mode]: string } = {
+  native: 'native (array<f16>, f16 arithmetic)',
+  storage: 'storage (array<f16>, f32 arithmetic: this adapter\'s f16 math is slower than f32)',
+  packed: 'packed (two halves per u32, f32 arithmetic)',
+};
 
 const BYTE_LIMITS = new Set<string>(['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize']);
 
@@ -25,6 +34,7 @@ export function formatDeviceReport(ctx: GpuContext): string {
     field('fallback', info.isFallbackAdapter ? 'yes (software adapter)' : 'no'),
     field('backend', ctx.backend === 'dawn' ? `dawn (node), flags: ${ctx.dawnFlags.join(' ') || 'none'}` : 'browser (navigator.gpu)'),
     field('shader-f16', ctx.hasF16 ? 'yes' : ctx.adapterFeatures.includes('shader-f16') ? 'no (disabled)' : 'no (adapter lacks it; f16 storage packed in u32 still works)'),
+    field('f16 mode', F16_MODE_TEXT[defaultF16Mode(ctx)]),
     field('features', ctx.adapterFeatures.join(' ') || 'none'),
     'limits:',
   ];
@@ -41,7 +51,7 @@ export async function devicesCommand(io: CliIO, opts: DevicesOptions = {}): Prom
   try {
     if (opts.json) {
       const { adapterInfo, features, adapterFeatures, hasF16, limits, backend, dawnFlags } = ctx;
-      io.stdout(JSON.stringify({ adapter: adapterInfo, backend, dawnFlags, hasF16, features, adapterFeatures, limits }, null, 2) + '\n');
+      io.stdout(JSON.stringify({ adapter: adapterInfo, backend, dawnFlags, hasF16, f16Mode: defaultF16Mode(ctx), features, adapterFeatures, limits }, null, 2) + '\n');
     } else {
       io.stdout(formatDeviceReport(ctx));
     }

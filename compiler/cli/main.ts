@@ -17,6 +17,10 @@ import type { CliIO } from './io.ts';
 import { runCommand } from './run.ts';
 import type { RunOptions } from './run.ts';
 
+const F16_MODE_HELP =
+  'f16 tensors as array<f16> computed in f16 (native) or in f32 (storage), both needing shader-f16, or packed two per u32 ' +
+  '(default: the adapter\'s, see `ampc devices`)';
+
 function buildProgram(io: CliIO): Command {
   const program = new Command('ampc')
     .description('Automatic-mixed-precision compiler for WebGPU')
@@ -46,7 +50,7 @@ function buildProgram(io: CliIO): Command {
       .addOption(new Option('--backend <name>', 'where to run: the WebGPU device, or the f64 reference interpreter').choices(['gpu', 'reference']).default('gpu'))
       .addOption(precisionOption())
       .option('--graph <name>', 'which graph of the module (default: the first)')
-      .addOption(new Option('--f16-mode <mode>', 'f16 tensors as array<f16> (needs shader-f16) or packed two per u32 (default: native when the device has shader-f16)').choices(['native', 'packed']))
+      .addOption(new Option('--f16-mode <mode>', F16_MODE_HELP).choices(['native', 'storage', 'packed']))
       .option('--no-fusion', 'one kernel per op: do not fuse elementwise ops and matmul epilogues (for debugging and comparisons)')
       .option('-o, --out <file>', `write the ${what} here instead of stdout`);
 
@@ -70,7 +74,7 @@ function buildProgram(io: CliIO): Command {
       .option('--seed <n>', 'seed for --random-inputs (default 0)')
       .addOption(new Option('--backend <name>', 'where to run the AMP graph').choices(['gpu', 'reference']).default('gpu'))
       .option('--graph <name>', 'which graph of the module (default: the first)')
-      .addOption(new Option('--f16-mode <mode>', 'f16 tensors as array<f16> or packed two per u32').choices(['native', 'packed']))
+      .addOption(new Option('--f16-mode <mode>', F16_MODE_HELP).choices(['native', 'storage', 'packed']))
       .option('--no-fusion', 'one kernel per op: do not fuse elementwise ops and matmul epilogues'),
   ).action(async (file: string, o: CheckOptions) => {
     await checkCommand(file, o, io);
@@ -84,7 +88,7 @@ function buildProgram(io: CliIO): Command {
       .requiredOption('-o, --out <dir>', 'the artifact directory to write (replaced if it is an artifact)')
       .addOption(new Option('--precision <p>', 'f32, or amp: run the amp pipeline first').choices(['f32', 'amp']))
       .option('--pipeline <name>', 'pipeline to compile: none, grad, amp, or train / train-amp for a train-step artifact')
-      .addOption(new Option('--f16-mode <mode>', 'f16 tensors as array<f16> (needs shader-f16) or packed two per u32').choices(['native', 'packed']))
+      .addOption(new Option('--f16-mode <mode>', F16_MODE_HELP).choices(['native', 'storage', 'packed']))
       .addOption(new Option('--target <t>', 'device: tune for the adapter here; webgpu: portable kernels within WebGPU\'s default limits, no GPU needed').choices(['device', 'webgpu']).default('device'))
       .option('--weights <file>', 'values of the {param} inputs to carry (tensor JSON or .safetensors)')
       .option('--graph <name>', 'which graph of the module (default: the first)')

@@ -29,7 +29,7 @@
 
 import type { Node } from '../../ir/graph.ts';
 import { ENTRY_PARAMS, gridFor } from '../wgsl/grid.ts';
-import { accType, computeType, declareBindings, literal, load, needsF16, store, toF16 } from '../wgsl/storage.ts';
+import { accType, computeType, declareBindings, emulatesF16Math, literal, load, needsF16, store, toF16 } from '../wgsl/storage.ts';
 import type { DType } from '../../ir/dtype.ts';
 import type { BoundBuffer, EmitContext, KernelLaunch } from './context.ts';
 import { nodeLabel, readOf, writeOf } from './context.ts';
@@ -126,7 +126,7 @@ export function defaultConvSpec(node: Node, ctx: EmitContext): ConvKernelSpec {
     mulType: mulT,
     accType: accT,
     // Packed mode: no f16 arithmetic in WGSL, so an f16 accumulator is f32 rounded to f16 at every step.
-    roundAccToF16: acc === 'f16' && ctx.mode === 'packed',
+    roundAccToF16: acc === 'f16' && emulatesF16Math(ctx.mode),
     loadX: (idx) => convertTo(mulT, inT, load(x.binding, idx, ctx.mode)),
     loadW: (idx) => convertTo(mulT, inT, load(w.binding, idx, ctx.mode)),
     epilogue: (a) => ({ stmts: '', value: convertTo(outT, accT, a) }),

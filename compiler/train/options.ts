@@ -91,7 +91,7 @@ export function checkOptions<M extends Module>(o: TrainerOptions<M>): void {
     throw e;
   }
   if (o.ampOptions !== undefined && (typeof o.ampOptions !== 'object' || o.ampOptions === null)) fail('Trainer.create: ampOptions must be an object of precision options');
-  if (o.f16Mode !== undefined && o.f16Mode !== 'native' && o.f16Mode !== 'packed') fail(`Trainer.create: f16Mode must be 'native' or 'packed', got ${JSON.stringify(o.f16Mode)}`);
+  if (o.f16Mode !== undefined && o.f16Mode !== 'native' && o.f16Mode !== 'storage' && o.f16Mode !== 'packed') fail(`Trainer.create: f16Mode must be 'native', 'storage' or 'packed', got ${JSON.stringify(o.f16Mode)}`);
 }
 
 export function checkLr(lr: unknown, what: string): asserts lr is number {

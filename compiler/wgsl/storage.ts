@@ -18,14 +18,18 @@ export interface Binding {
 export function storageElem(dtype: DType, mode: F16Mode): string {
   switch (dtype) {
     case 'f32': return 'f32';
-    case 'f16': return mode === 'native' ? 'f16' : 'u32';
+    case 'f16': return mode === 'packed' ? 'u32' : 'f16';
     case 'i32': return 'i32';
     case 'u32': return 'u32';
     case 'bool': return 'u32';
   }
 }
 
-/** Scalar type the kernel computes in for values of `dtype`. */
+/**
+ * Scalar type the kernel computes in for values of `dtype`: f16 values in
+ * f16 only in the native mode; in the storage and packed modes they are f32
+ * in registers (rounded to f16 after every op, so results are f16's).
+ */
 export function computeType(dtype: DType, mode: F16Mode): string {
   switch (dtype) {
     case 'f32': return 'f32';
@@ -34,6 +38,16 @@ export function computeType(dtype: DType, mode: F16Mode): string {
     case 'u32': return 'u32';
     case 'bool': return 'bool';
   }
+}
+
+/** The WGSL function rounding an f32 register to the nearest f16 value in `mode` (storage: a native conversion; packed: through the packed bits). */
+export function roundF16Fn(mode: F16Mode): string {
+  return mode === 'storage' ? 'ampc_round_f16_native' : 'ampc_round_f16';
+}
+
+/** True when f16 values are computed in f32 registers (storage and packed modes): each result is rounded to f16. */
+export function emulatesF16Math(mode: F16Mode): boolean {
+  return mode !== 'native';
 }
 
 /**
@@ -47,7 +61,7 @@ export function accType(acc: DType, mode: F16Mode): string {
 
 /** True when an `acc` accumulator is emulated: f32 arithmetic, rounded to f16 at every step. */
 export function roundsAccToF16(acc: DType, mode: F16Mode): boolean {
-  return acc === 'f16' && mode === 'packed';
+  return acc === 'f16' && emulatesF16Math(mode);
 }
 
 const isPackedWrite = (b: Binding, mode: F16Mode) => b.dtype === 'f16' && mode === 'packed' && b.access === 'write';
@@ -64,13 +78,14 @@ export function declareBindings(bs: readonly Binding[], mode: F16Mode): string {
 
 /** True when a kernel over these bindings needs `enable f16;`. */
 export function needsF16(bs: readonly Binding[], mode: F16Mode, extra = false): boolean {
-  return mode === 'native' && (extra || bs.some((b) => b.dtype === 'f16'));
+  return mode !== 'packed' && (extra || bs.some((b) => b.dtype === 'f16'));
 }
 
 /** Expression loading element `idx` (a u32 expression) as the compute type. */
 export function load(b: Binding, idx: string, mode: F16Mode): string {
   if (b.dtype === 'bool') return `(${b.name}[${idx}] != 0u)`;
   if (b.dtype === 'f16' && mode === 'packed') return `unpack2x16float(${b.name}[(${idx}) >> 1u])[(${idx}) & 1u]`;
+  if (b.dtype === 'f16' && mode === 'storage') return `f32(${b.name}[${idx}])`;
   return `${b.name}[${idx}]`;
 }
 
@@ -82,7 +97,7 @@ export function load(b: Binding, idx: string, mode: F16Mode): string {
  */
 export function store(b: Binding, idx: string, value: string, mode: F16Mode, valueType?: string): string {
   // An f32 value stored as native f16 converts with IEEE overflow to inf.
-  if (b.dtype === 'f16' && mode === 'native' && valueType === 'f32') value = toF16(value);
+  if (b.dtype === 'f16' && ((mode === 'native' && valueType === 'f32') || mode === 'storage')) value = toF16(value);
   if (b.dtype === 'bool') return `${b.name}[${idx}] = select(0u, 1u, ${value});`;
   if (b.dtype === 'f16' && mode === 'packed') {
     return `{ let i_ = ${idx}; let h_ = ampc_f16_bits(f32(${value})); let s_ = (i_ & 1u) * 16u;\n` +
@@ -127,6 +142,8 @@ const SUPPORT: Readonly<Record<string, string>> = {
   ampc_nanmin_f16: 'fn ampc_nanmin_f16(a: f16, b: f16) -> f16 { return select(select(min(a, b), b, ampc_isnan_f16(b)), a, ampc_isnan_f16(a)); }',
   // f32 rounded to the nearest f16 value (an f16 accumulator where WGSL has no f16 arithmetic).
   ampc_round_f16: 'fn ampc_round_f16(x: f32) -> f32 { return unpack2x16float(ampc_f16_bits(x)).x; }',
+  // The same where f16 storage exists (storage mode): one conversion each way.
+  ampc_round_f16_native: 'fn ampc_round_f16_native(x: f32) -> f32 { return f32(ampc_to_f16(x)); }',
   ampc_nan_f16: 'fn ampc_nan_f16() -> f16 { var b = 0x7e00u; return bitcast<vec2<f16>>(b).x; }',
   ampc_posinf_f16: 'fn ampc_posinf_f16() -> f16 { var b = 0x7c00u; return bitcast<vec2<f16>>(b).x; }',
   ampc_neginf_f16: 'fn ampc_neginf_f16() -> f16 { var b = 0xfc00u; return bitcast<vec2<f16>>(b).x; }',

@@ -217,7 +217,7 @@ export function rowKernel(ctx: EmitContext, spec: RowKernelSpec): KernelLaunch {
     '',
   ].filter((l) => l !== '').join('\n');
   // In packed mode nothing is f16 (storage is u32, arithmetic f32).
-  const usesF16 = ctx.mode === 'native' && /(\b|_)f16\b/.test(module);
+  const usesF16 = ctx.mode !== 'packed' && /(\b|_)f16\b/.test(module);
   return {
     label: spec.label,
     code: (usesF16 ? 'enable f16;\n' : '') + module,

@@ -32,16 +32,25 @@ export const TOLERANCES: { readonly [D in DType]: Tolerance } = {
   bool: { rtol: 0, atol: 0 },
 };
 
-/** The three ways an op runs: f32 tensors, f16 with shader-f16, f16 packed in u32. */
-export type Mode = 'f32' | 'f16' | 'f16-packed';
-export const MODES: readonly Mode[] = ['f32', 'f16', 'f16-packed'];
+/**
+ * The ways an op runs: f32 tensors; f16 with shader-f16 (f16 arithmetic);
+ * f16 storage with f32 arithmetic (shader-f16, the storage mode); f16 packed
+ * in u32 (f32 arithmetic, no shader-f16).
+ */
+export type Mode = 'f32' | 'f16' | 'f16-storage' | 'f16-packed';
+export const MODES: readonly Mode[] = ['f32', 'f16', 'f16-storage', 'f16-packed'];
+
+/** The mode declares array<f16>: the device needs shader-f16. */
+export function needsShaderF16(mode: Mode): boolean {
+  return mode === 'f16' || mode === 'f16-storage';
+}
 
 export function dtypeOf(mode: Mode): 'f32' | 'f16' {
   return mode === 'f32' ? 'f32' : 'f16';
 }
 
 export function f16ModeOf(mode: Mode): F16Mode {
-  return mode === 'f16-packed' ? 'packed' : 'native';
+  return mode === 'f16-packed' ? 'packed' : mode === 'f16-storage' ? 'storage' : 'native';
 }
 
 export interface Mismatch {

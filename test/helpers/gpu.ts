@@ -16,7 +16,7 @@ import { isAmpcError } from '../../ir/errors.ts';
 import { acquireDevice, describeDevice } from '../../runtime/device.ts';
 import type { GpuContext } from '../../runtime/device.ts';
 import type { F16Mode } from '../../runtime/plan.ts';
-import { dtypeOf, f16ModeOf } from './compare.ts';
+import { dtypeOf, f16ModeOf, needsShaderF16 } from './compare.ts';
 import type { Mode } from './compare.ts';
 
 export type GpuTestFn = (t: ExecutionContext, ctx: GpuContext) => Promise<void> | void;
@@ -94,7 +94,7 @@ export type ModeTestFn = (t: ExecutionContext, ctx: GpuContext, dtype: 'f32' | '
 
 /** A GPU test of one mode, titled `${title} [${mode}]`; mode 'f16' needs shader-f16. */
 export function modeTest(mode: Mode, title: string, fn: ModeTestFn): void {
-  register(`${title} [${mode}]`, (t, ctx) => fn(t, ctx, dtypeOf(mode), f16ModeOf(mode)), mode === 'f16');
+  register(`${title} [${mode}]`, (t, ctx) => fn(t, ctx, dtypeOf(mode), f16ModeOf(mode)), needsShaderF16(mode));
 }
 
 /** The same device with a smaller workgroup-grid limit, so that a modest dispatch needs y (and z). */
