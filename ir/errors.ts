@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   E0604: 'bad command-line usage',
   E0605: 'bad safetensors file',
   E0606: 'bad artifact',
+  E0607: 'AMP turns values non-finite (ampc check)',
   // runtime and devices
   E0701: 'no WebGPU adapter',
   E0702: 'device error',

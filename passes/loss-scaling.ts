@@ -82,7 +82,12 @@ function positive(what: string, v: unknown): number {
 export function resolveLossScale(spec: LossScaleSpec | undefined, precision: 'f32' | 'amp'): LossScaling {
   const s = spec ?? (precision === 'amp' ? 'dynamic' : 'off');
   if (s === 'off') return { mode: 'off' };
-  if (typeof s === 'number') return { mode: 'static', scale: positive('a static scale', s) };
+  if (typeof s === 'number') {
+    // Within the dynamic scale's default range: beyond it, f32 loss * scale or 1 / scale overflows or flushes and every step is skipped.
+    const scale = positive('a static scale', s);
+    if (scale < DYNAMIC_DEFAULTS.min || scale > DYNAMIC_DEFAULTS.max) bad(`a static scale must be in [${DYNAMIC_DEFAULTS.min}, 2^24 = ${DYNAMIC_DEFAULTS.max}], got ${s} (outside it every step overflows or underflows and is skipped)`);
+    return { mode: 'static', scale };
+  }
   if (s === 'dynamic') return { mode: 'dynamic', ...DYNAMIC_DEFAULTS };
   if (!s || typeof s !== 'object' || Array.isArray(s)) bad(`expected 'dynamic', 'off', a positive number or { init, growth, backoff, interval, min, max }, got ${JSON.stringify(s)}`);
   const known = Object.keys(DYNAMIC_DEFAULTS);

@@ -11,9 +11,13 @@ export function isJsonObject(v: JsonValue): v is JsonObject {
   return v instanceof Map;
 }
 
+/** Lists and objects nested deeper than this are refused (E0602), before the reader's recursion could overflow the stack. */
+export const MAX_JSON_DEPTH = 512;
+
 /** Parses JSON text; `file` names the source in error messages. */
 export function readJson(text: string, file: string): JsonValue {
   let pos = text.startsWith('\uFEFF') ? 1 : 0; // a byte order mark is not content
+  let depth = 0;
 
   const fail = (what: string, at = pos): never => {
     let line = 1, col = 1;
@@ -54,8 +58,12 @@ export function readJson(text: string, file: string): JsonValue {
   const readValue = (): JsonValue => {
     skipSpace();
     const ch = text[pos];
-    if (ch === '{') return readObject();
-    if (ch === '[') return readArray();
+    if (ch === '{' || ch === '[') {
+      if (++depth > MAX_JSON_DEPTH) fail(`lists and objects nested deeper than ${MAX_JSON_DEPTH} levels`);
+      const v = ch === '{' ? readObject() : readArray();
+      depth--;
+      return v;
+    }
     if (ch === '"') return readString();
     for (const [word, value] of [['true', true], ['false', false], ['null', null]] as const) {
       if (text.startsWith(word, pos)) {
@@ -66,8 +74,10 @@ export function readJson(text: string, file: string): JsonValue {
     NUMBER.lastIndex = pos;
     const m = NUMBER.exec(text);
     if (m) {
+      const x = Number(m[0]);
+      if (!Number.isFinite(x)) fail(`the number ${m[0].length > 24 ? m[0].slice(0, 24) + '…' : m[0]} is too large for a double (write "inf" or "-inf" for infinities)`);
       pos += m[0].length;
-      return Number(m[0]);
+      return x;
     }
     return fail(`expected a value, found ${found()}`);
   };

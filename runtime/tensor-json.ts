@@ -15,6 +15,9 @@ import { isJsonObject, readJson } from './json-reader.ts';
 const numel = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
 const shapeToString = (shape: readonly number[]): string => `[${shape.join(',')}]`;
 
+const F32_MAX = 3.4028234663852886e38;
+const F16_MAX = 65504;
+
 const NON_FINITE: Readonly<Record<string, number>> = {
   inf: Infinity, '+inf': Infinity, infinity: Infinity, '+infinity': Infinity,
   '-inf': -Infinity, '-infinity': -Infinity,
@@ -44,7 +47,14 @@ class Reader {
     switch (dtype) {
       case 'f32':
       case 'f16': {
-        if (typeof v === 'number') return storeAs(dtype, v);
+        if (typeof v === 'number') {
+          // A finite number that the dtype cannot hold would silently become an infinity.
+          const max = dtype === 'f32' ? F32_MAX : F16_MAX;
+          if (Math.abs(v) > max && !Number.isFinite(dtype === 'f32' ? Math.fround(v) : storeAs('f16', v))) {
+            this.fail(path, `${v} is outside the ${dtype} range (largest ${max}); write "inf" or "-inf" for infinities`);
+          }
+          return storeAs(dtype, v);
+        }
         if (typeof v === 'string' && v.toLowerCase() in NON_FINITE) return NON_FINITE[v.toLowerCase()]!;
         return this.fail(path, `expected a number (or "inf", "-inf", "nan"), got ${describe(v)}`);
       }

@@ -157,7 +157,8 @@ for (const backend of ['gpu', 'reference'] as const) {
     t.regex(f32.stdout, /first non-finite: none/);
     // Forced into f16 it overflows to inf (and inf - inf is NaN downstream), and exp is named first.
     const f16 = await cli('check', ir, '--inputs', inputs, '--backend', backend, '--amp-allow', 'exp');
-    t.is(f16.code, 0, f16.stderr);
+    t.is(f16.code, 1, 'non-finite values under AMP fail the check (a CI gate), after the table');
+    t.regex(f16.stderr, /^ampc: .*overflow\.ir:3:8: error E0607: %e = exp \(f16\[4\]\) turns non-finite under AMP where the f64 reference is finite \(\d+ value\(s\) in all\); see the table above\n$/);
     t.regex(f16.stdout, /^%e\s+exp\s+f16\[4\]\s+inf/m, f16.stdout);
     t.regex(f16.stdout, /first non-finite: %e = exp \(f16\[4\]\) at .*overflow\.ir:3:8$/m, f16.stdout);
   });

@@ -44,6 +44,8 @@ test('options: bad loss scales are refused with E0604 and say what is wrong', (t
     [-1, /static scale/],
     [Infinity, /static scale/],
     [NaN, /static scale/],
+    [1e300, /a static scale must be in \[1, 2\^24 = 16777216\], got 1e\+300 \(outside it every step overflows or underflows and is skipped\)/],
+    [1e-300, /a static scale must be in \[1, 2\^24/],
     ['dyn', /expected 'dynamic', 'off', a positive number/],
     [{ init: 0 }, /init must be a finite number > 0/],
     [{ growth: 0.5 }, /growth must be a finite number >= 1/],

@@ -54,7 +54,7 @@ test('reads scalars, empty tensors, integers and bools', (t) => {
 });
 
 test('non-finite floats are strings; f16 data is rounded to f16', (t) => {
-  const r = parse('{"x": {"dtype": "f32", "shape": [4], "data": ["inf", "-inf", "nan", "Infinity"]}, "h": {"dtype": "f16", "shape": [3], "data": [0.1, 65520, "NaN"]}}');
+  const r = parse('{"x": {"dtype": "f32", "shape": [4], "data": ["inf", "-inf", "nan", "Infinity"]}, "h": {"dtype": "f16", "shape": [3], "data": [0.1, 65519, "NaN"]}}');
   const x = toArray(r.x!);
   t.is(x[0], Infinity);
   t.is(x[1], -Infinity);
@@ -62,7 +62,7 @@ test('non-finite floats are strings; f16 data is rounded to f16', (t) => {
   t.is(x[3], Infinity);
   const h = toArray(r.h!);
   t.is(h[0], 0.0999755859375);
-  t.is(h[1], Infinity);
+  t.is(h[1], 65504); // rounds down to the largest f16; 65520 and up would be inf, and are refused (below)
   t.true(Number.isNaN(h[2]!));
 });
 
@@ -282,4 +282,28 @@ test('randomInputs is seeded and fits every input', (t) => {
   t.deepEqual(new Set(toArray(a.m!)), new Set([0, 1]));
   // the graph runs on them
   t.notThrows(() => interpret(g, a));
+});
+
+test('floats a dtype cannot hold are refused, not turned into infinities (issue #12)', (t) => {
+  const f32big = parseError(bad('{"dtype": "f32", "shape": [2], "data": [1, 1e39]}'));
+  t.is(f32big.detail, 'IN.json: x.data[1]: 1e+39 is outside the f32 range (largest 3.4028234663852886e+38); write "inf" or "-inf" for infinities');
+  const f16big = parseError(bad('{"dtype": "f16", "shape": [1], "data": [-70000]}'));
+  t.is(f16big.detail, 'IN.json: x.data[0]: -70000 is outside the f16 range (largest 65504); write "inf" or "-inf" for infinities');
+  const double = parseError(bad('{"dtype": "f32", "shape": [1], "data": [1e400]}'));
+  t.is(double.code, 'E0602');
+  t.regex(double.message, /IN\.json:1:\d+: error E0602: invalid JSON: the number 1e400 is too large for a double \(write "inf" or "-inf" for infinities\)/);
+  // The largest finite values, values that round down to them, and the spelled infinities are fine.
+  const ok = parseTensorJson('{"a": {"dtype": "f32", "shape": [2], "data": [3.4028234663852886e38, "-inf"]}, "h": {"dtype": "f16", "shape": [2], "data": [65504, 65519]}}', 'IN.json');
+  t.deepEqual([...ok.a!.data], [3.4028234663852886e38, -Infinity]);
+  t.deepEqual([...ok.h!.data], [65504, 65504]);
+});
+
+test('deeply nested JSON is a placed E0602, not a stack overflow (issue #12)', (t) => {
+  const deep = '{"x":' + '['.repeat(5000) + ']'.repeat(5000) + '}';
+  const e = parseError(deep);
+  t.is(e.code, 'E0602');
+  t.regex(e.message, /^IN\.json:1:\d+: error E0602: invalid JSON: lists and objects nested deeper than 512 levels$/);
+  // Nesting as deep as any real tensor is fine.
+  const nested = '['.repeat(8) + '1' + ']'.repeat(8);
+  t.deepEqual([...parseTensorJson(`{"x": {"dtype": "f32", "shape": [1,1,1,1,1,1,1,1], "data": ${nested}}}`, 'IN.json').x!.data], [1]);
 });

@@ -6,8 +6,9 @@
 // the pass inserted have no counterpart and are skipped), the max absolute
 // error and the max error relative to max|reference|. Then it names the first
 // such op (in graph order) whose output holds a non-finite value where the
-// reference is finite — where AMP's NaNs and infs start. The report is
-// informational: exit 0 whenever it ran.
+// reference is finite — where AMP's NaNs and infs start. The table is
+// printed either way; a non-finite value is then error E0607 (exit 1, placed
+// at the op), so `check` can gate a CI.
 
 import { AmpcError } from '../../ir/errors.ts';
 import type { Graph } from '../../ir/graph.ts';
@@ -65,6 +66,11 @@ export async function checkCommand(file: string, opts: CheckOptions, io: CliIO):
   try {
     const { rows } = await checkGraph(g, inputs, ampOptions(opts), run);
     io.stdout(formatReport(rows, file, opts.randomInputs ? ` (random inputs, seed ${seed})` : ''));
+    // A gate for CI: the table is printed either way, then non-finite values under AMP are an error.
+    const first = rows.find((r) => r.newNonFinite);
+    if (first) {
+      throw new AmpcError('E0607', `%${first.name} = ${first.op} (${first.dtype}[${first.shape.join(',')}]) turns non-finite under AMP where the f64 reference is finite (${rows.filter((r) => r.newNonFinite).length} value(s) in all); see the table above`, first.node.loc);
+    }
   } finally {
     release();
   }
