@@ -4,7 +4,8 @@
 // half-written file, and the temporary file is removed on every failure.
 // Browser code never imports this file.
 
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { AmpcError } from '../ir/errors.ts';
 
@@ -13,8 +14,37 @@ export function tempPathBeside(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
 }
 
-/** Writes `data` to `path` atomically; E0601 (with nothing left behind) when it cannot. */
+/**
+ * Writes `data` to `path` atomically; E0601 (with nothing left behind) when
+ * it cannot. A symbolic link stays a link: its target is written (atomically).
+ * A target that exists and is not a regular file (a device such as /dev/null
+ * or /dev/stdout, a FIFO) is written in place, never replaced by a file.
+ */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  let st: Stats | undefined;
+  try {
+    st = lstatSync(path);
+  } catch {
+    st = undefined; // absent: a new file
+  }
+  if (st?.isSymbolicLink()) {
+    let target: string;
+    try {
+      target = realpathSync(path);
+    } catch (e) {
+      throw new AmpcError('E0601', `cannot write ${path}: it is a symbolic link that leads nowhere (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    return writeFileAtomic(target, data);
+  }
+  if (st && !st.isFile()) {
+    if (st.isDirectory()) throw new AmpcError('E0601', `cannot write ${path}: it is a directory`);
+    try {
+      writeFileSync(path, data);
+      return;
+    } catch (e) {
+      throw new AmpcError('E0601', `cannot write ${path}: ${(e as Error).message}`);
+    }
+  }
   const tmp = tempPathBeside(path);
   try {
     writeFileSync(tmp, data);
