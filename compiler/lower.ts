@@ -23,7 +23,7 @@ import { EMITTERS } from './kernels/table.ts';
 import type { DispatchSpan } from './memory-plan.ts';
 import { planMemory } from './memory-plan.ts';
 import { MAX_WORKGROUPS_PER_DIM } from './wgsl/grid.ts';
-import { withSupport } from './wgsl/storage.ts';
+import { keepBindings, withSupport } from './wgsl/storage.ts';
 
 export interface LowerOptions {
   readonly f16Mode: F16Mode;
@@ -157,7 +157,7 @@ function launchesToDispatches(
   index: Map<string, number>,
 ): PlanDispatch[] {
   return launches.map((l) => {
-    const code = withSupport(l.code);
+    const code = withSupport(keepBindings(l.code));
     let k = index.get(code);
     if (k === undefined) {
       k = kernels.length;

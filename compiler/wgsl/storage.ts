@@ -165,6 +165,23 @@ export function withSupport(code: string): string {
   return defs.length ? `${code}\n${defs.join('\n')}\n` : code;
 }
 
+/**
+ * The kernel with a phony use (`_ = &buf;`) of every declared binding at the
+ * top of its entry point. The runtime's pipelines take their bind group
+ * layout from the shader (`layout: 'auto'`), which leaves out bindings the
+ * code never touches; a kernel that skips an operand for some shapes (a
+ * matmul whose inner dimension is 0 reads neither A nor B) would then fail
+ * to bind. With the phony uses every binding is in the layout.
+ */
+export function keepBindings(code: string): string {
+  const names = [...code.matchAll(/@group\(0\) @binding\(\d+\) var<storage, [a-z_]+> (\w+):/g)].map((m) => m[1]!);
+  if (names.length === 0) return code;
+  const entry = /@compute[^\n]*\n\s*fn main\([^\n]*\{/.exec(code);
+  if (!entry) return code;
+  const at = entry.index + entry[0].length;
+  return `${code.slice(0, at)}\n  ${names.map((n) => `_ = &${n};`).join(' ')}${code.slice(at)}`;
+}
+
 /** WGSL converting an f32 compute value to f16 (overflow gives inf, as IEEE and the reference do). */
 export function toF16(x: string): string {
   return `ampc_to_f16(${x})`;
