@@ -33,6 +33,17 @@ export function emitSoftmax(node: Node, ctx: EmitContext): KernelLaunch[] {
   const result = node.op === 'softmax'
     ? (r: string) => `exp(${xf(r)} - m) / s`
     : (r: string) => `(${xf(r)} - m) - log_s`;
+  if (layout.extent === 1) {
+    // A row of one: the shader compiler folds x - max (= x - x) to 0, which
+    // would turn NaN and ±inf into finite results. IEEE gives softmax 1 and
+    // log_softmax 0 for a finite x, NaN otherwise (inf - inf): say so directly.
+    const one = literal(node.op === 'softmax' ? 1 : 0, 'f32');
+    const single = (r: string) =>
+      `{ let v = ${xf(r)}; let finite = (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u; ` +
+      `${store(y.binding, at(r), convertType(`select(${literal(NaN, 'f32')}, ${one}, finite)`, 'f32', ot), ctx.mode)} }`;
+    const body1 = [`let base = ${offsetExpr(layout.kept, 'row')};`, scheme.forEach(1, single)].join('\n  ');
+    return [rowKernel(ctx, { label: nodeLabel(node, ctx), buffers: [x, y], rows: layout.rows, scheme, body: body1 })];
+  }
   const body = [
     `let base = ${offsetExpr(layout.kept, 'row')};`,
     scheme.reduce('m', 'f32', 'max', layout.extent, xf),
