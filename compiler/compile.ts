@@ -12,7 +12,11 @@ import { CODEGEN_PASSES, pipelineByName } from '../passes/pipeline.ts';
 import { checkPrintIrAfter, runPipeline } from '../passes/runner.ts';
 import type { AdapterKind } from './kernels/context.ts';
 import { adapterKindOf } from './kernels/matmul-config.ts';
+import { legalizeForBindings } from './legalize.ts';
 import { lowerGraph } from './lower.ts';
+
+/** WebGPU's default maxStorageBuffersPerShaderStage: what a target that names no limit gets. */
+const WEBGPU_DEFAULT_STORAGE_BUFFERS = 8;
 
 /** What the kernels are generated for: a device, or its facts (for compiling without one). */
 export interface CompileTarget {
@@ -123,12 +127,13 @@ export function compileGraph(g: Graph, device: GpuContext | CompileTarget, spec:
     ...(spec.printIrAfter ? { printIrAfter: spec.printIrAfter } : {}),
     ...(spec.dump ? { dump: spec.dump } : {}),
   });
-  const plan = lowerGraph(graph, {
+  const legal = legalizeForBindings(graph, target.maxStorageBuffers ?? WEBGPU_DEFAULT_STORAGE_BUFFERS);
+  const plan = lowerGraph(legal, {
     f16Mode: target.f16Mode,
     target: target.adapter,
     ...(target.maxWorkgroupsPerDim ? { maxWorkgroupsPerDim: target.maxWorkgroupsPerDim } : {}),
     ...(spec.updates ? { updates: spec.updates } : {}),
     ...(spec.memoryPlan !== undefined ? { memoryPlan: spec.memoryPlan } : {}),
   });
-  return { graph, plan, dispatches: plan.dispatches.length, compileMs: performance.now() - start };
+  return { graph: legal, plan, dispatches: plan.dispatches.length, compileMs: performance.now() - start };
 }
