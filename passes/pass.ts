@@ -36,6 +36,11 @@ export interface PassOptions {
   readonly castPrologues?: boolean;
 }
 
+/** Every key PassOptions has (an unknown key, e.g. a typo like `ampDENY`, is refused by the runner). */
+export const PASS_OPTION_KEYS: readonly (keyof PassOptions)[] = [
+  'ampAllow', 'ampDeny', 'ampNodes', 'ampScopes', 'gradWrt', 'gradOutput', 'optimizer', 'lossScale', 'extraUpdates', 'maxKernelBindings', 'castPrologues',
+];
+
 export interface PassContext {
   readonly options: PassOptions;
   /** Called with a pass's one-line summary (e.g. casts inserted). */

@@ -5,7 +5,9 @@ import { AmpcError } from '../ir/errors.ts';
 import type { Graph, Module } from '../ir/graph.ts';
 import { printGraph } from '../ir/text/printer.ts';
 import { verifyGraph } from '../ir/verify.ts';
+import { didYouMean } from '../ir/suggest.ts';
 import type { Pass, PassContext } from './pass.ts';
+import { PASS_OPTION_KEYS } from './pass.ts';
 
 export interface RunOptions {
   /** Pass name, or 'all', after which to print the IR. */
@@ -21,9 +23,18 @@ export function checkPrintIrAfter(after: string | undefined, passes: readonly Pa
   }
 }
 
+/** Refuses pass options with a key no pass reads (E0604, with the close matches). */
+export function checkPassOptions(options: object): void {
+  const known = PASS_OPTION_KEYS as readonly string[];
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new AmpcError('E0604', `pass options: unknown option '${key}'${didYouMean(key, known) || ` (known: ${known.join(', ')})`}`);
+  }
+}
+
 export function runPipeline(g: Graph, passes: readonly Pass[], ctx: PassContext, opts: RunOptions = {}): Graph {
   const after = opts.printIrAfter;
   checkPrintIrAfter(after, passes);
+  checkPassOptions(ctx.options);
   verifyGraph(g);
   let cur = g;
   for (const p of passes) {

@@ -15,6 +15,7 @@ import { EmbeddedActionsParser, EOF } from 'chevrotain';
 import type { AttrLiteral, AttrValue } from '../attrs.ts';
 import { literalToValue } from '../attrs.ts';
 import { DTYPES, isDType } from '../dtype.ts';
+import { closeMatches } from '../suggest.ts';
 import { AmpcError } from '../errors.ts';
 import type { Loc } from '../errors.ts';
 import type { Node, Value } from '../graph.ts';
@@ -467,31 +468,8 @@ function toLiteral(lit: LitAst): AttrLiteral {
 
 // ---------------------------------------------------------------- suggestions
 
-/** Edit distance counting an adjacent transposition as one edit (optimal string alignment). */
-function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
 /** ` (did you mean 'matmul'?)` for a near miss, or nothing. */
 function suggestOp(name: string): string {
-  if (name.length > 64) return '';
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const op of OP_NAMES) {
-    const d = op === name.toLowerCase() ? 0 : editDistance(name.toLowerCase(), op);
-    if (d < bestD) {
-      best = op;
-      bestD = d;
-    }
-  }
-  return best !== undefined && bestD <= Math.max(1, Math.floor(best.length / 3)) ? ` (did you mean '${best}'?)` : '';
+  const close = closeMatches(name, OP_NAMES, 1);
+  return close.length ? ` (did you mean '${close[0]}'?)` : '';
 }
