@@ -235,8 +235,17 @@ test('a bad input spec is reported at the trace call', (t) => {
   const e = t.throws(() => trace((x) => x, [f32([2, -1])]), { instanceOf: AmpcError }); // @spec-error
   t.is(e?.code, 'E0006');
   t.is(e?.loc?.line, lineOf('spec-error'));
-  t.is(t.throws(() => trace((x) => x, [f32([2]), f32([2], 'x')]), { instanceOf: AmpcError })?.code, 'E0005');
+  t.is(t.throws(() => trace((x, _y) => x, [f32([2]), f32([2], 'x')]), { instanceOf: AmpcError })?.code, 'E0005');
   t.is(t.throws(() => trace(() => 3 as unknown as Tensor, []), { instanceOf: AmpcError })?.code, 'E0501');
+});
+
+test('a spec count that differs from the function\'s arguments is refused at the trace call (issue #12)', (t) => {
+  const extra = t.throws(() => trace((x) => x, [f32([2]), f32([3])]), { instanceOf: AmpcError }); // @too-many-specs
+  t.is(extra!.message, `${extra!.loc!.file}:${lineOf('too-many-specs')}:${extra!.loc!.col}: error E0501: trace: the function takes 1 argument (x), but 2 input specs were given`);
+  const few = t.throws(() => trace((x, w) => x.matmul(w), [f32([2, 2])]), { instanceOf: AmpcError });
+  t.regex(few!.message, /error E0501: trace: the function takes 2 arguments \(x, w\), but 1 input spec was given$/);
+  // Rest parameters take any number.
+  t.notThrows(() => trace((...xs: Tensor[]) => xs[0]!.add(xs[1]!), [f32([2]), f32([2])]));
 });
 
 test('JS operators on tensors throw instead of producing strings', (t) => {

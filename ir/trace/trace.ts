@@ -142,6 +142,10 @@ function run(
 ): TraceResult {
   if (!Array.isArray(specs)) throw new AmpcError('E0501', 'trace: input specs must be a list, e.g. [f32([64, 784])]', loc);
   specs.forEach((s, i) => checkSpec(s, i, loc));
+  if (argNames !== undefined && argNames.length !== specs.length) {
+    const args = argNames.length === 0 ? 'no arguments' : `${argNames.length} argument${argNames.length > 1 ? 's' : ''} (${argNames.join(', ')})`;
+    throw new AmpcError('E0501', `trace: the function takes ${args}, but ${specs.length} input spec${specs.length === 1 ? ' was' : 's were'} given`, loc);
+  }
   const graph = new Graph(name, loc);
   const ctx = new TraceContext(graph, root);
   return withContext(ctx, () => {
