@@ -273,3 +273,14 @@ test('initialValues is deterministic per seed and name, and follows the init', (
   t.deepEqual([...initialValues({ name: 'z', type: { dtype: 'f32', shape: [2, 2] }, init: { kind: 'zeros' } }, 1)], [0, 0, 0, 0]);
   t.deepEqual([...initialValues({ name: 'o', type: { dtype: 'f32', shape: [3] }, init: { kind: 'ones' } }, 1)], [1, 1, 1]);
 });
+
+test('an nn block called on plain data or outside a trace says so at the user\'s line (issue #12)', (t) => {
+  const layer = new nn.Linear(3, 2);
+  const e = t.throws(() => (layer as unknown as { forward(x: unknown): unknown }).forward(new Float32Array(3)), { instanceOf: AmpcError }); // @plain-data
+  t.is(e?.loc?.line, lineOf('plain-data'));
+  t.regex(e!.message, /error E0501: nn\.Linear\.forward: expects a traced Tensor, got Float32Array: nn blocks build graphs, so call them inside trace\(\) or traceModule\(\)/);
+  const seq = new nn.Sequential(new nn.Linear(3, 2), new nn.ReLU());
+  t.regex(t.throws(() => (seq as unknown as { forward(x: unknown): unknown }).forward(7))!.message, /nn\.Sequential\.forward: expects a traced Tensor, got number/);
+  // Inside a trace the same blocks work.
+  t.notThrows(() => traceModule(seq, [f32([4, 3])]));
+});

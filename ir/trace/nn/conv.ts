@@ -4,6 +4,7 @@
 // 1/sqrt(fan_in)) with fan_in = in/groups · kh · kw. The bias is added after a
 // reshape to [out, 1, 1] so that it broadcasts over N, H and W.
 
+import { tracedInput } from './check.ts';
 import { AmpcError } from '../../errors.ts';
 import type { Padding, Pair } from '../build.ts';
 import { checkOptions } from '../build.ts';
@@ -54,6 +55,7 @@ export class Conv2d extends Module {
 
   forward(x: Tensor): Tensor {
     markEntry(Conv2d.prototype.forward);
+    x = tracedInput(x, 'nn.Conv2d');
     const { stride, padding, dilation, groups } = this.opts;
     const y = x.conv2d(this.weight, { stride, padding, dilation, groups });
     return this.bias ? y.add(reshape(this.bias, [this.outChannels, 1, 1])) : y;
@@ -77,6 +79,7 @@ export class MaxPool2d extends Module {
 
   forward(x: Tensor): Tensor {
     markEntry(MaxPool2d.prototype.forward);
+    x = tracedInput(x, 'nn.MaxPool2d');
     return x.maxPool2d(this.kernelSize, this.opts);
   }
 }
@@ -92,6 +95,7 @@ export class AvgPool2d extends Module {
 
   forward(x: Tensor): Tensor {
     markEntry(AvgPool2d.prototype.forward);
+    x = tracedInput(x, 'nn.AvgPool2d');
     return x.avgPool2d(this.kernelSize, this.opts);
   }
 }

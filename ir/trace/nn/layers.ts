@@ -1,6 +1,7 @@
 // Parameter-free blocks (nn.ReLU, nn.GELU, nn.Flatten) and the container
 // nn.Sequential, whose children are named '0', '1', … as in PyTorch.
 
+import { tracedInput } from './check.ts';
 import { AmpcError } from '../../errors.ts';
 import { checkOptions } from '../build.ts';
 import { callerLoc, markEntry } from '../loc.ts';
@@ -10,6 +11,7 @@ import { Module } from './module.ts';
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     markEntry(ReLU.prototype.forward);
+    x = tracedInput(x, 'nn.ReLU');
     return x.relu();
   }
 }
@@ -25,6 +27,7 @@ export class GELU extends Module {
 
   forward(x: Tensor): Tensor {
     markEntry(GELU.prototype.forward);
+    x = tracedInput(x, 'nn.GELU');
     return x.gelu(this.approximate);
   }
 }
@@ -43,6 +46,7 @@ export class Flatten extends Module {
 
   forward(x: Tensor): Tensor {
     markEntry(Flatten.prototype.forward);
+    x = tracedInput(x, 'nn.Flatten');
     return x.flatten(this.startDim, this.endDim);
   }
 }
@@ -58,6 +62,7 @@ export class Sequential extends Module {
 
   forward(x: Tensor): Tensor {
     markEntry(Sequential.prototype.forward);
+    x = tracedInput(x, 'nn.Sequential');
     // A loop, not forEach: a callback would be one more frame between the user and the layers.
     let y: unknown = x;
     for (let i = 0; i < this.layers.length; i++) {

@@ -3,6 +3,7 @@
 // PyTorch's [out, in] layout: to load a PyTorch state_dict, transpose
 // `weight`. Initialization as PyTorch: W, b ~ U(-1/sqrt(in), 1/sqrt(in)).
 
+import { tracedInput } from './check.ts';
 import { AmpcError } from '../../errors.ts';
 import { checkOptions } from '../build.ts';
 import { callerLoc, markEntry } from '../loc.ts';
@@ -43,6 +44,7 @@ export class Linear extends Module {
 
   forward(x: Tensor): Tensor {
     markEntry(Linear.prototype.forward);
+    x = tracedInput(x, 'nn.Linear');
     const y = x.matmul(this.weight);
     return this.bias ? y.add(this.bias) : y;
   }

@@ -5,6 +5,7 @@
 // as extra outputs; in eval mode it uses the running statistics. nn.LayerNorm
 // normalizes over the trailing `normalizedShape` dimensions.
 
+import { tracedInput } from './check.ts';
 import { AmpcError } from '../../errors.ts';
 import { checkOptions } from '../build.ts';
 import { full, updateBuffer } from '../functions.ts';
@@ -47,6 +48,7 @@ export class BatchNorm2d extends Module {
 
   forward(x: Tensor): Tensor {
     markEntry(BatchNorm2d.prototype.forward);
+    x = tracedInput(x, 'nn.BatchNorm2d');
     if (x.rank !== 4) throw new AmpcError('E0203', `nn.BatchNorm2d: expects NCHW input of rank 4, got ${x.dtype}[${x.shape.join(',')}]`, callerLoc());
     const opts = { eps: this.eps, momentum: this.momentum };
     if (!this.training) return x.batchNorm(this.weight, this.bias, this.runningMean, this.runningVar, opts);
@@ -84,6 +86,7 @@ export class LayerNorm extends Module {
 
   forward(x: Tensor): Tensor {
     markEntry(LayerNorm.prototype.forward);
+    x = tracedInput(x, 'nn.LayerNorm');
     const gamma = this.weight ?? full(this.normalizedShape, 1, x.dtype);
     const beta = this.bias ?? full(this.normalizedShape, 0, x.dtype);
     return x.layerNorm(gamma, beta, { axis: -this.normalizedShape.length, eps: this.eps });
