@@ -284,3 +284,16 @@ test('an nn block called on plain data or outside a trace says so at the user\'s
   // Inside a trace the same blocks work.
   t.notThrows(() => traceModule(seq, [f32([4, 3])]));
 });
+
+test('an integer trainable parameter is refused at the user\'s line; integer buffers are fine (issue #12)', (t) => {
+  class Counter extends nn.Module {
+    forward(x: Tensor): Tensor {
+      return x;
+    }
+  }
+  const m = new Counter();
+  const e = t.throws(() => m.param('steps', [1], nn.zerosInit(), { dtype: 'i32' }), { instanceOf: AmpcError }); // @int-param
+  t.is(e?.loc?.line, lineOf('int-param'));
+  t.regex(e!.message, /error E0501: a trainable parameter must be f32 or f16, got i32: keep integer state in a buffer/);
+  t.notThrows(() => m.buffer('steps', [1], nn.zerosInit(), { dtype: 'i32' }));
+});

@@ -7,6 +7,8 @@
 import type { DType } from '../dtype.ts';
 import type { Shape, TensorType } from '../types.ts';
 import { tensorType } from '../types.ts';
+import { AmpcError } from '../errors.ts';
+import { callerLoc } from './loc.ts';
 import { checkShape } from './spec.ts';
 
 /** How a state tensor starts out. `uniform` draws from U(-bound, bound). */
@@ -73,9 +75,16 @@ export abstract class StateTensor {
   }
 }
 
-/** A trainable parameter: a `{param}` graph input. */
+/** A trainable parameter: a `{param}` graph input, of a float dtype (gradients flow only through floats). */
 export class Parameter extends StateTensor {
   readonly kind = 'param' as const;
+
+  constructor(shape: Shape, init: Init, opts: StateOptions = {}) {
+    super(shape, init, opts);
+    if (this.type.dtype !== 'f32' && this.type.dtype !== 'f16') {
+      throw new AmpcError('E0501', `a trainable parameter must be f32 or f16, got ${this.type.dtype}: keep integer state in a buffer (this.buffer(name, shape, init, { dtype: '${this.type.dtype}' }))`, callerLoc());
+    }
+  }
 }
 
 /** A non-trainable buffer (running statistics): a plain graph input. A trace may update it. */
