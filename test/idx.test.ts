@@ -141,6 +141,9 @@ test('a data directory of plain IDX files loads; mismatches and bad labels are E
   t.true(Math.abs(ok.test.images[0]! - (1 - MEAN) / STD) < 1e-6);
   throwsCode(t, () => loadFashionMnist(tinyDir('count', 3, [0, 1], 2)), 'E0602', 'train-labels-idx1-ubyte', '2 labels for the 3 images');
   throwsCode(t, () => loadFashionMnist(tinyDir('label', 2, [0, 10], 2)), 'E0602', 'label 1 is 10');
+  // An empty split (issue #12: it printed "test accuracy: 0.0000").
+  throwsCode(t, () => loadFashionMnist(tinyDir('empty-test', 2, [0, 1], 0)), 'E0603', 'the t10k split has no images');
+  throwsCode(t, () => loadFashionMnist(tinyDir('empty-train', 0, [], 2)), 'E0603', 'the train split has no images');
 });
 
 test('a data directory without the files is E0601 naming the missing file', (t) => {

@@ -48,10 +48,12 @@ export async function accuracy<M extends Module>(
   batchSize: number,
 ): Promise<number> {
   const count = labels.length;
+  // 0 of 0 is no accuracy at all: say so rather than print 0.0000.
+  if (count === 0) throw new AmpcError('E0603', 'accuracy: there are no samples to evaluate (0 labels)');
   let correct = 0;
   await predictInBatches(trainer, inputs, count, batchSize, (logits, start, n) => {
     const classes = logits.shape.at(-1)!;
     for (let k = 0; k < n; k++) if (argmax(logits.data, k * classes, classes) === labels[start + k]) correct++;
   });
-  return count === 0 ? 0 : correct / count;
+  return correct / count;
 }

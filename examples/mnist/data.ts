@@ -92,7 +92,12 @@ export function loadFashionMnist(dataDir?: string): Dataset {
     dir = SAMPLE_DIR;
     source = 'sample';
   }
-  return { train: loadSplit(dir, 'train'), test: loadSplit(dir, 't10k'), dir, source };
+  const train = loadSplit(dir, 'train'), test = loadSplit(dir, 't10k');
+  // An empty split would train nothing or print an accuracy of 0 of 0.
+  for (const [name, split] of [['train', train], ['t10k', test]] as const) {
+    if (split.count === 0) throw new AmpcError('E0603', `${dir}: the ${name} split has no images`);
+  }
+  return { train, test, dir, source };
 }
 
 /** A permutation of 0..n-1, deterministic in (seed, epoch) (Fisher–Yates). */
