@@ -26,6 +26,7 @@ import { acquireDevice } from './device.ts';
 import { decodeTensor, encodeTensor } from './host-data.ts';
 import { checkPlanFits, Session } from './session.ts';
 import { readSafetensors, writeSafetensors } from './safetensors.ts';
+import { SerialQueue } from './serial.ts';
 
 export type { ArtifactFiles, ArtifactSource } from './artifact-source.ts';
 export type { Manifest } from './artifact-manifest.ts';
@@ -116,7 +117,7 @@ export class Artifact {
   readonly #ownsDevice: boolean;
   /** Inputs that have a value on the device. */
   readonly #valued = new Set<string>();
-  #tail: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue();
   #destroyed = false;
 
   constructor(readonly manifest: Manifest, session: Session, ownsDevice: boolean) {
@@ -241,11 +242,6 @@ export class Artifact {
   }
 
   #serial<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(() => {
-      this.#alive();
-      return work();
-    });
-    this.#tail = run.catch(() => undefined);
-    return run;
+    return this.#queue.run(work, () => this.#alive());
   }
 }

@@ -23,6 +23,7 @@ import { runAmpcRun } from '../runtime/cli/ampc-run.ts';
 import type { GpuContext } from '../runtime/device.ts';
 import { parseTensorJson } from '../runtime/tensor-json.ts';
 import { gpuF16Test, gpuTest } from './helpers/gpu.ts';
+import { TinyCnn } from './helpers/tiny-cnn.ts';
 
 const EXAMPLES = new URL('../examples/', import.meta.url).pathname;
 const MLP = join(EXAMPLES, 'mlp.ir');
@@ -108,15 +109,6 @@ gpuTest('compile() and loadArtifact() in memory: a portable artifact of a traced
     loaded.destroy();
   }
 });
-
-class TinyCnn extends nn.Module {
-  conv = this.register('conv', new nn.Conv2d(1, 4, 3, { padding: 1 }));
-  bn = this.register('bn', new nn.BatchNorm2d(4));
-  fc = this.register('fc', new nn.Linear(4 * 4 * 4, 3));
-  forward(x: Tensor): Tensor {
-    return this.fc.forward(this.bn.forward(this.conv.forward(x)).relu().maxPool2d(2).flatten(1));
-  }
-}
 
 async function trainStepMatchesTrainer(t: import('ava').ExecutionContext, ctx: GpuContext, precision: 'f32' | 'amp'): Promise<void> {
   const loss = (m: TinyCnn, x: Tensor, y: Tensor) => crossEntropy(m.forward(x), y);

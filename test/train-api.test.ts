@@ -21,6 +21,7 @@ import { Batches, loadFashionMnist, SAMPLE_DIR } from '../examples/mnist/data.ts
 import { batchSpecs, classificationLoss, mlp } from '../examples/mnist/models.ts';
 import type { GpuContext } from '../runtime/device.ts';
 import { gpuTest } from './helpers/gpu.ts';
+import { TinyCnn } from './helpers/tiny-cnn.ts';
 import { expectRefusals, runExample } from './helpers/example.ts';
 
 const data = loadFashionMnist(SAMPLE_DIR);
@@ -183,15 +184,6 @@ gpuTest('the learning rate is a live input; a step with another batch size conti
     trainer.destroy();
   }
 });
-
-class TinyCnn extends nn.Module {
-  conv = this.register('conv', new nn.Conv2d(1, 4, 3, { padding: 1 }));
-  bn = this.register('bn', new nn.BatchNorm2d(4));
-  fc = this.register('fc', new nn.Linear(4 * 4 * 4, 3));
-  forward(x: Tensor): Tensor {
-    return this.fc.forward(this.bn.forward(this.conv.forward(x)).relu().maxPool2d(2).flatten(1));
-  }
-}
 
 gpuTest('BatchNorm: training updates the running statistics in place; predict uses them (eval mode)', async (t, ctx) => {
   const model = new TinyCnn();

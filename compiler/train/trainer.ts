@@ -47,6 +47,7 @@ import type { StateInput } from '../../passes/optimizer.ts';
 import { acquireDevice } from '../../runtime/device.ts';
 import type { GpuContext } from '../../runtime/device.ts';
 import { decodeTensor, encodeTensor } from '../../runtime/host-data.ts';
+import { SerialQueue } from '../../runtime/serial.ts';
 import { Session } from '../../runtime/session.ts';
 import type { CompileSpec } from '../compile.ts';
 import { compileGraph, compilePasses } from '../compile.ts';
@@ -112,7 +113,7 @@ export class Trainer<M extends Module = Module> {
   #lr: number;
   #version = 0;
   #owner: Entry | undefined;
-  #tail: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue();
   #destroyed = false;
   #steps = 0;
   #compiledGraph: Graph | undefined;
@@ -381,12 +382,7 @@ export class Trainer<M extends Module = Module> {
 
   /** Runs calls one after another, so a step never interleaves with another call. */
   #serial<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(() => {
-      this.#alive();
-      return work();
-    });
-    this.#tail = run.catch(() => undefined);
-    return run;
+    return this.#queue.run(work, () => this.#alive());
   }
 
   #batchTypes(what: string, xs: readonly TensorInput[], specs: readonly InputSpec[]): TensorType[] {
