@@ -44,6 +44,7 @@
 import { isFloat } from '../ir/dtype.ts';
 import { AmpcError } from '../ir/errors.ts';
 import { cloneGraph } from '../ir/graph.ts';
+import { nameValues } from '../ir/text/printer.ts';
 import type { Graph, Value } from '../ir/graph.ts';
 import type { HostTensor } from '../ir/interp/tensor.ts';
 import { full, scalar } from '../ir/interp/tensor.ts';
@@ -177,7 +178,8 @@ export function lossScalingStage(lossGraph: Graph, precision: 'f32' | 'amp', ls:
   }
   const loss = lossGraph.outputs[0];
   if (!loss || loss.type.shape.length !== 0 || !isFloat(loss.type.dtype)) {
-    const what = loss ? `%${loss.name ?? '?'}: ${typeToString(loss.type)}` : 'none';
+    // The printed name (%1 for an unnamed value), as dumps show it.
+    const what = loss ? `%${nameValues(lossGraph).get(loss) ?? '?'}: ${typeToString(loss.type)}` : 'none';
     throw new AmpcError('E0401', `train step: the first output of @${lossGraph.name} (${what}) is not a scalar float loss; reduce it first, e.g. with reduce_sum or a loss op`, loss?.def?.loc ?? lossGraph.loc);
   }
   return scaleLoss(lossGraph, ls).graph;

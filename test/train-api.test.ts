@@ -22,6 +22,9 @@ import { batchSpecs, classificationLoss, mlp } from '../examples/mnist/models.ts
 import type { GpuContext } from '../runtime/device.ts';
 import { gpuTest } from './helpers/gpu.ts';
 import { TinyCnn } from './helpers/tiny-cnn.ts';
+import { sourceMarks } from './helpers/source-marks.ts';
+
+const { lineOf: lineOfMark } = sourceMarks(import.meta.url);
 import { expectRefusals, runExample } from './helpers/example.ts';
 
 const data = loadFashionMnist(SAMPLE_DIR);
@@ -231,4 +234,15 @@ test('the example refuses bad flags and unsupported options with exit code 1 and
     [['--data', SAMPLE_DIR, '--batch-size', '5000'], /larger than the training set \(3000 images\)/],
   ];
   await expectRefusals(t, cases);
+});
+
+gpuTest('a loss that is not a scalar is E0401 at the loss function\'s line, naming the value as dumps do (issue #12)', async (t, ctx) => {
+  const e = await t.throwsAsync(Trainer.create({
+    model: new nn.Sequential(new nn.Linear(4, 3)),
+    loss: (m: nn.Sequential, x: Tensor, _y: Tensor) => m.forward(x) as Tensor, // @not-a-scalar
+    inputs: [f32([2, 4]), i32([2])], optimizer: { kind: 'sgd', lr: 0.1 }, device: ctx,
+  }), { instanceOf: AmpcError });
+  t.is(e!.code, 'E0401');
+  t.is(e!.loc?.line, lineOfMark('not-a-scalar'));
+  t.regex(e!.message, /error E0401: train step: the first output of @Sequential \(%1: f32\[2,3\]\) is not a scalar float loss/);
 });
