@@ -81,7 +81,7 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
       nameOf: (v) => names.get(v) ?? '?',
     };
     const first = dispatches.length;
-    dispatches.push(...launchesToDispatches(EMITTERS[node.op](node, ctx), kernels, kernelIndex));
+    dispatches.push(...launchesToDispatches(EMITTERS[node.op](node, ctx), kernels, kernelIndex, (id) => numel(buffers[id]!.shape) === 0));
     if (dispatches.length > first) spans.push({ first, last: dispatches.length - 1 });
   }
 
@@ -155,9 +155,12 @@ function launchesToDispatches(
   launches: readonly KernelLaunch[],
   kernels: PlanKernel[],
   index: Map<string, number>,
+  isEmpty: (buffer: number) => boolean,
 ): PlanDispatch[] {
   return launches.map((l) => {
-    const code = withSupport(keepBindings(l.code));
+    // A kernel may skip a zero-size operand altogether (a matmul with inner
+    // dimension 0 reads neither A nor B): keep its binding in the layout.
+    const code = withSupport(l.bindings.some(isEmpty) ? keepBindings(l.code) : l.code);
     let k = index.get(code);
     if (k === undefined) {
       k = kernels.length;

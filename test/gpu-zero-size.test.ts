@@ -1,7 +1,8 @@
 // Ops with zero-size operands run on the GPU and give the reference's result
 // (issue #12): a matmul whose inner dimension is 0 reads neither operand, so
-// without keepBindings (compiler/wgsl/storage.ts) their bindings fell out of
-// the shader's layout and binding them failed.
+// without keepBindings (compiler/wgsl/storage.ts; lowering applies it to
+// kernels that bind a zero-size buffer) their bindings fell out of the
+// shader's layout and binding them failed.
 
 import { interpret } from '../ir/interp/interpret.ts';
 import { randomInputs } from '../ir/interp/random-inputs.ts';

@@ -169,9 +169,11 @@ export function withSupport(code: string): string {
  * The kernel with a phony use (`_ = &buf;`) of every declared binding at the
  * top of its entry point. The runtime's pipelines take their bind group
  * layout from the shader (`layout: 'auto'`), which leaves out bindings the
- * code never touches; a kernel that skips an operand for some shapes (a
- * matmul whose inner dimension is 0 reads neither A nor B) would then fail
- * to bind. With the phony uses every binding is in the layout.
+ * code never touches; a kernel that skips a zero-size operand (a matmul
+ * whose inner dimension is 0 reads neither A nor B) would then fail to bind.
+ * With the phony uses every binding is in the layout. Lowering applies it to
+ * kernels that bind a zero-size buffer, leaving every other kernel's code as
+ * it was.
  */
 export function keepBindings(code: string): string {
   const names = [...code.matchAll(/@group\(0\) @binding\(\d+\) var<storage, [a-z_]+> (\w+):/g)].map((m) => m[1]!);
