@@ -4,7 +4,9 @@
 //   npx tsx bench/memory.ts [--batch 64] [--json]
 //
 // No device needed: the figures are planBufferBytes of the compiled plans
-// (compileGraph for an adapter with 16 storage buffers per kernel, as lavapipe),
+// (compileGraph for an adapter with 16 storage buffers per kernel: a CPU one,
+// as lavapipe, and, for the fused train steps, a GPU, whose matmuls convert
+// their cast operands as they load them: CAST_PROLOGUES in compiler/compile.ts),
 // which is what a Session allocates for its whole life (read-back staging
 // buffers, created and freed per read, not included). Cases: examples/mlp.ir
 // and examples/cnn.ir (inference graphs) and the MNIST MLP and CNN train
@@ -33,8 +35,11 @@ import { planBufferBytes } from '../runtime/plan.ts';
 
 type Precision = 'f32' | 'amp';
 
+type Adapter = 'cpu' | 'gpu';
+
 interface Row {
   case: string;
+  target: Adapter;
   precision: Precision;
   fusion: boolean;
   dispatches: number;
@@ -83,9 +88,9 @@ function peakLive(plan: Plan): number {
   return peak;
 }
 
-function measure(name: string, precision: Precision, fusion: boolean, build: () => { graph: Graph; updates?: { output: number; input: string }[] }): Row {
+function measure(name: string, precision: Precision, fusion: boolean, build: () => { graph: Graph; updates?: { output: number; input: string }[] }, adapter: Adapter = 'cpu'): Row {
   const { graph, updates } = build();
-  const target = { f16Mode: 'native' as const, adapter: 'cpu' as const, maxStorageBuffers: 16 };
+  const target = { f16Mode: 'native' as const, adapter, maxStorageBuffers: 16 };
   const spec = { fusion, ...(updates ? { updates } : {}) };
   const planned = compileGraph(graph, target, spec).plan;
   const unplanned = compileGraph(graph, target, { ...spec, memoryPlan: false }).plan;
@@ -93,6 +98,7 @@ function measure(name: string, precision: Precision, fusion: boolean, build: () 
   const fixed = sum(unplanned, (r) => r !== 'intermediate');
   return {
     case: name,
+    target: adapter,
     precision,
     fusion,
     dispatches: planned.dispatches.length,
@@ -116,15 +122,19 @@ for (const fusion of [false, true]) {
   // batch_norm in f16 with f32 statistics (what torch.autocast does; the design's default list denies it).
   rows.push(measure(`MNIST cnn train step, batch ${batch}, --amp-allow batch_norm`, 'amp', fusion, () => trainStep('cnn', 'amp', { ampAllow: ['batch_norm'] })));
 }
+// The fused train steps as compiled for a GPU (cast prologues: no f16 copies of weights or batches).
+for (const model of ['mlp', 'cnn'] as const) {
+  for (const precision of ['f32', 'amp'] as const) rows.push(measure(`MNIST ${model} train step, batch ${batch}`, precision, true, () => trainStep(model, precision), 'gpu'));
+}
 
 const fmt = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
 if (json) {
   for (const r of rows) console.log(JSON.stringify(r));
 } else {
-  console.log('| case | precision | fusion | dispatches | fixed | interm. unplanned | interm. planned | bound | total unplanned | total planned | saved |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| case | target | precision | fusion | dispatches | fixed | interm. unplanned | interm. planned | bound | total unplanned | total planned | saved |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
     const saved = `${(100 * (1 - r.planned / r.unplanned)).toFixed(0)}%`;
-    console.log(`| ${r.case} | ${r.precision} | ${r.fusion ? 'on' : 'off'} | ${r.dispatches} | ${fmt(r.fixed)} | ${fmt(r.intermediateUnplanned)} | ${fmt(r.intermediatePlanned)} | ${fmt(r.peakLiveIntermediate)} | ${fmt(r.unplanned)} | ${fmt(r.planned)} | ${saved} |`);
+    console.log(`| ${r.case} | ${r.target} | ${r.precision} | ${r.fusion ? 'on' : 'off'} | ${r.dispatches} | ${fmt(r.fixed)} | ${fmt(r.intermediateUnplanned)} | ${fmt(r.intermediatePlanned)} | ${fmt(r.peakLiveIntermediate)} | ${fmt(r.unplanned)} | ${fmt(r.planned)} | ${saved} |`);
   }
 }

@@ -64,6 +64,19 @@ export function checkAcc(op: string, attrs: Attrs): void {
   if (!isFloat(attrs.acc as DType)) throw new AmpcError('E0104', `${op}: acc must be f32 or f16, got ${String(attrs.acc)}`);
 }
 
+/**
+ * The result dtype of an op that accumulates (matmul, reduce_sum,
+ * reduce_mean): its operands' dtype, or, when the result is declared so, its
+ * accumulator's — f16 operands with `acc = f32` may write the f32
+ * accumulator unrounded (as XLA's `preferred_element_type`, cuBLAS's f32 C
+ * with f16 A and B). The train step does this for a weight gradient that was
+ * only ever widened to f32 (passes/loss-scaling.ts, widenGradientAccumulators).
+ */
+export function accumulatorResult(operand: DType, attrs: Attrs, declared?: readonly TensorType[]): DType {
+  const want = declared?.[0]?.dtype;
+  return want !== undefined && want !== operand && want === attrs.acc && operand === 'f16' ? want : operand;
+}
+
 export function unary(accepts: (d: DType) => boolean, what: string, extraAttrs: Record<string, AttrSpec> = {}): OpDef {
   return {
     operands: 1,
@@ -126,14 +139,14 @@ export function reduction(withAcc: boolean, accepts: (d: DType) => boolean, what
     operands: 1,
     attrs,
     traits: ['reduction'],
-    infer: ([x], a) => {
+    infer: ([x], a, declared) => {
       requireDtype('reduce op', x!, accepts, what);
       if (withAcc && x!.dtype !== 'i32' && x!.dtype !== 'u32') checkAcc('reduce op', a);
       const axes = normalizeAxes('reduce op', a.axes as number[], x!.shape.length);
       const shape = a.keepdims
         ? x!.shape.map((d, i) => (axes.includes(i) ? 1 : d))
         : x!.shape.filter((_, i) => !axes.includes(i));
-      return [{ dtype: x!.dtype, shape }];
+      return [{ dtype: withAcc ? accumulatorResult(x!.dtype, a, declared) : x!.dtype, shape }];
     },
   };
 }

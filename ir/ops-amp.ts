@@ -13,7 +13,10 @@
 //
 // is the same check without the unscaled copies: fusion (passes/fusion/
 // unscale.ts) gives it to a step whose optimizer kernels recompute
-// g_i · inv_scale themselves, so no unscaled gradient is ever stored.
+// g_i · inv_scale themselves, so no unscaled gradient is ever stored. Its
+// operands may also be f16 (widened exactly to f32): fusion (passes/fusion/
+// finite.ts) checks the f16 operands that decide a gradient's finiteness
+// instead of the gradient.
 
 import type { OpDef } from './op-def.ts';
 import { AmpcError } from './errors.ts';
@@ -23,7 +26,7 @@ import { typeToString } from './types.ts';
 const BOOL_SCALAR: TensorType = { dtype: 'bool', shape: [] };
 
 /** An op over (inverse scale, gradients...): f32[] then f32 tensors; its results from the gradients' types. */
-function overGradients(op: string, results: (grads: readonly TensorType[]) => TensorType[]): OpDef {
+function overGradients(op: string, results: (grads: readonly TensorType[]) => TensorType[], allowF16 = false): OpDef {
   return {
     operands: { min: 2 },
     attrs: {},
@@ -33,7 +36,7 @@ function overGradients(op: string, results: (grads: readonly TensorType[]) => Te
         throw new AmpcError('E0206', `${op}: the inverse scale must be f32[], got ${typeToString(inv!)}`);
       }
       for (const g of grads) {
-        if (g.dtype !== 'f32') throw new AmpcError('E0206', `${op}: gradients must be f32, got ${typeToString(g)}; cast them first`);
+        if (g.dtype !== 'f32' && !(allowF16 && g.dtype === 'f16')) throw new AmpcError('E0206', `${op}: gradients must be f32, got ${typeToString(g)}; cast them first`);
       }
       return results(grads);
     },
@@ -43,6 +46,6 @@ function overGradients(op: string, results: (grads: readonly TensorType[]) => Te
 export function ampDefs() {
   return {
     unscale_check: overGradients('unscale_check', (grads) => [...grads.map((g) => ({ dtype: g.dtype, shape: [...g.shape] })), BOOL_SCALAR]),
-    finite_check: overGradients('finite_check', () => [BOOL_SCALAR]),
+    finite_check: overGradients('finite_check', () => [BOOL_SCALAR], true),
   } satisfies Record<string, OpDef>;
 }

@@ -14,7 +14,7 @@
 import type { DType } from './dtype.ts';
 import { isFloat, isNumeric } from './dtype.ts';
 import { AmpcError } from './errors.ts';
-import { ACC, binary, checkAcc, compare, named, pool, reduction, REDUCTION, requireDtype, sameDtype, softmaxLike, unary } from './op-def.ts';
+import { ACC, accumulatorResult, binary, checkAcc, compare, named, pool, reduction, REDUCTION, requireDtype, sameDtype, softmaxLike, unary } from './op-def.ts';
 import type { OpDef, Trait } from './op-def.ts';
 
 export type { OpDef, Trait } from './op-def.ts';
@@ -110,12 +110,12 @@ const CORE_DEFS = {
       acc: ACC,
     },
     traits: ['matmul'],
-    infer: ([a, b], at) => {
+    infer: ([a, b], at, declared) => {
       const d = sameDtype('matmul', [a!, b!]);
       requireDtype('matmul', a!, isFlt, 'float');
       checkAcc('matmul', at);
       const { batch, m, n } = matmulDims(a!.shape, b!.shape, at.transpose_a as boolean, at.transpose_b as boolean);
-      return [{ dtype: d, shape: [...batch, m, n] }];
+      return [{ dtype: accumulatorResult(d, at, declared), shape: [...batch, m, n] }];
     },
   },
 

@@ -71,14 +71,18 @@ export function verifyModule(m: Module): void {
 }
 
 /** Ops that can head a fused body, the elementwise ops after them being their epilogue. */
-const FUSED_ANCHORS: ReadonlySet<string> = new Set(['matmul', 'reduce_sum', 'reduce_mean', 'reduce_max']);
+const FUSED_ANCHORS: ReadonlySet<string> = new Set(['matmul', 'reduce_sum', 'reduce_mean', 'reduce_max', 'finite_check']);
+/** Anchors that convert cast operands as they load them (a prologue). */
+const PROLOGUE_ANCHORS: ReadonlySet<string> = new Set(['matmul', 'finite_check']);
 
 /**
  * A fused node's body (ir/ops-fused.ts): a well-formed graph whose inputs are
  * the operands and whose outputs are the results, holding elementwise ops and
  * constants, every value broadcasting to the one shape of the results, and at
  * most one matmul or reduction (the anchor) that reads body inputs and gives
- * that shape: the elementwise ops are then its epilogue.
+ * that shape: the elementwise ops are then its epilogue. A finite_check
+ * anchor takes no epilogue: its body is the check and the casts it converts
+ * as it loads.
  */
 export function verifyFusedBody(body: Graph, operands: readonly Value['type'][], results: readonly Value['type'][]): void {
   verifyGraph(body);
@@ -92,10 +96,11 @@ export function verifyFusedBody(body: Graph, operands: readonly Value['type'][],
   if (anchors.length > 1) throw new AmpcError('E0404', `fused: body @${body.name} holds ${anchors.length} matmuls or reductions; at most one can head a fused kernel`, anchors[1]!.loc);
   const anchor = anchors[0];
   // A matmul's prologue: a cast of a body input that only the matmul reads (converted as it loads).
-  const prologue = new Set(anchor?.op === 'matmul' ? anchor.operands.map((v) => v.def).filter((d): d is NonNullable<typeof d> =>
+  const prologue = new Set(anchor && PROLOGUE_ANCHORS.has(anchor.op) ? anchor.operands.map((v) => v.def).filter((d): d is NonNullable<typeof d> =>
     d?.op === 'cast' && d.operands[0]!.def === undefined && body.nodes.every((n) => n === anchor || !n.operands.includes(d.results[0]!)) && !body.outputs.includes(d.results[0]!)) : []);
   if (anchor) {
-    if (anchor.operands.some((v) => v.def !== undefined && !prologue.has(v.def))) throw new AmpcError('E0404', `fused: the ${anchor.op} of body @${body.name} must read body inputs${anchor.op === 'matmul' ? ' or casts of them' : ''}`, anchor.loc);
+    if (anchor.operands.some((v) => v.def !== undefined && !prologue.has(v.def))) throw new AmpcError('E0404', `fused: the ${anchor.op} of body @${body.name} must read body inputs${PROLOGUE_ANCHORS.has(anchor.op) ? ' or casts of them' : ''}`, anchor.loc);
+    if (anchor.op === 'finite_check' && body.nodes.some((n) => n !== anchor && !prologue.has(n))) throw new AmpcError('E0404', `fused: the finite_check of body @${body.name} takes no epilogue; only the casts it converts as it loads can join it`, anchor.loc);
     if (!shapesEqual(anchor.results[0]!.type.shape, shape)) throw new AmpcError('E0404', `fused: the ${anchor.op} of body @${body.name} gives ${shapeToString(anchor.results[0]!.type.shape)}, not the fused shape ${shapeToString(shape)}`, anchor.loc);
   }
   const anchorInputs = new Set([...(anchor?.operands ?? []), ...[...prologue].map((c) => c.operands[0]!)]);

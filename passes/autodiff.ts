@@ -132,8 +132,15 @@ export function gradientGraph(g: Graph, opts: GradientOptions = {}): Graph {
     }
     b.loc = node.loc;
     const y = node.results.map((r) => map.get(r)!);
+    let g0 = gs[0] ?? b.zerosLike(y[0]!);
+    // A widened accumulator (f16 operands, f32 result: ir/op-def.ts accumulatorResult)
+    // passes its cotangent back in its operands' dtype, as an f16 result would.
+    const operandDtype = node.operands[0]?.type.dtype;
+    if (node.results.length === 1 && operandDtype && isFloat(operandDtype) && g0.type.dtype !== operandDtype && 'acc' in node.attrs) {
+      g0 = b.op('cast', [g0], { to: operandDtype });
+    }
     const dx = rule({
-      b, node, attrs: node.attrs, x: node.operands.map((v) => map.get(v)!), y, gs, g: gs[0] ?? b.zerosLike(y[0]!), needs,
+      b, node, attrs: node.attrs, x: node.operands.map((v) => map.get(v)!), y, gs, g: g0, needs,
     });
     node.operands.forEach((v, k) => {
       const d = dx[k];

@@ -18,7 +18,8 @@ import type { Node, Value } from '../ir/graph.ts';
 import { nameValues } from '../ir/text/printer.ts';
 import { numel } from '../ir/types.ts';
 import type { FusionGroup } from './fusion/groups.ts';
-import { anchorOf, findGroups } from './fusion/groups.ts';
+import { anchorOf, findGroups, PROLOGUE_ONLY_OPS } from './fusion/groups.ts';
+import { narrowFiniteChecks } from './fusion/finite.ts';
 import { recomputeUnscaled } from './fusion/unscale.ts';
 import { Rewriter, rewriteGraph } from './rewrite.ts';
 import type { Pass, PassContext } from './pass.ts';
@@ -31,6 +32,8 @@ export interface FusionStats {
   readonly deadOps: number;
   /** unscale_checks whose unscaled gradients the optimizer now recomputes (finite_check instead). */
   readonly unscaleSplit: number;
+  /** Gradients a finite_check no longer reads, by the FINITE_RULES rule that replaced them (passes/fusion/finite.ts). */
+  readonly finiteNarrowed: Readonly<Record<string, number>>;
   readonly groups: number;
   /** Ops no group may take, by the FUSION_RULES rule that refused them. */
   readonly leftAlone: Readonly<Record<string, number>>;
@@ -51,7 +54,8 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
   const prologues = opts.castPrologues !== false;
   const kernelsBefore = countKernels(input);
   const { graph: live, removed: deadOps } = withoutDeadOps(input);
-  const { graph: g, rewritten: unscaleSplit } = recomputeUnscaled(live);
+  const { graph: split, rewritten: unscaleSplit } = recomputeUnscaled(live);
+  const { graph: g, counts: finiteNarrowed } = narrowFiniteChecks(split);
   const { groups: found, refused: leftAlone } = findGroups(g, opts.maxBindings);
   const names = nameValues(g);
   const isConstant = (v: Value) => v.def?.op === 'constant';
@@ -62,7 +66,7 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
   const groups = found.filter((grp) => {
     if (grp.nodes.length > 1) return true;
     const n = grp.nodes[0]!;
-    return n.op === 'matmul' ? prologues && n.operands.some(freeCast) : !anchorOf(grp.nodes) && n.operands.some(isConstant);
+    return n.op === 'matmul' || PROLOGUE_ONLY_OPS.has(n.op) ? prologues && n.operands.some(freeCast) : !anchorOf(grp.nodes) && n.operands.some(isConstant);
   });
   const groupOf = new Map<Node, FusionGroup>();
   for (const grp of groups) for (const n of grp.nodes) groupOf.set(n, grp);
@@ -81,8 +85,8 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
     if (!grp || !v.def || grp.nodes.includes(v.def)) return false;
     if (isConstant(v)) return true;
     if (!freeCast(v) || groupOf.has(v.def)) return false;
-    const anchor = anchorOf(grp.nodes);
-    return !anchor?.operands.includes(v) || (prologues && anchor.op === 'matmul');
+    const head = headOf(grp.nodes);
+    return !head?.operands.includes(v) || (prologues && (head.op === 'matmul' || PROLOGUE_ONLY_OPS.has(head.op)));
   };
   /** Values the kernel of `grp` reads from elsewhere (through inlined casts to their sources). */
   const reads = (grp: FusionGroup): Value[] => grp.nodes.flatMap((m) => m.operands.flatMap((v) => {
@@ -123,7 +127,7 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
   }
   const out = rw.finish();
   const opsFused = groups.reduce((s, grp) => s + grp.nodes.length, 0);
-  return { graph: out, stats: { deadOps, unscaleSplit, leftAlone, groups: groups.length, opsFused, constantsInlined, kernelsBefore, kernelsAfter: countKernels(out) } };
+  return { graph: out, stats: { deadOps, unscaleSplit, finiteNarrowed, leftAlone, groups: groups.length, opsFused, constantsInlined, kernelsBefore, kernelsAfter: countKernels(out) } };
 }
 
 /** `g` without the ops whose results reach no output (a copy when any are removed). */
@@ -169,10 +173,10 @@ function emitGroup(
     inner.set(v, r);
     return r;
   };
-  const anchor = anchorOf(grp.nodes);
+  const head = headOf(grp.nodes);
   for (const n of grp.nodes) {
-    // The anchor's cast operands are its prologue: a cast of their own, read by nothing else.
-    const own = n === anchor ? n.operands.map((v) => (v.def?.op === 'cast' && inlined(v) ? v : undefined)) : [];
+    // The head's cast operands are its prologue: a cast of their own, read by nothing else.
+    const own = n === head ? n.operands.map((v) => (v.def?.op === 'cast' && inlined(v) ? v : undefined)) : [];
     const operandsIn = n.operands.map((v, k) => {
       const c = own[k]?.def;
       if (!c) return (v.def && grp.nodes.includes(v.def)) ? undefined : valueOf(v);
@@ -196,7 +200,10 @@ function emitGroup(
     body,
     ...(scopes.size === 1 && last.scope !== undefined ? { scope: last.scope } : {}),
   });
-  node.note = fusedNote(grp, constants, body.nodes.filter((n) => n.op === 'cast' && anchor?.op === 'matmul' && body.nodes.find((m) => m.op === 'matmul')!.operands.includes(n.results[0]!)).length);
+  const bodyHead = headOf(body.nodes);
+  const prologueCasts = bodyHead && (bodyHead.op === 'matmul' || PROLOGUE_ONLY_OPS.has(bodyHead.op))
+    ? body.nodes.filter((n) => n.op === 'cast' && bodyHead.operands.includes(n.results[0]!)).length : 0;
+  node.note = fusedNote(grp, constants, prologueCasts);
   results.forEach((r, i) => rw.replace(r, node.results[i]!));
   return constants;
 }
@@ -207,18 +214,30 @@ function fusedNote(grp: FusionGroup, constants: number, prologues = 0): string {
   for (const n of grp.nodes) counts.set(n.op, (counts.get(n.op) ?? 0) + 1);
   const ops = [...counts].map(([op, k]) => (k > 1 ? `${op} ×${k}` : op)).join(', ');
   const r = grp.nodes[grp.nodes.length - 1]!.results[0]!;
-  const anchor = anchorOf(grp.nodes);
+  const anchor = headOf(grp.nodes);
   const ew = grp.nodes.length - (anchor ? 1 : 0);
   const over = r.type.shape.length ? r.type.shape.join('x') : 'a scalar';
-  const loads = prologues ? `, converting ${prologues === 2 ? 'both operands' : 'an operand'} as it loads (cast prologue)` : '';
-  const what = anchor ? `${anchor.op}${loads}${ew ? ` with a ${ew}-op epilogue` : ''} over ${over}` : `${ew} elementwise op${ew > 1 ? 's' : ''} over ${over}`;
-  return `fused: ${what} (${ops})${constants ? `, ${constants} constant${constants > 1 ? 's' : ''} inlined` : ''}: one kernel instead of ${grp.nodes.length + constants + prologues}`;
+  const operands = anchor?.op === 'matmul' ? (prologues === 2 ? 'both operands' : 'an operand') : prologues === 1 ? 'an operand' : `${prologues} operands`;
+  const loads = prologues ? `, converting ${operands} as it loads (cast prologue)` : '';
+  const what = anchor && PROLOGUE_ONLY_OPS.has(anchor.op) ? `${anchor.op}${loads}` : anchor ? `${anchor.op}${loads}${ew ? ` with a ${ew}-op epilogue` : ''} over ${over}` : `${ew} elementwise op${ew > 1 ? 's' : ''} over ${over}`;
+  return `fused: ${what}${grp.nodes.length > 1 ? ` (${ops})` : ''}${constants ? `, ${constants} constant${constants > 1 ? 's' : ''} inlined` : ''}: one kernel instead of ${grp.nodes.length + constants + prologues}`;
+}
+
+/** `finite check reads what decides the gradients (widened-matmul 2, ...), ` when a rule fired. */
+function describeNarrowed(counts: Readonly<Record<string, number>>): string {
+  const fired = Object.entries(counts).filter(([, k]) => k > 0);
+  return fired.length ? `finite check reads what decides the gradients (${fired.map(([r, k]) => `${r} ${k}`).join(', ')}), ` : '';
 }
 
 /** `; left alone: not-elementwise 12, ...` for the rules that refused something. */
 function describeLeftAlone(counts: Readonly<Record<string, number>>): string {
   const fired = Object.entries(counts).filter(([, k]) => k > 0);
   return fired.length ? `; left alone: ${fired.map(([r, k]) => `${r} ${k}`).join(', ')}` : '';
+}
+
+/** The op heading a group: its anchor (matmul, reduction), or its one prologue-only op (finite_check). */
+function headOf(nodes: readonly Node[]): Node | undefined {
+  return anchorOf(nodes) ?? nodes.find((n) => PROLOGUE_ONLY_OPS.has(n.op));
 }
 
 /** Nodes that launch a kernel: all but views and empty results. */
@@ -233,7 +252,7 @@ export const fusionPass: Pass = {
       ...(ctx.options.maxKernelBindings ? { maxBindings: ctx.options.maxKernelBindings } : {}),
       ...(ctx.options.castPrologues !== undefined ? { castPrologues: ctx.options.castPrologues } : {}),
     });
-    ctx.log?.(`fusion: @${g.name}: ${stats.deadOps ? `${stats.deadOps} dead ops removed, ` : ''}${stats.unscaleSplit ? 'unscaled gradients recomputed in the update, ' : ''}${stats.groups} groups of ${stats.opsFused} ops (${stats.constantsInlined} constants inlined${describeLeftAlone(stats.leftAlone)}), kernels ${stats.kernelsBefore} -> ${stats.kernelsAfter}`);
+    ctx.log?.(`fusion: @${g.name}: ${stats.deadOps ? `${stats.deadOps} dead ops removed, ` : ''}${stats.unscaleSplit ? 'unscaled gradients recomputed in the update, ' : ''}${describeNarrowed(stats.finiteNarrowed)}${stats.groups} groups of ${stats.opsFused} ops (${stats.constantsInlined} constants inlined${describeLeftAlone(stats.leftAlone)}), kernels ${stats.kernelsBefore} -> ${stats.kernelsAfter}`);
     return graph;
   },
 };

@@ -60,8 +60,12 @@ export class Rewriter {
 
   /** Copies node `n` (its operands mapped unless given), mapping its results; keeps name, place, note, scope and body. */
   copy(n: Node, o: CopyOverrides = {}): Node {
-    const fixedTypes = n.op === 'constant' || n.body !== undefined;
-    const copy = this.out.addNode(n.op, o.operands ?? n.operands.map((v) => this.get(v)), o.attrs ?? n.attrs, {
+    const operands = o.operands ?? n.operands.map((v) => this.get(v));
+    // A widened accumulator (f16 operands, f32 result) stays widened while its operands keep their dtypes.
+    const widened = 'acc' in n.attrs && n.results.length === 1 && n.operands.length > 0 &&
+      n.results[0]!.type.dtype !== n.operands[0]!.type.dtype && operands.every((v, i) => v.type.dtype === n.operands[i]?.type.dtype);
+    const fixedTypes = n.op === 'constant' || n.body !== undefined || widened;
+    const copy = this.out.addNode(n.op, operands, o.attrs ?? n.attrs, {
       loc: n.loc,
       ...(o.declared ? { declared: o.declared } : fixedTypes ? { declared: n.results.map((r) => r.type) } : {}),
       names: n.results.map((r) => r.name),

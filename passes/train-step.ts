@@ -5,7 +5,8 @@
 //                 and `%scaled.loss` (passes/loss-scaling.ts)
 //   autodiff      the gradients of the scaled loss w.r.t. every float param,
 //                 as outputs `%grad.<p>` (passes/autodiff.ts)
-//   optimizer     unscale + finite check, the optimizer update, the guards on
+//   optimizer     (under amp: weight gradients written from their f32
+//                 accumulators, passes/precision/widen.ts) unscale + finite check, the optimizer update, the guards on
 //                 the finite flag, the loss-scale update: the `new.<input>`
 //                 outputs (passes/optimizer.ts)
 // The `train` and `train-amp` pipelines are these passes (after the amp
@@ -25,6 +26,7 @@ import { lossScaleState } from './loss-scaling.ts';
 import { checkStepOptions, gradientsStage, LR_INPUT, lossScalingStage, optimizerStage, resolve, stepSettings } from './optimizer.ts';
 import type { OptimizerSpec, StateInput, TrainStepGraph, TrainStepOptions } from './optimizer.ts';
 import type { Pass, PassContext, PassOptions } from './pass.ts';
+import { widenGradientAccumulators } from './precision/widen.ts';
 import type { RunOptions } from './runner.ts';
 import { runPipeline } from './runner.ts';
 
@@ -58,9 +60,14 @@ export function trainStepPasses(precision: 'f32' | 'amp'): readonly Pass[] {
       run: (g: Graph, ctx: PassContext) => {
         const s = stepSettings(ctx.options, precision);
         const before = g.inputs.length;
+        let widened = 0;
+        if (precision === 'amp') {
+          const grads = g.outputs.slice(g.outputs.length - g.params.filter((v) => isFloat(v.type.dtype)).length);
+          ({ graph: g, widened } = widenGradientAccumulators(g, grads));
+        }
         const out = optimizerStage(g, s.opt, precision, s.lossScaling, s.extraUpdates);
         const updated = out.outputs.filter((v) => v.name?.startsWith('new.')).length;
-        ctx.log?.(`optimizer: @${out.name}: ${s.opt.kind}, loss scaling ${describeScaling(s.lossScaling)}, ${out.inputs.length - before} state inputs added, ${updated} inputs updated in place (the new.<input> outputs)`);
+        ctx.log?.(`optimizer: @${out.name}: ${s.opt.kind}, loss scaling ${describeScaling(s.lossScaling)}, ${out.inputs.length - before} state inputs added, ${updated} inputs updated in place (the new.<input> outputs)${precision === 'amp' ? `, ${widened} gradients written from their f32 accumulators` : ''}`);
         return out;
       },
     },

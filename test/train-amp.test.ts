@@ -64,14 +64,17 @@ test('the AMP train step: f16 matmuls forward and backward, f32 params, gradient
     t.is(casts[0]!.attrs.to, 'f16', p);
   }
 
-  // Matmuls: 2 forward + 3 backward (the first layer's input gradient is not needed), all f16 with acc f32.
+  // Matmuls: 2 forward + 3 backward (the first layer's input gradient is not needed), all over f16
+  // operands with acc f32; the two weight gradients write their f32 accumulators (no f16 rounding).
   const mms = g.nodes.filter((n) => n.op === 'matmul');
   t.is(mms.length, 5, text);
   for (const n of mms) {
-    t.is(n.results[0]!.type.dtype, 'f16');
+    const weightGrad = n.results[0]!.name?.startsWith('grad.') ?? false;
+    t.is(n.results[0]!.type.dtype, weightGrad ? 'f32' : 'f16', n.results[0]!.name);
     t.true(n.operands.every((v) => v.type.dtype === 'f16'));
     t.is(n.attrs.acc, 'f32');
   }
+  t.deepEqual(mms.filter((n) => n.results[0]!.type.dtype === 'f32').map((n) => n.results[0]!.name).sort(), ['grad.0.weight', 'grad.2.weight']);
   t.is(mms.filter((n) => n.attrs.transpose_a === true || n.attrs.transpose_b === true).length, 3, 'three backward matmuls');
 
   // Gradients into the optimizer are f32 and unscaled by 1/1024 in f32, all in one unscale_check.

@@ -9,7 +9,8 @@
 //
 // A body headed by a matmul or a reduction is that op's kernel with the
 // body's elementwise ops as its epilogue, run on each finished value before
-// it is stored (fusedMatmul, fusedReduce).
+// it is stored (fusedMatmul, fusedReduce). A finite_check body is the check
+// converting its cast operands as it loads them (fusedFiniteCheck).
 //
 // An elementwise body runs in the element loop of map kernels
 // (compiler/kernels/map.ts: several elements per invocation, per adapter).
@@ -26,6 +27,8 @@ import type { Binary, Unary } from './elementwise.ts';
 import { BINARY_WGSL, convert, helpersFor, UNARY_WGSL } from './elementwise.ts';
 import { geluGradFn } from './elementwise-grad.ts';
 import { elementLoop } from './map.ts';
+import type { CheckedSource } from './loss-scaling.ts';
+import { checkLaunches } from './loss-scaling.ts';
 import type { OutputSite } from './matmul.ts';
 import { matmulKernel, matmulMath } from './matmul.ts';
 import { reduceLaunches } from './reduce.ts';
@@ -116,6 +119,8 @@ function bodyUsesF16(node: Node): boolean {
 
 export function emitFused(node: Node, ctx: EmitContext): KernelLaunch[] {
   const body = node.body!;
+  const check = body.nodes.find((n) => n.op === 'finite_check');
+  if (check) return fusedFiniteCheck(node, check, ctx);
   const matmul = body.nodes.find((n) => n.op === 'matmul');
   if (matmul) return [fusedMatmul(node, matmul, ctx)];
   const reduce = body.nodes.find((n) => n.op === 'reduce_sum' || n.op === 'reduce_mean' || n.op === 'reduce_max');
@@ -146,6 +151,30 @@ function epilogue(node: Node, anchor: Node, ctx: EmitContext, firstOut: string) 
   // The hook's text (emitted once to probe it) tells which helpers the epilogue needs.
   const helpers = () => helpersOf([storeAt('x', '0u')], fns);
   return { inputs, outputs, storeAt, helpers };
+}
+
+/**
+ * A finite_check whose cast operands are its prologue: each is read from its
+ * source and converted as it loads, rounded as the cast rounds (the f16 copy
+ * of a batch it checks is never stored).
+ */
+function fusedFiniteCheck(node: Node, check: Node, ctx: EmitContext): KernelLaunch[] {
+  const body = node.body!;
+  const operandOf = (v: Value) => node.operands[body.inputs.indexOf(v)]!;
+  const [inv, ...checked] = check.operands as [Value, ...Value[]];
+  const sources: CheckedSource[] = checked.map((v) => {
+    const cast = v.def?.op === 'cast' ? v.def : undefined;
+    const src = operandOf(cast ? cast.operands[0]! : v);
+    const count = numel(v.type.shape);
+    if (!cast) return { buffer: ctx.buffer(src), dtype: src.type.dtype, count };
+    const from = src.type.dtype, to = v.type.dtype;
+    const widen = (loaded: string) => {
+      const x = rounded(convert(loaded, from, to, ctx), to, ctx, true);
+      return computeType(to, ctx.mode) === 'f32' ? x : `f32(${x})`;
+    };
+    return { buffer: ctx.buffer(src), dtype: from, count, convert: widen };
+  });
+  return checkLaunches(nodeLabel(node, ctx), ctx, ctx.buffer(operandOf(inv)), sources, ctx.buffer(node.results[0]!));
 }
 
 /**

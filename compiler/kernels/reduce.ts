@@ -146,9 +146,11 @@ export function reduceLaunches(node: Node, ctx: EmitContext, io: ReduceIo): Kern
   const acc = op === 'max' || isInt ? ct : accType(node.attrs.acc as DType, ctx.mode);
   const x = io.x;
   const n = layout.extent;
+  // The result's compute type: the operands' unless the result is the widened accumulator (f16 in, f32 out).
+  const rt = computeType(node.results[0]!.type.dtype, ctx.mode);
   const finalize = node.op === 'reduce_mean'
-    ? (s: string) => (n === 0 ? literal(NaN, ct) : convertType(`${convertType(s, acc, 'f32')} / ${literal(n, 'f32')}`, 'f32', ct))
-    : (s: string) => convertType(s, acc, ct);
+    ? (s: string) => (n === 0 ? literal(NaN, rt) : convertType(`${convertType(s, acc, 'f32')} / ${literal(n, 'f32')}`, 'f32', rt))
+    : (s: string) => convertType(s, acc, rt);
   return emitReduction(ctx, {
     label: io.label,
     inputs: [x],

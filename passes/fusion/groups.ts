@@ -20,6 +20,13 @@ export interface FusionGroup {
 /** Ops that can head a group, their elementwise consumers fused as epilogue (over the anchor's result shape). */
 export const ANCHOR_OPS: ReadonlySet<string> = new Set(['matmul', 'reduce_sum', 'reduce_mean', 'reduce_max']);
 
+/**
+ * Ops that form a group of their own, never merged with anything: their
+ * kernel takes no epilogue, but converts cast operands as it loads them (its
+ * prologue, with cast prologues). finite_check: one bit for many tensors.
+ */
+export const PROLOGUE_ONLY_OPS: ReadonlySet<string> = new Set(['finite_check']);
+
 export function anchorOf(nodes: readonly Node[]): Node | undefined {
   return nodes.find((n) => ANCHOR_OPS.has(n.op));
 }
@@ -73,6 +80,7 @@ export function findGroups(g: Graph, maxBindings = DEFAULT_MAX_BINDINGS): { grou
 
   /** No path leaves `members` and re-enters it; at most one anchor, fed by nothing of the group. */
   const legal = (members: ReadonlySet<Node>): boolean => {
+    if (members.size > 1 && [...members].some((m) => PROLOGUE_ONLY_OPS.has(m.op))) return false;
     const anchors = [...members].filter((m) => ANCHOR_OPS.has(m.op));
     if (anchors.length > 1) return false;
     if (anchors[0] && anchors[0].operands.some((v) => v.def && members.has(v.def))) return false;
@@ -130,6 +138,10 @@ export function findGroups(g: Graph, maxBindings = DEFAULT_MAX_BINDINGS): { grou
   // its producer's kernel, and the update's whole chain lands in one kernel
   // after the check instead of being split around it.
   for (const n of [...g.nodes].reverse()) {
+    if (PROLOGUE_ONLY_OPS.has(n.op)) {
+      merge([], [n]);
+      continue;
+    }
     const rule = FUSION_RULES.find((r) => r.refuses(n));
     if (rule) {
       if (n.op !== 'constant') refused[rule.name]!++;
@@ -153,7 +165,7 @@ export function findGroups(g: Graph, maxBindings = DEFAULT_MAX_BINDINGS): { grou
   const groups = [...new Set(groupOf.values())].sort((a, b) => index.get(a.nodes[0]!)! - index.get(b.nodes[0]!)!);
   for (let i = 0; i < groups.length; i++) {
     let a = groups[i]!;
-    if (numel(shapeOf(a.nodes[0]!)) > HORIZONTAL_MAX_ELEMENTS || anchorOf(a.nodes)) continue;
+    if (numel(shapeOf(a.nodes[0]!)) > HORIZONTAL_MAX_ELEMENTS || anchorOf(a.nodes) || PROLOGUE_ONLY_OPS.has(a.nodes[0]!.op)) continue;
     for (let j = i + 1; j < groups.length; j++) {
       const b = groups[j]!;
       if (!shapesEqual(shapeOf(a.nodes[0]!), shapeOf(b.nodes[0]!)) || anchorOf(b.nodes)) continue;
