@@ -88,11 +88,11 @@ interface Resolved {
   readonly train: false | { readonly optimizer: OptimizerSpec; readonly lossScale?: LossScaleSpec };
 }
 
-/** Precision, pipeline and train step from the options (E0604 when they disagree). */
+/** Precision, pipeline and train step from the options (E0609 when they disagree). */
 function resolveOptions(opts: CompileOptions): Resolved {
   const named = opts.pipeline ?? 'none';
   const pipelineAmp = named === 'amp' || named === 'train-amp';
-  if (opts.precision === 'f32' && pipelineAmp) throw new AmpcError('E0604', `pipeline '${named}' runs under amp; it cannot be compiled with precision f32`);
+  if (opts.precision === 'f32' && pipelineAmp) throw new AmpcError('E0609', `pipeline '${named}' runs under amp; it cannot be compiled with precision f32`);
   const precision = opts.precision ?? (pipelineAmp ? 'amp' : 'f32');
   const trainPipeline = named === 'train' || named === 'train-amp';
   if (opts.train !== undefined && opts.train !== false || trainPipeline) {

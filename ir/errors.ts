@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   E0402: 'no such graph',
   E0403: 'graph defined twice',
   E0404: 'fused body is malformed',
+  E0405: 'cannot differentiate',
   // tracing
   E0501: 'trace error',
   // inputs, files and the command line
@@ -41,12 +42,15 @@ export const ERROR_CODES = {
   E0605: 'bad safetensors file',
   E0606: 'bad artifact',
   E0607: 'AMP turns values non-finite (ampc check)',
+  E0608: 'input too large',
+  E0609: 'bad option',
   // runtime and devices
   E0701: 'no WebGPU adapter',
   E0702: 'device error',
   E0703: 'shader compilation failed',
   // reference interpreter
   E0801: 'cannot evaluate',
+  E0802: 'too large for the reference interpreter',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

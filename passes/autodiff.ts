@@ -42,12 +42,12 @@ function describe(v: Value): string {
 /** The output to differentiate, checked to be a float scalar. */
 function lossOutput(g: Graph, index: number): Value {
   if (!Number.isInteger(index) || index < 0 || index >= g.outputs.length) {
-    throw new AmpcError('E0401', `autodiff: graph @${g.name} has ${g.outputs.length} output(s); there is no output ${index} to differentiate`, g.loc);
+    throw new AmpcError('E0405', `autodiff: graph @${g.name} has ${g.outputs.length} output(s); there is no output ${index} to differentiate`, g.loc);
   }
   const out = g.outputs[index]!;
   if (out.type.shape.length !== 0 || !isFloat(out.type.dtype)) {
     throw new AmpcError(
-      'E0401',
+      'E0405',
       `autodiff: output ${index} (${describe(out)}) is not a scalar float; only a scalar loss (f32[] or f16[]) can be differentiated (reduce it first, e.g. with reduce_sum or a loss op)`,
       out.def?.loc ?? g.loc,
     );
@@ -128,7 +128,7 @@ export function gradientGraph(g: Graph, opts: GradientOptions = {}): Graph {
     if (!needs.some(Boolean)) continue;
     const rule = VJP_RULES[node.op];
     if (rule === 'nondifferentiable') {
-      throw new AmpcError('E0401', `autodiff: ${node.op} is not differentiable (no second-order gradients), but the loss depends on it through a float operand`, node.loc ?? g.loc);
+      throw new AmpcError('E0405', `autodiff: ${node.op} is not differentiable (no second-order gradients), but the loss depends on it through a float operand`, node.loc ?? g.loc);
     }
     b.loc = node.loc;
     const y = node.results.map((r) => map.get(r)!);
@@ -179,10 +179,10 @@ export function gradientGraph(g: Graph, opts: GradientOptions = {}): Graph {
 function passOptions(ctx: PassContext): GradientOptions {
   const { gradWrt, gradOutput } = ctx.options;
   if (gradWrt !== undefined && !(Array.isArray(gradWrt) && gradWrt.every((s) => typeof s === 'string'))) {
-    throw new AmpcError('E0604', `autodiff: option gradWrt must be a list of param names, got ${JSON.stringify(gradWrt)}`);
+    throw new AmpcError('E0609', `autodiff: option gradWrt must be a list of param names, got ${JSON.stringify(gradWrt)}`);
   }
   if (gradOutput !== undefined && typeof gradOutput !== 'number') {
-    throw new AmpcError('E0604', `autodiff: option gradOutput must be an output index, got ${JSON.stringify(gradOutput)}`);
+    throw new AmpcError('E0609', `autodiff: option gradOutput must be an output index, got ${JSON.stringify(gradOutput)}`);
   }
   return { wrt: gradWrt as string[] | undefined, output: gradOutput as number | undefined };
 }

@@ -67,7 +67,7 @@ export const GOOD_STEPS_INPUT = 'amp.good_steps';
 export const SKIPPED_INPUT = 'amp.skipped';
 
 function bad(detail: string): never {
-  throw new AmpcError('E0604', `loss scaling: ${detail}`);
+  throw new AmpcError('E0609', `loss scaling: ${detail}`);
 }
 
 function positive(what: string, v: unknown): number {
@@ -76,7 +76,7 @@ function positive(what: string, v: unknown): number {
 }
 
 /**
- * The loss scaling a spec asks for, checked (E0604). Without a spec, AMP
+ * The loss scaling a spec asks for, checked (E0609). Without a spec, AMP
  * training scales dynamically (as torch.amp's GradScaler) and f32 does not.
  */
 export function resolveLossScale(spec: LossScaleSpec | undefined, precision: 'f32' | 'amp'): LossScaling {

@@ -84,7 +84,7 @@ export const STEP_INPUT = 'opt.step';
 const F32_SCALAR = tensorType('f32', []);
 
 function badOption(detail: string): never {
-  throw new AmpcError('E0604', `optimizer: ${detail}`);
+  throw new AmpcError('E0609', `optimizer: ${detail}`);
 }
 
 function checkNumber(what: string, v: unknown, ok: (x: number) => boolean, range: string): number {
@@ -92,7 +92,7 @@ function checkNumber(what: string, v: unknown, ok: (x: number) => boolean, range
   return v;
 }
 
-/** The spec with defaults filled in, checked (E0604), as PyTorch checks it. */
+/** The spec with defaults filled in, checked (E0609), as PyTorch checks it. */
 export function resolve(opt: OptimizerSpec) {
   if (!opt || typeof opt !== 'object') badOption(`expected an optimizer spec such as { kind: 'adam', lr: 1e-3 }, got ${JSON.stringify(opt)}`);
   checkNumber('lr', opt.lr, (x) => x >= 0, '>= 0');
@@ -154,7 +154,7 @@ export function checkStepOptions(opts: TrainStepOptions): { precision: 'f32' | '
   return { precision, lossScaling: resolveLossScale(opts.lossScale, precision) };
 }
 
-/** The settings of the train-step passes from the pass context (checked: E0604). */
+/** The settings of the train-step passes from the pass context (checked: E0609). */
 export function stepSettings(options: PassOptions, precision: 'f32' | 'amp'): { opt: OptimizerSpec; precision: 'f32' | 'amp'; lossScaling: LossScaling; extraUpdates: readonly { output: number; input: string }[] } {
   const opt = options.optimizer ?? DEFAULT_OPTIMIZER;
   resolve(opt);
@@ -180,7 +180,7 @@ export function lossScalingStage(lossGraph: Graph, precision: 'f32' | 'amp', ls:
   if (!loss || loss.type.shape.length !== 0 || !isFloat(loss.type.dtype)) {
     // The printed name (%1 for an unnamed value), as dumps show it.
     const what = loss ? `%${nameValues(lossGraph).get(loss) ?? '?'}: ${typeToString(loss.type)}` : 'none';
-    throw new AmpcError('E0401', `train step: the first output of @${lossGraph.name} (${what}) is not a scalar float loss; reduce it first, e.g. with reduce_sum or a loss op`, loss?.def?.loc ?? lossGraph.loc);
+    throw new AmpcError('E0405', `train step: the first output of @${lossGraph.name} (${what}) is not a scalar float loss; reduce it first, e.g. with reduce_sum or a loss op`, loss?.def?.loc ?? lossGraph.loc);
   }
   return scaleLoss(lossGraph, ls).graph;
 }

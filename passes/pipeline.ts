@@ -33,6 +33,6 @@ export const CODEGEN_PASSES: readonly Pass[] = [fusionPass];
 
 export function pipelineByName(name: string): readonly Pass[] {
   const p = Object.hasOwn(PIPELINES, name) ? PIPELINES[name] : undefined;
-  if (!p) throw new AmpcError('E0604', `unknown pipeline '${name}' (known: ${Object.keys(PIPELINES).join(', ')})`);
+  if (!p) throw new AmpcError('E0609', `unknown pipeline '${name}' (known: ${Object.keys(PIPELINES).join(', ')})`);
   return p;
 }

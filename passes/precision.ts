@@ -134,7 +134,7 @@ export interface PrecisionStats {
 }
 
 /**
- * E0604 for a value or scope named by ampNodes / ampScopes that the graph
+ * E0609 for a value or scope named by ampNodes / ampScopes that the graph
  * does not have (a typo would otherwise be silently ignored), with the close
  * matches. A scope exists when a node was traced in it or below it.
  */
@@ -143,14 +143,14 @@ function checkOverrideNames(g: Graph, o: ReturnType<typeof readOverrides>): void
   for (const n of g.nodes) for (const r of n.results) if (r.name !== undefined) values.add(r.name);
   for (const v of g.inputs) if (v.name !== undefined) values.add(v.name);
   for (const key of o.nodes.keys()) {
-    if (!values.has(key)) throw new AmpcError('E0604', `ampNodes: @${g.name} has no value %${key}${didYouMean(key, values, (c) => `%${c}`)}`);
+    if (!values.has(key)) throw new AmpcError('E0609', `ampNodes: @${g.name} has no value %${key}${didYouMean(key, values, (c) => `%${c}`)}`);
   }
   const scopes = new Set<string>();
   for (const n of g.nodes) for (let s = n.scope; s; s = s.includes('.') ? s.slice(0, s.lastIndexOf('.')) : undefined) scopes.add(s);
   for (const key of o.scopes.keys()) {
     if (!scopes.has(key)) {
       const known = scopes.size ? didYouMean(key, scopes) || ` (its scopes: ${[...scopes].slice(0, 8).join(', ')}${scopes.size > 8 ? ', …' : ''})` : ' (it was not traced with scopes)';
-      throw new AmpcError('E0604', `ampScopes: @${g.name} has no scope '${key}'${known}`);
+      throw new AmpcError('E0609', `ampScopes: @${g.name} has no scope '${key}'${known}`);
     }
   }
 }

@@ -16,18 +16,18 @@ export interface RunOptions {
   dump?: (text: string) => void;
 }
 
-/** Refuses a --print-ir-after that names no pass of `passes` (E0604). */
+/** Refuses a --print-ir-after that names no pass of `passes` (E0609). */
 export function checkPrintIrAfter(after: string | undefined, passes: readonly Pass[]): void {
   if (after && after !== 'all' && !passes.some((p) => p.name === after)) {
-    throw new AmpcError('E0604', `--print-ir-after: no pass named '${after}' in this pipeline (has: ${passes.map((p) => p.name).join(', ') || 'none'})`);
+    throw new AmpcError('E0609', `--print-ir-after: no pass named '${after}' in this pipeline (has: ${passes.map((p) => p.name).join(', ') || 'none'})`);
   }
 }
 
-/** Refuses pass options with a key no pass reads (E0604, with the close matches). */
+/** Refuses pass options with a key no pass reads (E0609, with the close matches). */
 export function checkPassOptions(options: object): void {
   const known = PASS_OPTION_KEYS as readonly string[];
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new AmpcError('E0604', `pass options: unknown option '${key}'${didYouMean(key, known) || ` (known: ${known.join(', ')})`}`);
+    if (!known.includes(key)) throw new AmpcError('E0609', `pass options: unknown option '${key}'${didYouMean(key, known) || ` (known: ${known.join(', ')})`}`);
   }
 }
 

@@ -239,7 +239,7 @@ test('ampc compile: bad flags are usage errors', async (t) => {
   t.regex(stray.stderr, /E0604: --lr go with --pipeline train or train-amp/);
   const clash = await ampc('compile', MLP, '-o', join(tmp, 'x'), '--precision', 'f32', '--pipeline', 'amp', '--target', 'webgpu');
   t.is(clash.code, 1);
-  t.regex(clash.stderr, /E0604: pipeline 'amp' runs under amp; it cannot be compiled with precision f32/);
+  t.regex(clash.stderr, /E0609: pipeline 'amp' runs under amp; it cannot be compiled with precision f32/);
   const noOut = await ampc('compile', MLP);
   t.is(noOut.code, 1);
   t.false(existsSync(join(tmp, 'x')));

@@ -103,6 +103,11 @@ gpuTest('checkpoints are strict: weights-only files keep the optimizer state; a 
     t.regex((await t.throwsAsync(a.restore(writeSafetensors(lacking), 'x')))!.message, /E0603: x: missing '2\.bias'/);
     const wrong = { ...model, '2.bias': { dtype: 'f32' as const, shape: [C + 1], data: new Float64Array(C + 1) } };
     t.regex((await t.throwsAsync(a.restore(writeSafetensors(wrong), 'x')))!.message, /'2\.bias' is f32\[5\]; the model's is f32\[4\]/);
+    // A Linear weight in PyTorch's layout ([out, in]): refused, naming it and the layout (issue #12).
+    const w = model['2.weight']!;
+    const torchLayout = { ...model, '2.weight': { dtype: 'f32' as const, shape: [w.shape[1]!, w.shape[0]!], data: new Float64Array(w.data.length) } };
+    t.regex((await t.throwsAsync(a.restore(writeSafetensors(torchLayout), 'torch.safetensors')))!.message,
+      /E0603: torch\.safetensors: '2\.weight' is f32\[\d+,\d+\]; the model's is f32\[\d+,\d+\] \(its transpose: ampc's nn\.Linear weight is \[in, out\], PyTorch's is \[out, in\]/);
     // Part of the train-step state: refused.
     const partial = readSafetensors(bytes, 'c');
     const tensors = new Map(partial.tensors);

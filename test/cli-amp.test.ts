@@ -183,6 +183,6 @@ test('dump --pipeline train-amp: the whole AMP train step of a loss graph; a non
   t.notRegex(unfused.stdout, / = fused /);
   const bad = await cli('dump', `${EXAMPLES}mlp.ir`, '--pipeline', 'train-amp');
   t.is(bad.code, 1);
-  t.regex(bad.stderr, /mlp\.ir:9:12: error E0401: train step: the first output of @mlp \(%probs: f32\[8,10\]\) is not a scalar float loss/);
+  t.regex(bad.stderr, /mlp\.ir:9:12: error E0405: train step: the first output of @mlp \(%probs: f32\[8,10\]\) is not a scalar float loss/);
   t.notRegex(bad.stderr, /\n\s+at /);
 });

@@ -139,5 +139,5 @@ gpuTest('grad: the GPU gradients of mlp-loss.ir match the reference, keyed by pa
 test('grad: a graph whose first output is not a scalar is an error', async (t) => {
   const r = await cli('grad', join(EXAMPLES, 'mlp.ir'), '--inputs', join(EXAMPLES, 'mlp.inputs.json'), '--backend', 'reference');
   t.is(r.code, 1);
-  t.regex(r.stderr, /error E0401: .*scalar/);
+  t.regex(r.stderr, /error E0405: .*scalar/);
 });

@@ -269,7 +269,7 @@ test('the picture format of a file name is its extension', (t) => {
   t.is(pictureFormatOfPath('step.DOT'), 'dot');
   t.is(pictureFormatOfPath('x.html'), 'html');
   const e = t.throws(() => pictureFormatOfPath('x.png'), { instanceOf: AmpcError });
-  t.is(e!.code, 'E0604');
+  t.is(e!.code, 'E0609');
 });
 
 gpuTest("Trainer.compiledGraph is the train step its IR dump after fusion prints, and draws with its fused kernels", async (t, ctx) => {

@@ -1,5 +1,5 @@
 // passes/loss-scaling.ts without a device: the options (defaults, checks,
-// E0604), the structure of the scaled train step (the scaled loss, one
+// E0609), the structure of the scaled train step (the scaled loss, one
 // unscale_check over every gradient, every update guarded by the finite flag,
 // the loss-scale state as inputs updated in place), and its semantics on the
 // reference interpreter against an independent host model of the algorithm:
@@ -38,7 +38,7 @@ test('options: dynamic by default under amp, off under f32; numbers are static; 
   t.deepEqual(resolveLossScale({ init: 8, interval: 3 }, 'amp'), { mode: 'dynamic', ...DYNAMIC_DEFAULTS, init: 8, interval: 3 });
 });
 
-test('options: bad loss scales are refused with E0604 and say what is wrong', (t) => {
+test('options: bad loss scales are refused with E0609 and say what is wrong', (t) => {
   const cases: [unknown, RegExp][] = [
     [0, /static scale must be a finite number > 0/],
     [-1, /static scale/],
@@ -60,7 +60,7 @@ test('options: bad loss scales are refused with E0604 and say what is wrong', (t
   ];
   for (const [spec, want] of cases) {
     const e = t.throws(() => resolveLossScale(spec as LossScaleSpec, 'amp'), { instanceOf: AmpcError }, JSON.stringify(spec));
-    t.is(e!.code, 'E0604');
+    t.is(e!.code, 'E0609');
     t.regex(e!.message, want, JSON.stringify(spec));
   }
 });

@@ -309,11 +309,11 @@ test('f16 params: the update runs in f32 and the new param is cast back; the sta
 
 // ---------------------------------------------------------------- errors
 
-test('bad optimizer specs are E0604', (t) => {
+test('bad optimizer specs are E0609', (t) => {
   const g = parse(LINEAR);
   const bad = (opt: unknown, re: RegExp) => {
     const e = errorOf(() => trainStepGraph(g, opt as OptimizerSpec));
-    t.is(e.code, 'E0604');
+    t.is(e.code, 'E0609');
     t.regex(e.detail, re);
   };
   bad({ kind: 'sgd', lr: 0.1, nesterov: true }, /nesterov momentum requires a momentum > 0/);
@@ -357,11 +357,11 @@ graph @clash(%opt.lr: f32[], %w: f32[2] {param}) -> (f32[]) {
   t.is(errorOf(() => trainStepGraph(g, { kind: 'sgd', lr: 0.1 })).code, 'E0005');
 });
 
-test('a loss that is not a scalar float is E0401 (from autodiff)', (t) => {
+test('a loss that is not a scalar float is E0405 (from autodiff)', (t) => {
   const g = parse(`
 graph @vec(%w: f32[2] {param}) -> (f32[2]) {
   %0 = mul %w, %w : f32[2]
   return %0
 }`);
-  t.is(errorOf(() => trainStepGraph(g, { kind: 'adam', lr: 0.1 })).code, 'E0401');
+  t.is(errorOf(() => trainStepGraph(g, { kind: 'adam', lr: 0.1 })).code, 'E0405');
 });

@@ -106,11 +106,11 @@ test('scopes survive the train step; an AMP train step with the attention block 
   t.true(step.graph.nodes.some((n) => n.scope === 'head' && n.op === 'matmul' && n.results[0]!.type.dtype === 'f16'));
 });
 
-test('bad ampScopes are refused (E0604)', (t) => {
+test('bad ampScopes are refused (E0609)', (t) => {
   const { graph } = traceNet();
   for (const [opt, want] of [[['attention'], /ampScopes: expects an object of trace scope to f16\|f32/], [{ attention: 'bf16' }, /ampScopes: scope 'attention' must be 'f16' or 'f32', got 'bf16'/]] as const) {
     const e = t.throws(() => runPipeline(graph, pipelineByName('amp'), { options: { ampScopes: opt } as unknown as PassOptions }), { instanceOf: AmpcError });
-    t.is(e!.code, 'E0604');
+    t.is(e!.code, 'E0609');
     t.regex(e!.message, want);
   }
 });

@@ -141,11 +141,11 @@ test('a power-of-two loss scale changes nothing in f32: same losses and params a
   t.deepEqual(scaled.b, one.b);
 });
 
-test('bad loss scales and f16 params under amp are refused (E0604)', (t) => {
+test('bad loss scales and f16 params under amp are refused (E0609)', (t) => {
   const lin = parseModule(LINEAR, 'lin.ir').main;
   for (const bad of [0, -1, Infinity, NaN]) {
     const e = t.throws(() => trainStepGraph(lin, { kind: 'sgd', lr: 0.1 }, { lossScale: bad }), { instanceOf: AmpcError });
-    t.is(e!.code, 'E0604');
+    t.is(e!.code, 'E0609');
   }
   const half = parseModule(LINEAR.replace('%w: f32[3,2] {param}', '%w: f16[3,2] {param}').replace('%0 = matmul %x, %w', '%xh = cast %x {to = f16} : f16[5,3]\n  %0h = matmul %xh, %w : f16[5,2]\n  %0 = cast %0h {to = f32}'), 'half.ir').main;
   const e = t.throws(() => trainStepGraph(half, { kind: 'sgd', lr: 0.1 }, { precision: 'amp' }), { instanceOf: AmpcError });
@@ -205,13 +205,13 @@ gpuF16Test('Trainer: AMP with the default (dynamic) loss scale trains as well; p
   }
 });
 
-test('Trainer.create refuses bad loss scales (E0604)', async (t) => {
+test('Trainer.create refuses bad loss scales (E0609)', async (t) => {
   for (const [lossScale, want] of [[0, /Trainer\.create: loss scaling: a static scale must be a finite number > 0/], [{ growth: 0.5 }, /growth must be a finite number >= 1/]] as const) {
     const e = await t.throwsAsync(
       Trainer.create({ model: mlp(), loss: classificationLoss, inputs: batchSpecs('mlp', 8), optimizer: { kind: 'adam', lr: 1e-3 }, precision: 'amp', lossScale }),
       { instanceOf: AmpcError },
     );
-    t.is(e!.code, 'E0604');
+    t.is(e!.code, 'E0609');
     t.regex(e!.message, want);
   }
 });
@@ -252,7 +252,7 @@ test('the example refuses bad loss-scale flags (exit 1, no stack trace)', async 
   const cases: [string[], RegExp][] = [
     [['--loss-scale', 'off', '--init-scale', '1024'], /E0604: --init-scale applies to dynamic loss scaling, but the loss scale is off/],
     [['--precision', 'f32', '--init-scale', '8'], /--init-scale applies to dynamic loss scaling.*under --precision f32; add --loss-scale dynamic/],
-    [['--init-scale', '1e9'], /E0604: loss scaling: init \(1000000000\) is outside \[min, max\]/],
+    [['--init-scale', '1e9'], /E0609: loss scaling: init \(1000000000\) is outside \[min, max\]/],
     [['--loss-scale', '0'], /--loss-scale.*'dynamic', 'off' or a positive number/],
     [['--plot', '/no/such/dir/curve.svg'], /E0601: --plot \/no\/such\/dir\/curve\.svg: directory \/no\/such\/dir does not exist/],
   ];

@@ -115,7 +115,15 @@ gpuTest('inputs that do not match the declared ones are clear errors', async (t,
     await code(trainer.step([new Float32Array(64 * 783), y]), 'E0603', 'whole number of samples of 784');
     await code(trainer.step([x, new Float32Array(64)]), 'E0603', 'Int32Array');
     await code(trainer.step([hostTensor('f32', [64, 28, 28], x), y]), 'E0603', 'f32[64,784]');
-    await code(trainer.step([x]), 'E0604', 'expects 2 input(s)');
+    await code(trainer.step([x]), 'E0603', 'expects 2 input(s)');
+    // Placed at the caller's line, not in ampc (issue #12).
+    const line = Number(new Error().stack!.split('\n')[1]!.match(/:(\d+):\d+\)?$/)![1]) + 1;
+    const wrong = await t.throwsAsync(trainer.step([x]), { instanceOf: AmpcError });
+    t.is(wrong?.loc?.line, line, wrong?.message);
+    t.regex(wrong?.loc?.file ?? '', /train-api\.test\.ts$/);
+    const wrongPredict = await t.throwsAsync(trainer.predict(x, y, x), { instanceOf: AmpcError });
+    t.is(wrongPredict?.code, 'E0603');
+    t.regex(wrongPredict?.message ?? '', /train-api\.test\.ts:\d+:\d+: error E0603: predict: expects 1\.\.2 input\(s\)/);
     t.throws(() => trainer.setLearningRate(Number.NaN), { instanceOf: AmpcError });
     // The trainer still works after refused calls.
     t.true(Number.isFinite((await trainer.step([x, y], { readLoss: true }))!));
@@ -236,13 +244,13 @@ test('the example refuses bad flags and unsupported options with exit code 1 and
   await expectRefusals(t, cases);
 });
 
-gpuTest('a loss that is not a scalar is E0401 at the loss function\'s line, naming the value as dumps do (issue #12)', async (t, ctx) => {
+gpuTest('a loss that is not a scalar is E0405 at the loss function\'s line, naming the value as dumps do (issue #12)', async (t, ctx) => {
   const e = await t.throwsAsync(Trainer.create({
     model: new nn.Sequential(new nn.Linear(4, 3)),
     loss: (m: nn.Sequential, x: Tensor, _y: Tensor) => m.forward(x) as Tensor, // @not-a-scalar
     inputs: [f32([2, 4]), i32([2])], optimizer: { kind: 'sgd', lr: 0.1 }, device: ctx,
   }), { instanceOf: AmpcError });
-  t.is(e!.code, 'E0401');
+  t.is(e!.code, 'E0405');
   t.is(e!.loc?.line, lineOfMark('not-a-scalar'));
-  t.regex(e!.message, /error E0401: train step: the first output of @Sequential \(%1: f32\[2,3\]\) is not a scalar float loss/);
+  t.regex(e!.message, /error E0405: train step: the first output of @Sequential \(%1: f32\[2,3\]\) is not a scalar float loss/);
 });

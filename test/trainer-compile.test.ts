@@ -39,6 +39,6 @@ gpuF16Test('Trainer: pass summaries and dumps of the train step and fusion; fusi
     unfused.destroy();
   }
   const e = await t.throwsAsync(make(ctx, { printIrAfter: 'no-such-pass' }), { instanceOf: AmpcError });
-  t.is(e!.code, 'E0604');
+  t.is(e!.code, 'E0609');
   t.regex(e!.message, /no pass named 'no-such-pass'.*loss-scaling, autodiff, optimizer, fusion/);
 });

@@ -23,7 +23,7 @@ function opList(s: string | undefined): string[] | undefined {
   return s.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
 }
 
-/** Pass-context options for the flags (checked: unknown op names are E0604). */
+/** Pass-context options for the flags (checked: unknown op names are E0609). */
 export function ampOptions(flags: AmpFlags): PassOptions {
   const allow = opList(flags.ampAllow), deny = opList(flags.ampDeny);
   const options: PassOptions = { ...(allow ? { ampAllow: allow } : {}), ...(deny ? { ampDeny: deny } : {}) };

@@ -20,11 +20,11 @@ export function isPictureFormat(s: string): s is PictureFormat {
   return (PICTURE_FORMATS as readonly string[]).includes(s);
 }
 
-/** The format of a picture file from its extension (.svg, .dot, .html); E0604 for any other. */
+/** The format of a picture file from its extension (.svg, .dot, .html); E0609 for any other. */
 export function pictureFormatOfPath(path: string): PictureFormat {
   const ext = /\.([^./\\]+)$/.exec(path)?.[1]?.toLowerCase() ?? '';
   if (isPictureFormat(ext)) return ext;
-  throw new AmpcError('E0604', `${path}: a picture file must end in ${PICTURE_FORMATS.map((f) => `.${f}`).join(', ')} (the extension chooses the format)`);
+  throw new AmpcError('E0609', `${path}: a picture file must end in ${PICTURE_FORMATS.map((f) => `.${f}`).join(', ')} (the extension chooses the format)`);
 }
 
 let vizInstance: Promise<Viz> | undefined;

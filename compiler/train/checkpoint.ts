@@ -44,9 +44,19 @@ export function encodeCheckpoint(c: CheckpointContents): Uint8Array {
 }
 
 function checkType(where: string, name: string, t: HostTensor, want: TensorType): void {
-  if (t.dtype !== want.dtype || !shapesEqual(t.shape, want.shape)) {
-    throw new AmpcError('E0603', `${where}: '${name}' is ${t.dtype}${shapeToString(t.shape)}; the model's is ${typeToString(want)}`);
-  }
+  checkStateType(where, name, t, want);
+}
+
+/**
+ * Refuses a saved tensor whose dtype or shape is not the model's (E0603,
+ * naming it). A 2-D weight saved as the transpose gets a hint: ampc's
+ * nn.Linear weight is [in, out] (x · W), PyTorch's is [out, in].
+ */
+export function checkStateType(where: string, name: string, t: { dtype: string; shape: readonly number[] }, want: TensorType): void {
+  if (t.dtype === want.dtype && shapesEqual(t.shape, want.shape)) return;
+  const transposed = t.shape.length === 2 && want.shape.length === 2 && t.shape[0] === want.shape[1] && t.shape[1] === want.shape[0];
+  const hint = transposed ? ` (its transpose: ampc's nn.Linear weight is [in, out], PyTorch's is [out, in]; transpose a PyTorch state dict's Linear weights when you import them)` : '';
+  throw new AmpcError('E0603', `${where}: '${name}' is ${t.dtype}${shapeToString(t.shape)}; the model's is ${typeToString(want)}${hint}`);
 }
 
 /**

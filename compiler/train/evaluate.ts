@@ -20,7 +20,7 @@ export async function predictInBatches<M extends Module>(
   batchSize: number,
   onBatch: (output: HostTensor, start: number, n: number) => void,
 ): Promise<void> {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new AmpcError('E0604', `predictInBatches: batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new AmpcError('E0609', `predictInBatches: batch size must be a positive integer, got ${batchSize}`);
   if (count === 0) return;
   const per = inputs.length / count;
   if (!Number.isInteger(per)) throw new AmpcError('E0603', `predictInBatches: ${inputs.length} values are not ${count} samples of equal size`);

@@ -1,5 +1,5 @@
 // The Trainer's options and what it reports: option types with their
-// documentation, the checks Trainer.create makes (E0604 with what is wrong),
+// documentation, the checks Trainer.create makes (E0609 with what is wrong),
 // and the stable JSON of the compile cache keys.
 
 import { AmpcError } from '../../ir/errors.ts';
@@ -71,7 +71,7 @@ export interface StepOptions {
 /** One compiled graph and its session. */
 
 export function fail(detail: string): never {
-  throw new AmpcError('E0604', detail);
+  throw new AmpcError('E0609', detail);
 }
 
 export function checkOptions<M extends Module>(o: TrainerOptions<M>): void {

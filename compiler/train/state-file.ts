@@ -12,7 +12,7 @@ import { AmpcError } from '../../ir/errors.ts';
 import { parseTensorJson, tensorRecordToJson } from '../../runtime/tensor-json.ts';
 import type { HostTensor } from '../../ir/interp/tensor.ts';
 import type { TensorType } from '../../ir/types.ts';
-import { shapesEqual, shapeToString, typeToString } from '../../ir/types.ts';
+import { checkStateType } from './checkpoint.ts';
 import { readFileBytes, writeFileAtomic } from '../../runtime/node-files.ts';
 
 export { writeFileAtomic } from '../../runtime/node-files.ts';
@@ -39,10 +39,7 @@ export function loadState(path: string, expected: ReadonlyMap<string, TensorType
   const missing = [...expected.keys()].filter((k) => !got.has(k));
   if (missing.length) throw new AmpcError('E0603', `${path}: missing state ${missing.map((k) => `'${k}'`).join(', ')}`);
   for (const [name, t] of got) {
-    const want = expected.get(name)!;
-    if (t.dtype !== want.dtype || !shapesEqual(t.shape, want.shape)) {
-      throw new AmpcError('E0603', `${path}: '${name}' is ${t.dtype}${shapeToString(t.shape)}; the model's is ${typeToString(want)}`);
-    }
+    checkStateType(path, name, t, expected.get(name)!);
   }
   return got;
 }

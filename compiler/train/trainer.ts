@@ -29,6 +29,8 @@ import { AmpcError } from '../../ir/errors.ts';
 import type { Graph } from '../../ir/graph.ts';
 import type { HostTensor } from '../../ir/interp/tensor.ts';
 import { hostTensor } from '../../ir/interp/tensor.ts';
+import type { Loc } from '../../ir/errors.ts';
+import { callerLoc } from '../../ir/trace/loc.ts';
 import type { Module } from '../../ir/trace/nn/module.ts';
 import { initialValues } from '../../ir/trace/nn/init.ts';
 import type { InputSpec } from '../../ir/trace/spec.ts';
@@ -228,8 +230,9 @@ export class Trainer<M extends Module = Module> {
    * when `readLoss` is set (a sync with the device), else undefined.
    */
   step(batch: readonly TensorInput[], opts: StepOptions = {}): Promise<number | undefined> {
+    const at = callerLoc();
     return this.#serial(async () => {
-      const types = this.#batchTypes('step', batch, this.#opts.inputs);
+      const types = placed(at, () => this.#batchTypes('step', batch, this.#opts.inputs));
       const entry = await this.#trainEntry(types);
       await this.#sync(entry);
       batch.forEach((x, i) => entry.session.write(entry.inputNames[i]!, inputBytes(x)));
@@ -251,8 +254,9 @@ export class Trainer<M extends Module = Module> {
    * any batch size.
    */
   predict(...inputs: TensorInput[]): Promise<HostTensor> {
+    const at = callerLoc();
     return this.#serial(async () => {
-      const types = this.#batchTypes('predict', inputs, this.#opts.inputs.slice(0, inputs.length));
+      const types = placed(at, () => this.#batchTypes('predict', inputs, this.#opts.inputs.slice(0, inputs.length)));
       const entry = await this.#predictEntry(types);
       await this.#sync(entry);
       inputs.forEach((x, i) => entry.session.write(entry.inputNames[i]!, inputBytes(x)));
@@ -388,7 +392,7 @@ export class Trainer<M extends Module = Module> {
   #batchTypes(what: string, xs: readonly TensorInput[], specs: readonly InputSpec[]): TensorType[] {
     if (!Array.isArray(xs) || xs.length !== specs.length || xs.length === 0) {
       const n = this.#opts.inputs.length;
-      fail(`${what}: expects ${what === 'step' ? n : `1..${n}`} input(s) (${this.#opts.inputs.map((s) => typeToString(s)).join(', ')}), got ${Array.isArray(xs) ? xs.length : typeof xs}`);
+      throw new AmpcError('E0603', `${what}: expects ${what === 'step' ? n : `1..${n}`} input(s) (${this.#opts.inputs.map((s) => typeToString(s)).join(', ')}), got ${Array.isArray(xs) ? xs.length : typeof xs}`);
     }
     return xs.map((x, i) => inputType(`${what}: input ${i}${specs[i]!.name ? ` (${specs[i]!.name})` : ''}`, specs[i]!, x, true));
   }
@@ -397,7 +401,7 @@ export class Trainer<M extends Module = Module> {
    * What every compile of this trainer shares: f16 mode, fusion, amp options,
    * logging, and the IR dump after `printIrAfter` when it names a pass of
    * this compile (`pipeline` and the codegen passes; the train step's passes
-   * dump from trainStepGraph). A name no pass of the trainer has is E0604.
+   * dump from trainStepGraph). A name no pass of the trainer has is E0609.
    */
   #compileSpec(pipeline: readonly Pass[] = []): CompileSpec {
     const o = this.#opts;
@@ -543,5 +547,14 @@ export class Trainer<M extends Module = Module> {
       Object.defineProperty(out, s.name, { value: t, enumerable: true, writable: true, configurable: true });
     });
     return out;
+  }
+}
+
+/** Runs `check`, placing an AmpcError it throws at `at` (the user's call) unless it has a place. */
+function placed<T>(at: Loc, check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    throw e instanceof AmpcError ? e.at(at) : e;
   }
 }

@@ -95,10 +95,10 @@ export interface PrecisionOverrides {
 
 function opNames(option: string, v: unknown): Set<OpName> {
   if (v === undefined) return new Set();
-  if (!Array.isArray(v)) throw new AmpcError('E0604', `${option}: expects a list of op names`);
+  if (!Array.isArray(v)) throw new AmpcError('E0609', `${option}: expects a list of op names`);
   const out = new Set<OpName>();
   for (const s of v) {
-    if (typeof s !== 'string' || !isOpName(s)) throw new AmpcError('E0604', `${option}: '${String(s)}' is not an op name`);
+    if (typeof s !== 'string' || !isOpName(s)) throw new AmpcError('E0609', `${option}: '${String(s)}' is not an op name`);
     out.add(s);
   }
   return out;
@@ -107,9 +107,9 @@ function opNames(option: string, v: unknown): Set<OpName> {
 function precisionMap(option: string, what: string, raw: unknown, key: (k: string) => string): Map<string, Precision> {
   const out = new Map<string, Precision>();
   if (raw === undefined) return out;
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AmpcError('E0604', `${option}: expects an object of ${what} to f16|f32`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AmpcError('E0609', `${option}: expects an object of ${what} to f16|f32`);
   for (const [k, p] of Object.entries(raw)) {
-    if (p !== 'f16' && p !== 'f32') throw new AmpcError('E0604', `${option}: ${key(k)} must be 'f16' or 'f32', got '${String(p)}'`);
+    if (p !== 'f16' && p !== 'f32') throw new AmpcError('E0609', `${option}: ${key(k)} must be 'f16' or 'f32', got '${String(p)}'`);
     out.set(k.replace(/^%/, ''), p);
   }
   return out;
