@@ -15,6 +15,9 @@
 //   Adam:  g += wd·p; m = b1·m + (1-b1)·g; v = b2·v + (1-b2)·g²; t = step+1;
 //          p -= lr·(m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
 //   AdamW: p -= lr·wd·p (decoupled), then Adam without wd in g.
+// Clipping (`clipGradValue`, `clipGradNorm` in the spec, passes/clip.ts)
+// acts on the unscaled gradients before the update, as torch's
+// clip_grad_value_ / clip_grad_norm_ after scaler.unscale_.
 // The learning rate is the input `opt.lr` (f32[]) so a schedule needs no
 // recompilation; `opt.step` (f32[], exact up to 2^24 steps) counts steps.
 //
@@ -56,12 +59,20 @@ import type { LossScaleSpec, LossScaling } from './loss-scaling.ts';
 import type { PassOptions } from './pass.ts';
 import type { StateInput } from './update-builder.ts';
 import { UpdateBuilder } from './update-builder.ts';
+import { clipGradients } from './clip.ts';
+import type { ClipSpec } from './clip.ts';
 
 export type { StateInput } from './update-builder.ts';
 
+/** Gradient clipping (passes/clip.ts), on the unscaled gradients: by value, then by global norm. */
+export interface ClipOptions {
+  clipGradValue?: number;
+  clipGradNorm?: number;
+}
+
 export type OptimizerSpec =
-  | { kind: 'sgd'; lr: number; momentum?: number; weightDecay?: number; nesterov?: boolean }
-  | { kind: 'adam' | 'adamw'; lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number };
+  | ({ kind: 'sgd'; lr: number; momentum?: number; weightDecay?: number; nesterov?: boolean } & ClipOptions)
+  | ({ kind: 'adam' | 'adamw'; lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number } & ClipOptions);
 
 export interface TrainStepGraph {
   /** Inputs: the loss graph's inputs, then the optimizer state inputs, then `opt.lr` (f32[]). */
@@ -96,20 +107,24 @@ function checkNumber(what: string, v: unknown, ok: (x: number) => boolean, range
 export function resolve(opt: OptimizerSpec) {
   if (!opt || typeof opt !== 'object') badOption(`expected an optimizer spec such as { kind: 'adam', lr: 1e-3 }, got ${JSON.stringify(opt)}`);
   checkNumber('lr', opt.lr, (x) => x >= 0, '>= 0');
+  const clip: ClipSpec = {
+    ...(opt.clipGradValue !== undefined ? { value: checkNumber('clipGradValue', opt.clipGradValue, (x) => x > 0, '> 0') } : {}),
+    ...(opt.clipGradNorm !== undefined ? { norm: checkNumber('clipGradNorm', opt.clipGradNorm, (x) => x > 0, '> 0') } : {}),
+  };
   if (opt.kind === 'sgd') {
     const momentum = checkNumber('momentum', opt.momentum ?? 0, (x) => x >= 0, '>= 0');
     const weightDecay = checkNumber('weightDecay', opt.weightDecay ?? 0, (x) => x >= 0, '>= 0');
     const nesterov = opt.nesterov ?? false;
     if (typeof nesterov !== 'boolean') badOption(`nesterov must be true or false, got ${JSON.stringify(nesterov)}`);
     if (nesterov && momentum === 0) badOption('nesterov momentum requires a momentum > 0');
-    return { kind: 'sgd' as const, momentum, weightDecay, nesterov };
+    return { kind: 'sgd' as const, momentum, weightDecay, nesterov, clip };
   }
   if (opt.kind === 'adam' || opt.kind === 'adamw') {
     const beta1 = checkNumber('beta1', opt.beta1 ?? 0.9, (x) => x >= 0 && x < 1, 'in [0, 1)');
     const beta2 = checkNumber('beta2', opt.beta2 ?? 0.999, (x) => x >= 0 && x < 1, 'in [0, 1)');
     const eps = checkNumber('eps', opt.eps ?? 1e-8, (x) => x >= 0, '>= 0');
     const weightDecay = checkNumber('weightDecay', opt.weightDecay ?? (opt.kind === 'adamw' ? 0.01 : 0), (x) => x >= 0, '>= 0');
-    return { kind: opt.kind, beta1, beta2, eps, weightDecay };
+    return { kind: opt.kind, beta1, beta2, eps, weightDecay, clip };
   }
   return badOption(`unknown optimizer kind ${JSON.stringify((opt as { kind?: unknown }).kind)} (known: sgd, adam, adamw)`);
 }
@@ -243,8 +258,9 @@ export function optimizerStage(input: Graph, opt: OptimizerSpec, precision: 'f32
   const newParams: Value[] = [];
   const newState: Value[] = [];
   const checked = unscaleAndCheck(b, ls, lsInputs, grads.map((d) => b.toF32(d)));
-  /** The gradient of param i in f32, unscaled. */
-  const grad = (i: number): Value => checked.grads[i]!;
+  const clipped = clipGradients(b, checked.grads, o.clip);
+  /** The gradient of param i in f32, unscaled (and clipped when asked). */
+  const grad = (i: number): Value => clipped.grads[i]!;
   /** Output `new.<input>` of an updated input: guarded by the finite flag under loss scaling. */
   const update = (candidate: Value, old: Value): Value => guardUpdate(b, checked.finite, candidate, old, `new.${old.name}`);
 

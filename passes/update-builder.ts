@@ -3,6 +3,7 @@
 // dtype, and fresh printed names (`new.<p>`, `unscaled.grad.<p>`) that never
 // collide with a name the graph already has.
 
+import type { AttrValue } from '../ir/attrs.ts';
 import type { DType } from '../ir/dtype.ts';
 import type { Graph, Node, Value } from '../ir/graph.ts';
 import type { OpName } from '../ir/ops.ts';
@@ -27,8 +28,8 @@ export class UpdateBuilder {
     for (const n of g.nodes) for (const r of n.results) if (r.name !== undefined) this.names.add(r.name);
   }
 
-  op(op: OpName, operands: readonly Value[]): Value {
-    return this.g.add(op, operands);
+  op(op: OpName, operands: readonly Value[], attrs: Readonly<Record<string, AttrValue>> = {}): Value {
+    return this.g.add(op, operands, attrs);
   }
 
   /** A node of several results, each given a fresh name from `names`. */

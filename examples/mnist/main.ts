@@ -3,7 +3,7 @@
 //   npm run mnist -- [--model mlp|cnn] [--precision amp|f32] [--epochs N] [--batch-size N]
 //                    [--optimizer adam|adamw|sgd] [--lr X] [--seed N] [--data DIR] [--max-steps N]
 //                    [--loss-scale dynamic|off|N] [--init-scale X] [--plot FILE.svg] [--no-fusion]
-//                    [--graph FILE.svg|FILE.dot|FILE.html]
+//                    [--graph FILE.svg|FILE.dot|FILE.html] [--clip-grad-norm X] [--clip-grad-value X]
 //
 // Defaults: the 784-256-10 MLP, Adam lr 1e-3, batch 64, 2 epochs, seed 0,
 // precision amp (f16 matmuls, f32 master weights and optimizer) with dynamic
@@ -15,7 +15,8 @@
 // S` and `dispatches per step: N` (of one train step, from the compiled
 // plan; `--no-fusion` shows the unfused count). `--graph FILE` draws the
 // compiled train step (as `ampc dump --format` does; the extension chooses
-// svg, dot or html) before training. Bad flags or data: a message on stderr
+// svg, dot or html) before training. `--clip-grad-norm X` / `--clip-grad-value
+// X` clip the unscaled gradients inside the train step (passes/clip.ts). Bad flags or data: a message on stderr
 // and exit code 1, no stack trace.
 
 import { existsSync } from 'node:fs';
@@ -49,6 +50,8 @@ interface Flags {
   plot?: string;
   graph?: string;
   fusion: boolean;
+  clipGradNorm?: number;
+  clipGradValue?: number;
 }
 
 function positiveInt(v: string): number {
@@ -93,6 +96,8 @@ function buildProgram(): Command {
     .option('--init-scale <x>', 'initial scale of dynamic loss scaling (default 65536)', positiveNumber)
     .option('--plot <file.svg>', 'write the loss curve (and the loss scale) as an SVG picture')
     .option('--no-fusion', 'one kernel per op (for comparisons): do not fuse elementwise ops, optimizer updates and matmul epilogues')
+    .option('--clip-grad-norm <x>', 'clip the unscaled gradients to this global L2 norm (in the train step, after the finite check)', positiveNumber)
+    .option('--clip-grad-value <x>', 'clip each unscaled gradient element to [-x, x]', positiveNumber)
     .option('--graph <file>', 'draw the compiled train step (ops coloured by dtype, fused kernels as clusters); .svg, .dot or .html chooses the format')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (text, write) => write(`mnist: ${text}`) })
@@ -100,13 +105,14 @@ function buildProgram(): Command {
 }
 
 function optimizerSpec(f: Flags): OptimizerSpec {
+  const clip = { ...(f.clipGradNorm !== undefined ? { clipGradNorm: f.clipGradNorm } : {}), ...(f.clipGradValue !== undefined ? { clipGradValue: f.clipGradValue } : {}) };
   switch (f.optimizer) {
     case 'adam':
-      return { kind: 'adam', lr: f.lr ?? 1e-3 };
+      return { kind: 'adam', lr: f.lr ?? 1e-3, ...clip };
     case 'adamw':
-      return { kind: 'adamw', lr: f.lr ?? 1e-3, weightDecay: 0.01 };
+      return { kind: 'adamw', lr: f.lr ?? 1e-3, weightDecay: 0.01, ...clip };
     case 'sgd':
-      return { kind: 'sgd', lr: f.lr ?? 0.01, momentum: 0.9 };
+      return { kind: 'sgd', lr: f.lr ?? 0.01, momentum: 0.9, ...clip };
   }
 }
 
