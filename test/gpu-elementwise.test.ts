@@ -18,6 +18,7 @@ const modeTest = (mode: Mode) => (needsShaderF16(mode) ? gpuF16Test : gpuTest);
 const UNARY: readonly [OpName, number, number][] = [
   ['neg', -3, 3], ['abs', -3, 3], ['exp', -4, 4], ['log', 0.05, 20], ['sqrt', 0, 9], ['rsqrt', 0.1, 9],
   ['reciprocal', 0.2, 5], ['tanh', -12, 12], ['sigmoid', -20, 20], ['relu', -2, 2], ['gelu', -5, 5],
+  ['sin', -7, 7], ['cos', -7, 7], ['floor', -3.5, 3.5],
 ];
 const BINARY: readonly OpName[] = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'pow', 'equal', 'less', 'greater', 'less_equal', 'greater_equal'];
 const SHAPES: readonly [number[], number[]][] = [

@@ -15,7 +15,7 @@ import type { HostTensor } from '../ir/interp/index.ts';
 import type { OpName } from '../ir/ops.ts';
 import { OP_NAMES } from '../ir/ops.ts';
 import { gradientGraph, VJP_RULES } from '../passes/autodiff.ts';
-import { awayFromZero, distinct, gradcheck, positive } from './helpers/gradcheck.ts';
+import { awayFromIntegers, awayFromZero, distinct, gradcheck, positive } from './helpers/gradcheck.ts';
 
 type InputSpec = readonly number[] | { readonly shape: readonly number[]; readonly dtype?: DType; readonly param?: boolean };
 type Prepare = (inputs: Record<string, HostTensor>) => void;
@@ -64,6 +64,9 @@ const CASES: { readonly [P in OpName]?: readonly OpCase[] } = {
   rsqrt: unary('rsqrt', positive),
   reciprocal: unary('reciprocal', (n) => awayFromZero(n, 0.3)),
   tanh: unary('tanh'),
+  sin: unary('sin'),
+  cos: unary('cos'),
+  floor: unary('floor', awayFromIntegers),
   sigmoid: unary('sigmoid'),
   relu: unary('relu', awayFromZero),
   gelu: [...unary('gelu', undefined, { approximate: 'none' }), ...unary('gelu', undefined, { approximate: 'tanh' })],

@@ -110,6 +110,12 @@ test('relu keeps NaN, zeroes negatives; integer relu', (t) => {
   t.deepEqual(toArray(run1('relu', [T('i32', [-5, 0, 7])])), [0, 0, 7]);
 });
 
+test('sin, cos and floor', (t) => {
+  near(t, run1('sin', [T('f32', [0, Math.PI / 2, -Math.PI / 6])]), [0, 1, -0.5]);
+  near(t, run1('cos', [T('f32', [0, Math.PI, Math.PI / 3])]), [1, -1, 0.5]);
+  t.deepEqual([...run1('floor', [T('f32', [1.5, -1.5, 2, -0.25])]).data], [1, -2, 2, -1]);
+});
+
 test('gelu, erf form and tanh form', (t) => {
   near(t, run1('gelu', [T('f32', [1, -1, 2, -3, 0.5, 0])]),
     [0.8413447460685429, -0.15865525393145707, 1.9544997361036416, -0.00404969409489031, 0.34573123063700656, 0], 1e-14);

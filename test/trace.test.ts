@@ -9,7 +9,7 @@ import {
   bool, f16, f32, i32, trace, traceWithState, Tensor, TRACED_BY, parameterNames,
   add, sub, mul, div, maximum, minimum, pow, equal, less, greater, lessEqual, greaterEqual, where, cast, full, matmul, conv2d,
   maxPool2d, avgPool2d, sum, mean, max, softmax, logSoftmax, layerNorm, batchNorm, crossEntropy, mseLoss, oneHot, reshape,
-  transpose, broadcastTo, slice, concat, neg, abs, exp, log, sqrt, rsqrt, reciprocal, tanh, sigmoid, relu, gelu, scalar,
+  transpose, broadcastTo, slice, concat, neg, abs, exp, log, sqrt, rsqrt, reciprocal, tanh, sigmoid, relu, gelu, sin, cos, floor, scalar,
 } from '../ir/trace/index.ts';
 import { traceDepth } from '../ir/trace/context.ts';
 import { locFromStack } from '../ir/trace/loc.ts';
@@ -305,7 +305,7 @@ test('every op of the op table has a tracing API', (t) => {
 
 function allMethods(x: Tensor, w: Tensor, img: Tensor, k: Tensor, labels: Tensor, g: Tensor, b: Tensor): Tensor[] {
   const out = [
-    x.neg(), x.abs(), x.exp(), x.log(), x.sqrt(), x.rsqrt(), x.reciprocal(), x.tanh(), x.sigmoid(), x.relu(), x.gelu(),
+    x.neg(), x.abs(), x.exp(), x.log(), x.sqrt(), x.rsqrt(), x.reciprocal(), x.tanh(), x.sigmoid(), x.relu(), x.gelu(), x.sin(), x.cos(), x.floor(),
     x.add(x), x.sub(1), x.mul(2), x.div(x), x.maximum(0), x.minimum(x), x.pow(2),
     x.equal(x), x.less(x), x.greater(x), x.lessEqual(x), x.greaterEqual(0),
     x.greater(0).select(x, 0), x.cast('f16'),
@@ -321,7 +321,7 @@ function allMethods(x: Tensor, w: Tensor, img: Tensor, k: Tensor, labels: Tensor
 function allFunctions(x: Tensor, w: Tensor, img: Tensor, k: Tensor, labels: Tensor, g: Tensor, b: Tensor): Tensor[] {
   const g3 = slice(g, [0], [3]), b3 = slice(b, [0], [3]);
   return [
-    neg(x), abs(x), exp(x), log(x), sqrt(x), rsqrt(x), reciprocal(x), tanh(x), sigmoid(x), relu(x), gelu(x, 'tanh'),
+    neg(x), abs(x), exp(x), log(x), sqrt(x), rsqrt(x), reciprocal(x), tanh(x), sigmoid(x), relu(x), gelu(x, 'tanh'), sin(x), cos(x), floor(x),
     add(x, 1), sub(1, x), mul(x, x), div(1, x), maximum(x, x), minimum(0, x), pow(2, x),
     equal(x, 0), less(x, x), greater(x, x), lessEqual(0, x), greaterEqual(x, x),
     where(less(x, 0), 0, x), cast(x, 'f16'), full([2, 2], 3),

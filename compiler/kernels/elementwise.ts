@@ -11,7 +11,7 @@ import type { EmitContext, KernelLaunch } from './context.ts';
 import { nodeLabel, readOf, writeOf } from './context.ts';
 import { mapKernel } from './map.ts';
 
-export type Unary = 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'reciprocal' | 'tanh' | 'sigmoid' | 'relu' | 'gelu';
+export type Unary = 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'reciprocal' | 'tanh' | 'sigmoid' | 'relu' | 'gelu' | 'sin' | 'cos' | 'floor';
 export type Binary = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'pow' | 'equal' | 'less' | 'greater' | 'less_equal' | 'greater_equal';
 
 const isFloatType = (t: string) => t === 'f32' || t === 'f16';
@@ -26,6 +26,9 @@ export const UNARY_WGSL: { readonly [P in Unary]: (x: string, t: string, node: N
   rsqrt: (x) => `inverseSqrt(${x})`,
   reciprocal: (x, t) => `(${literal(1, t)} / ${x})`,
   tanh: (x, t) => `tanh_${t}(${x})`,
+  sin: (x) => `sin(${x})`,
+  cos: (x) => `cos(${x})`,
+  floor: (x) => `floor(${x})`,
   sigmoid: (x, t) => `(${literal(1, t)} / (${literal(1, t)} + exp(-(${x}))))`,
   // select keeps NaN (max(NaN, 0) is not specified in WGSL).
   relu: (x, t) => `select(${x}, ${literal(0, t)}, ${x} < ${literal(0, t)})`,

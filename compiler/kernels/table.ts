@@ -19,7 +19,7 @@ import { emitLayerNorm, emitSoftmax } from './rows.ts';
 
 export const EMITTERS: EmitterTable = {
   neg: emitUnary, abs: emitUnary, exp: emitUnary, log: emitUnary, sqrt: emitUnary, rsqrt: emitUnary,
-  reciprocal: emitUnary, tanh: emitUnary, sigmoid: emitUnary, relu: emitUnary, gelu: emitUnary,
+  reciprocal: emitUnary, tanh: emitUnary, sigmoid: emitUnary, relu: emitUnary, gelu: emitUnary, sin: emitUnary, cos: emitUnary, floor: emitUnary,
   add: emitBinary, sub: emitBinary, mul: emitBinary, div: emitBinary, maximum: emitBinary, minimum: emitBinary, pow: emitBinary,
   equal: emitBinary, less: emitBinary, greater: emitBinary, less_equal: emitBinary, greater_equal: emitBinary,
   select: emitSelect,

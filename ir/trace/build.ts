@@ -26,7 +26,7 @@ export type TensorLike = Tensor | StateTensor;
 /** An operand: a tensor, or a JS number / boolean that becomes a scalar constant. */
 export type Operand = TensorLike | number | boolean;
 
-export type UnaryOpName = 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'reciprocal' | 'tanh' | 'sigmoid' | 'relu' | 'gelu';
+export type UnaryOpName = 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'reciprocal' | 'tanh' | 'sigmoid' | 'relu' | 'gelu' | 'sin' | 'cos' | 'floor';
 export type BinaryOpName = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'pow';
 export type CompareOpName = 'equal' | 'less' | 'greater' | 'less_equal' | 'greater_equal';
 export type Reduction = 'mean' | 'sum' | 'none';

@@ -9,7 +9,7 @@ import type { OpName } from '../ops.ts';
 /** Op name → the free function (and Tensor method of the same name, where one exists) that records it. */
 export const TRACED_BY: { readonly [P in OpName]: string | null } = {
   neg: 'neg', abs: 'abs', exp: 'exp', log: 'log', sqrt: 'sqrt', rsqrt: 'rsqrt', reciprocal: 'reciprocal', tanh: 'tanh',
-  sigmoid: 'sigmoid', relu: 'relu', gelu: 'gelu',
+  sigmoid: 'sigmoid', relu: 'relu', gelu: 'gelu', sin: 'sin', cos: 'cos', floor: 'floor',
   add: 'add', sub: 'sub', mul: 'mul', div: 'div', maximum: 'maximum', minimum: 'minimum', pow: 'pow',
   equal: 'equal', less: 'less', greater: 'greater', less_equal: 'lessEqual', greater_equal: 'greaterEqual',
   select: 'where',

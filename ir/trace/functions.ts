@@ -27,6 +27,9 @@ export const sqrt = (x: TensorLike): Tensor => B.unary('sqrt', x, {}, callerLoc(
 export const rsqrt = (x: TensorLike): Tensor => B.unary('rsqrt', x, {}, callerLoc());
 export const reciprocal = (x: TensorLike): Tensor => B.unary('reciprocal', x, {}, callerLoc());
 export const tanh = (x: TensorLike): Tensor => B.unary('tanh', x, {}, callerLoc());
+export const sin = (x: TensorLike): Tensor => B.unary('sin', x, {}, callerLoc());
+export const cos = (x: TensorLike): Tensor => B.unary('cos', x, {}, callerLoc());
+export const floor = (x: TensorLike): Tensor => B.unary('floor', x, {}, callerLoc());
 export const sigmoid = (x: TensorLike): Tensor => B.unary('sigmoid', x, {}, callerLoc());
 export const relu = (x: TensorLike): Tensor => B.unary('relu', x, {}, callerLoc());
 export const gelu = (x: TensorLike, approximate?: 'none' | 'tanh'): Tensor => B.unary('gelu', x, { approximate }, callerLoc());

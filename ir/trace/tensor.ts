@@ -60,6 +60,9 @@ export class Tensor {
   rsqrt(): Tensor { return B.unary('rsqrt', this, {}, callerLoc()); }
   reciprocal(): Tensor { return B.unary('reciprocal', this, {}, callerLoc()); }
   tanh(): Tensor { return B.unary('tanh', this, {}, callerLoc()); }
+  sin(): Tensor { return B.unary('sin', this, {}, callerLoc()); }
+  cos(): Tensor { return B.unary('cos', this, {}, callerLoc()); }
+  floor(): Tensor { return B.unary('floor', this, {}, callerLoc()); }
   sigmoid(): Tensor { return B.unary('sigmoid', this, {}, callerLoc()); }
   relu(): Tensor { return B.unary('relu', this, {}, callerLoc()); }
   /** `approximate`: 'none' (erf, the default) or 'tanh'. */

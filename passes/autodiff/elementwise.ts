@@ -34,6 +34,12 @@ export const rsqrt: VjpRule = unaryRule((b, g, x, y) => b.scale(b.mul(g, b.div(y
 export const reciprocal: VjpRule = unaryRule((b, g, _x, y) => b.neg(b.mul(b.mul(g, y), y)));
 /** tanh' = 1 - y². */
 export const tanh: VjpRule = unaryRule((b, g, _x, y) => b.mul(g, b.sub(b.constant(1, y.type.dtype), b.mul(y, y))));
+/** sin' = cos. */
+export const sin: VjpRule = unaryRule((b, g, x) => b.mul(g, b.op('cos', [x])));
+/** cos' = -sin. */
+export const cos: VjpRule = unaryRule((b, g, x) => b.neg(b.mul(g, b.op('sin', [x]))));
+/** floor' = 0 wherever it is differentiable (as PyTorch). */
+export const floor: VjpRule = unaryRule((b, g) => b.zerosLike(g));
 /** sigmoid' = y (1 - y). */
 export const sigmoid: VjpRule = unaryRule((b, g, _x, y) => b.mul(b.mul(g, y), b.sub(b.constant(1, y.type.dtype), y)));
 /**

@@ -121,6 +121,10 @@ export const positive = (name: string, lo = 0.5) => (inputs: Record<string, Host
 export const awayFromZero = (name: string, margin = 0.2) => (inputs: Record<string, HostTensor>) =>
   mapInput(inputs, name, (v) => (v < 0 ? v - margin : v + margin));
 
+/** Values moved to the middle of their unit interval (k + 0.25 .. k + 0.75): no integer within a finite-difference step. */
+export const awayFromIntegers = (name: string) => (inputs: Record<string, HostTensor>) =>
+  mapInput(inputs, name, (v) => Math.floor(v * 3) + 0.25 + 0.5 * ((v * 3) - Math.floor(v * 3)));
+
 /** Distinct values, evenly spaced in [-1, 1] and shuffled (no near-ties for max and max-pool). */
 export const distinct = (name: string, seed = 7) => (inputs: Record<string, HostTensor>) => {
   const n = inputs[name]!.data.length;

@@ -46,6 +46,9 @@ export const sqrt = unary(Math.sqrt);
 export const rsqrt = unary((v) => 1 / Math.sqrt(v));
 export const reciprocal = unary((v) => 1 / v);
 export const tanh = unary(Math.tanh);
+export const sin = unary(Math.sin);
+export const cos = unary(Math.cos);
+export const floor = unary(Math.floor);
 export const sigmoidKernel = unary(sigmoid);
 // relu(NaN) = NaN; relu(-0) = 0.
 export const relu = unary((v) => (Number.isNaN(v) ? v : v > 0 ? v : 0), (v) => (v > 0 ? v : 0));
