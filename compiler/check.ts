@@ -9,6 +9,7 @@
 import { locToString } from '../ir/errors.ts';
 import type { Graph, Node, Value } from '../ir/graph.ts';
 import { interpretAll } from '../ir/interp/interpret.ts';
+import type { InterpretOptions } from '../ir/interp/interpret.ts';
 import type { HostTensor } from '../ir/interp/tensor.ts';
 import { nameValues } from '../ir/text/printer.ts';
 import { shapesEqual, shapeToString } from '../ir/types.ts';
@@ -53,14 +54,17 @@ function fmt(x: number): string {
  * Runs the check (`ampOptions`: the amp policy overrides, as the pass
  * context takes them); returns the rows (graph order of the AMP graph). `run`
  * executes a graph (the AMP graph with extra outputs) and returns its outputs.
+ * `interpretOptions` go to the reference interpreter (`maxElements`: a graph
+ * too large for it is E0802 before anything runs).
  */
 export async function checkGraph(
   original: Graph,
   inputs: Readonly<Record<string, HostTensor>>,
   ampOptions: PassOptions,
   run: (g: Graph, inputs: Readonly<Record<string, HostTensor>>) => Promise<HostTensor[]>,
+  interpretOptions: InterpretOptions = {},
 ): Promise<{ rows: CheckRow[]; amp: Graph }> {
-  const reference = interpretAll(original, inputs);
+  const reference = interpretAll(original, inputs, interpretOptions);
   const byName = new Map<string, Value>();
   for (const n of original.nodes) for (const r of n.results) if (r.name !== undefined) byName.set(r.name, r);
 

@@ -18,6 +18,8 @@
 // Clipping (`clipGradValue`, `clipGradNorm` in the spec, passes/clip.ts)
 // acts on the unscaled gradients before the update, as torch's
 // clip_grad_value_ / clip_grad_norm_ after scaler.unscale_.
+// A `schedule` in the spec (passes/schedule.ts) multiplies the rate by a
+// factor computed in the graph from the step counter.
 // The learning rate is the input `opt.lr` (f32[]) so a schedule needs no
 // recompilation; `opt.step` (f32[], exact up to 2^24 steps) counts steps.
 //
@@ -60,14 +62,17 @@ import type { PassOptions } from './pass.ts';
 import type { StateInput } from './update-builder.ts';
 import { UpdateBuilder } from './update-builder.ts';
 import { clipGradients } from './clip.ts';
+import { resolveSchedule, scheduleFactorOps } from './schedule.ts';
+import type { LrSchedule } from './schedule.ts';
 import type { ClipSpec } from './clip.ts';
 
 export type { StateInput } from './update-builder.ts';
 
-/** Gradient clipping (passes/clip.ts), on the unscaled gradients: by value, then by global norm. */
+/** Gradient clipping (passes/clip.ts), on the unscaled gradients: by value, then by global norm; a learning-rate schedule (passes/schedule.ts). */
 export interface ClipOptions {
   clipGradValue?: number;
   clipGradNorm?: number;
+  schedule?: LrSchedule;
 }
 
 export type OptimizerSpec =
@@ -111,20 +116,21 @@ export function resolve(opt: OptimizerSpec) {
     ...(opt.clipGradValue !== undefined ? { value: checkNumber('clipGradValue', opt.clipGradValue, (x) => x > 0, '> 0') } : {}),
     ...(opt.clipGradNorm !== undefined ? { norm: checkNumber('clipGradNorm', opt.clipGradNorm, (x) => x > 0, '> 0') } : {}),
   };
+  const schedule = opt.schedule !== undefined ? resolveSchedule(opt.schedule) : undefined;
   if (opt.kind === 'sgd') {
     const momentum = checkNumber('momentum', opt.momentum ?? 0, (x) => x >= 0, '>= 0');
     const weightDecay = checkNumber('weightDecay', opt.weightDecay ?? 0, (x) => x >= 0, '>= 0');
     const nesterov = opt.nesterov ?? false;
     if (typeof nesterov !== 'boolean') badOption(`nesterov must be true or false, got ${JSON.stringify(nesterov)}`);
     if (nesterov && momentum === 0) badOption('nesterov momentum requires a momentum > 0');
-    return { kind: 'sgd' as const, momentum, weightDecay, nesterov, clip };
+    return { kind: 'sgd' as const, momentum, weightDecay, nesterov, clip, schedule };
   }
   if (opt.kind === 'adam' || opt.kind === 'adamw') {
     const beta1 = checkNumber('beta1', opt.beta1 ?? 0.9, (x) => x >= 0 && x < 1, 'in [0, 1)');
     const beta2 = checkNumber('beta2', opt.beta2 ?? 0.999, (x) => x >= 0 && x < 1, 'in [0, 1)');
     const eps = checkNumber('eps', opt.eps ?? 1e-8, (x) => x >= 0, '>= 0');
     const weightDecay = checkNumber('weightDecay', opt.weightDecay ?? (opt.kind === 'adamw' ? 0.01 : 0), (x) => x >= 0, '>= 0');
-    return { kind: opt.kind, beta1, beta2, eps, weightDecay, clip };
+    return { kind: opt.kind, beta1, beta2, eps, weightDecay, clip, schedule };
   }
   return badOption(`unknown optimizer kind ${JSON.stringify((opt as { kind?: unknown }).kind)} (known: sgd, adam, adamw)`);
 }
@@ -250,11 +256,14 @@ export function optimizerStage(input: Graph, opt: OptimizerSpec, precision: 'f32
     return [addState(`adam.m.${p.name}`, t), addState(`adam.v.${p.name}`, t)];
   });
   const step = addState(STEP_INPUT, F32_SCALAR);
-  const lr = g.addInput(LR_INPUT, F32_SCALAR);
+  const baseLr = g.addInput(LR_INPUT, F32_SCALAR);
 
   const b = new UpdateBuilder(g);
   b.nameIfUnnamed(g.outputs[0]!, 'loss');
   const newStep = b.add(step, b.c(1)); // also t, the 1-based step of Adam's bias corrections
+  /** The rate this step uses: `opt.lr`, times the schedule's factor at the 0-based step. */
+  const scheduled = o.schedule && !(o.schedule.kind === 'constant' && o.schedule.warmup === 0) ? o.schedule : undefined;
+  const lr = scheduled ? b.named(b.mul(baseLr, scheduleFactorOps(b, scheduled, step)), 'lr.scheduled') : baseLr;
   const newParams: Value[] = [];
   const newState: Value[] = [];
   const checked = unscaleAndCheck(b, ls, lsInputs, grads.map((d) => b.toF32(d)));

@@ -4,8 +4,9 @@
 // half-written file, and the temporary file is removed on every failure.
 // Browser code never imports this file.
 
-import { lstatSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
+import { Buffer } from 'node:buffer';
 import { basename, dirname, join } from 'node:path';
 import { AmpcError } from '../ir/errors.ts';
 
@@ -52,6 +53,79 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   } catch (e) {
     rmSync(tmp, { force: true });
     throw new AmpcError('E0601', `cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Writes all of `text` (UTF-8) to the open file `fd`, looping over partial writes. */
+function writeAllSync(fd: number, text: string): void {
+  const bytes = Buffer.from(text, 'utf8');
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+}
+
+/**
+ * Like writeFileAtomic, for text too long to be one string: `produce` calls
+ * `write` with the text piece by piece, and the pieces go straight to the
+ * temporary file beside `path`, which is renamed over `path` at the end. The
+ * same guarantees: a symbolic link stays a link (its target is written), a
+ * target that is not a regular file (a device, a FIFO) is written in place, a
+ * directory is E0601, and on any failure — of the file system (E0601) or an
+ * error `produce` throws (passed on as it is) — nothing is left behind and
+ * `path` is untouched.
+ */
+export function writeFileAtomicChunks(path: string, produce: (write: (chunk: string) => void) => void): void {
+  let st: Stats | undefined;
+  try {
+    st = lstatSync(path);
+  } catch {
+    st = undefined; // absent: a new file
+  }
+  if (st?.isSymbolicLink()) {
+    let target: string;
+    try {
+      target = realpathSync(path);
+    } catch (e) {
+      throw new AmpcError('E0601', `cannot write ${path}: it is a symbolic link that leads nowhere (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    return writeFileAtomicChunks(target, produce);
+  }
+  if (st?.isDirectory()) throw new AmpcError('E0601', `cannot write ${path}: it is a directory`);
+  const inPlace = st !== undefined && !st.isFile();
+  const dest = inPlace ? path : tempPathBeside(path);
+  // Errors of the file system become E0601; errors of `produce` pass through as they are.
+  const fsError = (e: unknown) => new AmpcError('E0601', `cannot write ${path}: ${(e as Error).message}`);
+  let fd: number | undefined;
+  try {
+    try {
+      fd = openSync(dest, 'w');
+    } catch (e) {
+      throw fsError(e);
+    }
+    const out = fd;
+    produce((chunk) => {
+      try {
+        writeAllSync(out, chunk);
+      } catch (e) {
+        throw fsError(e);
+      }
+    });
+    fd = undefined;
+    try {
+      closeSync(out);
+      if (!inPlace) renameSync(dest, path);
+    } catch (e) {
+      throw fsError(e);
+    }
+  } catch (e) {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already failing: the first error is the one to report
+      }
+    }
+    if (!inPlace) rmSync(dest, { force: true });
+    throw e;
   }
 }
 

@@ -168,52 +168,175 @@ export function formatElement(dtype: DType, v: number): string {
   return String(v);
 }
 
+/**
+ * Tensor JSON is written through a sink that takes the text piecewise, so a
+ * tensor of any size can be streamed to a file (runtime/node-files.ts
+ * writeFileAtomicChunks) or stdout without ever being one string: a JS string
+ * holds at most 2^29 - 24 UTF-16 units in V8 (a 16384 x 16384 tensor needs
+ * more), and building a longer one is a RangeError. Chunks are about
+ * CHUNK_CHARS long.
+ */
+export type TextSink = (chunk: string) => void;
+
+const CHUNK_CHARS = 1 << 16;
+
+/** Gathers small pieces into chunks of about CHUNK_CHARS for the sink; `flush` at the end. */
+class ChunkWriter {
+  #parts: string[] = [];
+  #chars = 0;
+  constructor(private readonly sink: TextSink) {}
+  put(text: string): void {
+    this.#parts.push(text);
+    this.#chars += text.length;
+    if (this.#chars >= CHUNK_CHARS) this.flush();
+  }
+  flush(): void {
+    if (this.#chars === 0) return;
+    const chunk = this.#parts.join('');
+    this.#parts = [];
+    this.#chars = 0;
+    this.sink(chunk);
+  }
+}
+
 /** `data` nested like the shape: innermost lists on one line, outer levels one item per line. */
-function formatData(t: HostTensor, indent: string): string {
+function writeData(w: ChunkWriter, t: HostTensor, indent: string): void {
   const el = (i: number) => formatElement(t.dtype, t.data[i]!);
-  if (t.shape.length === 0) return `[${el(0)}]`;
+  if (t.shape.length === 0) {
+    w.put(`[${el(0)}]`);
+    return;
+  }
   const strides: number[] = [];
   let acc = 1;
   for (let i = t.shape.length - 1; i >= 0; i--) {
     strides[i] = acc;
     acc *= t.shape[i]!;
   }
-  const level = (depth: number, base: number, ind: string): string => {
+  const level = (depth: number, base: number, ind: string): void => {
     const n = t.shape[depth]!;
     if (depth === t.shape.length - 1) {
-      const items: string[] = [];
-      for (let i = 0; i < n; i++) items.push(el(base + i));
-      return `[${items.join(', ')}]`;
+      w.put('[');
+      for (let i = 0; i < n; i++) w.put(i === 0 ? el(base) : ', ' + el(base + i));
+      w.put(']');
+      return;
     }
-    if (n === 0) return '[]';
+    if (n === 0) {
+      w.put('[]');
+      return;
+    }
     const inner = ind + '  ';
-    const items: string[] = [];
-    for (let i = 0; i < n; i++) items.push(inner + level(depth + 1, base + i * strides[depth]!, inner));
-    return `[\n${items.join(',\n')}\n${ind}]`;
+    w.put('[\n');
+    for (let i = 0; i < n; i++) {
+      w.put(i === 0 ? inner : ',\n' + inner);
+      level(depth + 1, base + i * strides[depth]!, inner);
+    }
+    w.put(`\n${ind}]`);
   };
-  return level(0, 0, indent);
+  level(0, 0, indent);
 }
 
-function formatTensor(t: HostTensor, indent: string): string {
+function writeTensor(w: ChunkWriter, t: HostTensor, indent: string): void {
   const inner = indent + '  ';
-  return [
-    '{',
-    `${inner}"dtype": "${t.dtype}",`,
-    `${inner}"shape": [${t.shape.join(', ')}],`,
-    `${inner}"data": ${formatData(t, inner)}`,
-    `${indent}}`,
-  ].join('\n');
+  w.put(`{\n${inner}"dtype": "${t.dtype}",\n${inner}"shape": [${t.shape.join(', ')}],\n${inner}"data": `);
+  writeData(w, t, inner);
+  w.put(`\n${indent}}`);
 }
 
-/** A JSON list of tensors (outputs in `return` order), ending with a newline. */
-export function tensorsToJson(list: readonly HostTensor[]): string {
-  if (list.length === 0) return '[]\n';
-  return `[\n${list.map((t) => '  ' + formatTensor(t, '  ')).join(',\n')}\n]\n`;
+/** The list text into `w`; `begin(i)` before tensor i. */
+function writeList(w: ChunkWriter, list: readonly HostTensor[], begin: (i: number) => void): void {
+  if (list.length === 0) w.put('[]\n');
+  else {
+    w.put('[\n');
+    list.forEach((t, i) => {
+      begin(i);
+      w.put(i === 0 ? '  ' : ',\n  ');
+      writeTensor(w, t, '  ');
+    });
+    w.put('\n]\n');
+  }
+  w.flush();
 }
 
-/** A JSON object of named tensors (the input format; also `ampc grad`'s output), ending with a newline. */
-export function tensorRecordToJson(record: Readonly<Record<string, HostTensor>>): string {
+/** The record text into `w`; `begin(i)` before entry i. */
+function writeRecord(w: ChunkWriter, entries: readonly (readonly [string, HostTensor])[], begin: (i: number) => void): void {
+  if (entries.length === 0) w.put('{}\n');
+  else {
+    w.put('{\n');
+    entries.forEach(([k, t], i) => {
+      begin(i);
+      w.put(`${i === 0 ? '' : ',\n'}  ${JSON.stringify(k)}: `);
+      writeTensor(w, t, '  ');
+    });
+    w.put('\n}\n');
+  }
+  w.flush();
+}
+
+/** Writes a JSON list of tensors (outputs in `return` order), ending with a newline, to `sink` piecewise: the text of tensorsToJson. */
+export function writeTensorsJson(list: readonly HostTensor[], sink: TextSink): void {
+  writeList(new ChunkWriter(sink), list, () => {});
+}
+
+/** Writes a JSON object of named tensors, ending with a newline, to `sink` piecewise: the text of tensorRecordToJson. */
+export function writeTensorRecordJson(record: Readonly<Record<string, HostTensor>>, sink: TextSink): void {
+  writeRecord(new ChunkWriter(sink), Object.entries(record), () => {});
+}
+
+/**
+ * The longest text tensorsToJson and tensorRecordToJson build: V8's string
+ * limit on 64-bit machines (buffer.constants.MAX_STRING_LENGTH; other engines
+ * allow at least as much). Longer output must be streamed (writeTensorsJson).
+ */
+export const MAX_JSON_STRING = 2 ** 29 - 24;
+
+export interface ToJsonOptions {
+  /** The longest text to build (default MAX_JSON_STRING); longer output is E0608. */
+  readonly maxLength?: number;
+}
+
+/**
+ * The text `write` produces, as one string; E0608 naming the tensor and its
+ * element count when it would be longer than `maxLength` — refused up front
+ * when the elements alone cannot fit (each takes at least a digit and a
+ * separator, `0, `), else as soon as the text passes the limit. Never a
+ * RangeError from an overlong string.
+ */
+function toJsonString(
+  tensors: readonly (readonly [string, HostTensor])[],
+  maxLength: number,
+  write: (w: ChunkWriter, begin: (i: number) => void) => void,
+): string {
+  const tooLarge = ([label, t]: readonly [string, HostTensor]) =>
+    new AmpcError(
+      'E0608',
+      `output ${label} (${t.dtype}${shapeToString(t.shape)}, ${numel(t.shape)} elements) is too large for one JSON string ` +
+        `of at most ${maxLength} characters; write it to a file instead (ampc run --out FILE, or writeTensorsJson)`,
+    );
+  let lower = 0;
+  for (const entry of tensors) {
+    lower += 3 * numel(entry[1].shape);
+    if (lower > maxLength) throw tooLarge(entry);
+  }
+  const chunks: string[] = [];
+  let length = 0;
+  let current = 0;
+  const w = new ChunkWriter((chunk) => {
+    length += chunk.length;
+    if (length > maxLength) throw tooLarge(tensors[current] ?? tensors[tensors.length - 1]!);
+    chunks.push(chunk);
+  });
+  write(w, (i) => (current = i));
+  return chunks.join('');
+}
+
+/** A JSON list of tensors (outputs in `return` order), ending with a newline; E0608 if longer than `opts.maxLength`. */
+export function tensorsToJson(list: readonly HostTensor[], opts: ToJsonOptions = {}): string {
+  const labelled = list.map((t, i) => [`[${i}]`, t] as const);
+  return toJsonString(labelled, opts.maxLength ?? MAX_JSON_STRING, (w, begin) => writeList(w, list, begin));
+}
+
+/** A JSON object of named tensors (the input format; also `ampc grad`'s output), ending with a newline; E0608 if longer than `opts.maxLength`. */
+export function tensorRecordToJson(record: Readonly<Record<string, HostTensor>>, opts: ToJsonOptions = {}): string {
   const entries = Object.entries(record);
-  if (entries.length === 0) return '{}\n';
-  return `{\n${entries.map(([k, t]) => `  ${JSON.stringify(k)}: ${formatTensor(t, '  ')}`).join(',\n')}\n}\n`;
+  return toJsonString(entries.map(([k, t]) => [keyPath(k), t] as const), opts.maxLength ?? MAX_JSON_STRING, (w, begin) => writeRecord(w, entries, begin));
 }

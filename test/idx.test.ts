@@ -2,12 +2,14 @@
 // and plain, read back exactly; malformed ones fail with E0602 (unreadable
 // ones with E0601) naming the file; the committed sample loads; shuffling is
 // a seeded permutation per epoch and batches drop the incomplete last one.
+// Gzip bombs (issue #12) are refused after decompressing about what the
+// header declares, not the whole stream.
 
 import test from 'ava';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import { AmpcError } from '../ir/errors.ts';
 import type { ErrorCode } from '../ir/errors.ts';
 import { Batches, loadFashionMnist, MEAN, SAMPLE_DIR, shuffledOrder, STD } from '../examples/mnist/data.ts';
@@ -97,6 +99,84 @@ test('a corrupt gzip stream is E0602', (t) => {
   const gz = gzipSync(handMade(0x08, [4], [1, 2, 3, 4]));
   const p = write('corrupt.gz', gz.subarray(0, gz.length - 6));
   throwsCode(t, () => readIdx(p), 'E0602', p, 'gzip');
+});
+
+/** Gzip of `head` followed by `zeros` zero bytes, compressed as one stream without holding the zeros (1 MiB at a time). */
+async function gzipWithZeros(head: Uint8Array, zeros: number): Promise<Uint8Array> {
+  const gz = createGzip();
+  const chunks: Buffer[] = [];
+  gz.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise<void>((resolve, reject) => {
+    gz.on('end', resolve);
+    gz.on('error', reject);
+  });
+  const block = Buffer.alloc(1 << 20);
+  gz.write(head);
+  for (let left = zeros; left > 0; left -= block.length) {
+    if (!gz.write(left >= block.length ? block : block.subarray(0, left))) await new Promise((r) => gz.once('drain', r));
+  }
+  gz.end();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+/** Decodes `bytes` expecting an E0602 error; returns it with the time taken and how much the peak RSS grew (MiB). */
+function decodeRefused(t: import('ava').ExecutionContext, bytes: Uint8Array, name: string, ...fragments: string[]): { ms: number; peakGrowthMiB: number } {
+  const peakBefore = process.resourceUsage().maxRSS;
+  const started = performance.now();
+  throwsCode(t, () => decodeIdx(bytes, name), 'E0602', name, ...fragments);
+  const ms = performance.now() - started;
+  return { ms, peakGrowthMiB: (process.resourceUsage().maxRSS - peakBefore) / 1024 };
+}
+
+const BOMB_ZEROS = 200 * 1024 * 1024;
+
+// Serial, so that no other test of this file raises the peak RSS meanwhile.
+test.serial('a gzip bomb (10 declared u8 elements, then 200 MiB of zeros) is refused quickly without decompressing it', async (t) => {
+  const bomb = await gzipWithZeros(handMade(0x08, [10], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), BOMB_ZEROS);
+  t.true(bomb.length < 1024 * 1024, `the bomb is ${bomb.length} bytes`);
+  const { ms, peakGrowthMiB } = decodeRefused(t, bomb, 'bomb.gz', 'more data than the header declares', 'dimensions [10] (u8)');
+  t.log(`${bomb.length} gzip bytes (${BOMB_ZEROS} zeros after the data) refused in ${ms.toFixed(1)} ms, peak RSS grew ${peakGrowthMiB.toFixed(1)} MiB`);
+  t.true(peakGrowthMiB < 64, `peak RSS grew ${peakGrowthMiB} MiB`);
+  // Through readIdx too (the path of --data).
+  throwsCode(t, () => readIdx(write('bomb.gz', bomb)), 'E0602', 'bomb.gz', 'more data than the header declares');
+});
+
+test.serial('a gzip bomb behind a bad or oversized header is refused with the header error, quickly', async (t) => {
+  const cases: [string, Uint8Array, string][] = [
+    ['magic', Uint8Array.from([1, 0, 8, 1, 0, 0, 0, 10]), 'magic number'],
+    ['type', handMade(0x07, [10], []), 'unknown IDX element type 0x07'],
+    ['huge', handMade(0x08, [65536, 65536, 65536], []), 'more than this reader accepts'],
+  ];
+  for (const [name, head, what] of cases) {
+    const bomb = await gzipWithZeros(head, 64 * 1024 * 1024);
+    const { ms, peakGrowthMiB } = decodeRefused(t, bomb, `bomb-${name}.gz`, what);
+    t.log(`bomb behind a bad header (${name}): refused in ${ms.toFixed(1)} ms, peak RSS grew ${peakGrowthMiB.toFixed(1)} MiB`);
+    t.true(peakGrowthMiB < 64, `peak RSS grew ${peakGrowthMiB} MiB`);
+  }
+});
+
+test('a bomb of concatenated gzip members is refused too', (t) => {
+  const member = gzipSync(new Uint8Array(1 << 20), { level: 9 });
+  const bomb = Buffer.concat([gzipSync(handMade(0x08, [2], [7, 9])), ...Array<Uint8Array>(200).fill(member)]);
+  const { ms } = decodeRefused(t, bomb, 'members.gz', 'more data than the header declares');
+  t.log(`${bomb.length} bytes of 201 members refused in ${ms.toFixed(1)} ms`);
+});
+
+test('a header far into the compressed stream is still found, with or without a bomb behind it', async (t) => {
+  // 20000 empty gzip members (no output) before the one with the header.
+  const empties = Buffer.concat(Array<Uint8Array>(20000).fill(gzipSync(new Uint8Array(0))));
+  const good = Buffer.concat([empties, gzipSync(handMade(0x08, [3], [4, 5, 6]))]);
+  t.deepEqual(Array.from(decodeIdx(good, 'late.gz').data), [4, 5, 6]);
+  const bomb = Buffer.concat([empties, await gzipWithZeros(handMade(0x08, [3], [4, 5, 6]), 64 * 1024 * 1024)]);
+  const { ms, peakGrowthMiB } = decodeRefused(t, bomb, 'late-bomb.gz', 'more data than the header declares');
+  t.log(`header after ${empties.length} bytes of empty members, bomb behind it: refused in ${ms.toFixed(1)} ms, peak RSS grew ${peakGrowthMiB.toFixed(1)} MiB`);
+});
+
+test('a few trailing bytes in a gzipped file are still counted exactly; every truncation of one is a gzip error', (t) => {
+  throwsCode(t, () => decodeIdx(gzipSync(handMade(0x08, [2], [1, 2, ...new Array(1000).fill(0)])), 'few.gz'), 'E0602', '1000 unexpected byte(s)');
+  const gz = gzipSync(handMade(0x0d, [2, 3], new Array(24).fill(0).map((_, i) => i)));
+  for (let n = 2; n < gz.length; n++) throwsCode(t, () => decodeIdx(gz.subarray(0, n), `cut-${n}.gz`), 'E0602', `cut-${n}.gz`, 'not a valid gzip file');
 });
 
 test('a missing file or a directory is E0601 naming it', (t) => {

@@ -7,12 +7,12 @@
 // the f32 params (master weights) come out f32.
 
 import { isFloat } from '../../ir/dtype.ts';
-import { tensorRecordToJson } from '../../runtime/tensor-json.ts';
+import { writeTensorRecordJson } from '../../runtime/tensor-json.ts';
 import type { HostTensor } from '../../ir/interp/tensor.ts';
 import { gradientGraph } from '../../passes/autodiff.ts';
 import type { CliIO } from './io.ts';
 import { withPrecision } from './amp.ts';
-import { checkPrecisionFlags, execute, loadGraphAndInputs, writeOutput } from './run.ts';
+import { checkPrecisionFlags, execute, loadGraphAndInputs, writeStreamed } from './run.ts';
 import type { RunOptions } from './run.ts';
 
 export type GradOptions = RunOptions;
@@ -30,5 +30,5 @@ export async function gradCommand(file: string, opts: GradOptions, io: CliIO): P
   params.forEach((p, i) => {
     Object.defineProperty(record, p.name!, { value: grads[i]!, enumerable: true, writable: true, configurable: true });
   });
-  writeOutput(tensorRecordToJson(record), opts.out, io);
+  writeStreamed((sink) => writeTensorRecordJson(record, sink), opts.out, io);
 }

@@ -14,7 +14,7 @@ import { PICTURE_FORMATS } from '../picture/render.ts';
 import { gradCommand } from './grad.ts';
 import type { GradOptions } from './grad.ts';
 import type { CliIO } from './io.ts';
-import { runCommand } from './run.ts';
+import { MAX_ELEMENTS_HELP, runCommand } from './run.ts';
 import type { RunOptions } from './run.ts';
 
 const F16_MODE_HELP =
@@ -52,6 +52,7 @@ function buildProgram(io: CliIO): Command {
       .option('--graph <name>', 'which graph of the module (default: the first)')
       .addOption(new Option('--f16-mode <mode>', F16_MODE_HELP).choices(['native', 'storage', 'packed']))
       .option('--no-fusion', 'one kernel per op: do not fuse elementwise ops and matmul epilogues (for debugging and comparisons)')
+      .option('--max-elements <n>', `with --backend reference: ${MAX_ELEMENTS_HELP}`)
       .option('-o, --out <file>', `write the ${what} here instead of stdout`);
 
   executing(program.command('run').description('run a graph on its inputs and print (or save) its outputs as tensor JSON, a list in return order'), 'outputs')
@@ -75,7 +76,8 @@ function buildProgram(io: CliIO): Command {
       .addOption(new Option('--backend <name>', 'where to run the AMP graph').choices(['gpu', 'reference']).default('gpu'))
       .option('--graph <name>', 'which graph of the module (default: the first)')
       .addOption(new Option('--f16-mode <mode>', F16_MODE_HELP).choices(['native', 'storage', 'packed']))
-      .option('--no-fusion', 'one kernel per op: do not fuse elementwise ops and matmul epilogues'),
+      .option('--no-fusion', 'one kernel per op: do not fuse elementwise ops and matmul epilogues')
+      .option('--max-elements <n>', MAX_ELEMENTS_HELP),
   ).action(async (file: string, o: CheckOptions) => {
     await checkCommand(file, o, io);
   });

@@ -3,10 +3,16 @@
 // the elements in row-major order, big-endian. Files may be gzipped (detected
 // by the gzip magic bytes, not the name). Every problem is an AmpcError that
 // names the file: E0601 when it cannot be read, E0602 when it is malformed.
+// A gzipped file is decompressed in two bounded steps (issue #12: a gzip bomb
+// given as `--data` used to decompress fully): first only as much as the
+// header needs, then at most the size that header declares (plus a little, to
+// count unexpected trailing bytes), so more data than declared is refused
+// without decompressing the rest.
 // `encodeIdx` writes the format (the sample script and the tests use it).
 
 import { readFileSync } from 'node:fs';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { constants as bufferConstants } from 'node:buffer';
+import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
 import { AmpcError } from '../../ir/errors.ts';
 
 /** IDX element types by their type code. */
@@ -53,24 +59,40 @@ export function readIdx(file: string): IdxArray {
 
 /** Decodes IDX bytes (gzipped or not); `file` names the source in errors. */
 export function decodeIdx(raw: Uint8Array, file: string): IdxArray {
-  let bytes = raw;
-  if (isGzip(raw)) {
-    try {
-      bytes = gunzipSync(raw);
-    } catch (e) {
-      throw new AmpcError('E0602', `${file}: not a valid gzip file (${(e as Error).message})`);
-    }
-  }
+  const bytes = isGzip(raw) ? gunzipIdx(raw, file) : raw;
   const fail = (what: string): never => {
     throw new AmpcError('E0602', `${file}: ${what}`);
   };
+  const { type, dims, count, headerBytes } = parseHeader(bytes, fail);
+  const size = BYTES[type];
+  const expected = headerBytes + count * size;
+  if (bytes.length < expected) {
+    fail(`truncated data: dimensions [${dims.join(', ')}] of ${type} need ${count * size} bytes after the header, the file has ${bytes.length - headerBytes}`);
+  }
+  if (bytes.length > expected) {
+    fail(`${bytes.length - expected} unexpected byte(s) after the data of dimensions [${dims.join(', ')}] (${type})`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { type, dims, data: readElements(type, view, headerBytes, count) };
+}
+
+interface IdxHeader {
+  readonly type: IdxType;
+  readonly dims: number[];
+  /** Elements the dimensions declare (at most MAX_ELEMENTS). */
+  readonly count: number;
+  readonly headerBytes: number;
+}
+
+/** The header at the start of `bytes` (which may hold only the header); problems go to `fail`. */
+function parseHeader(bytes: Uint8Array, fail: (what: string) => never): IdxHeader {
   if (bytes.length < 4) fail(`too short for an IDX header (${bytes.length} bytes)`);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     fail(`not an IDX file: the magic number must start with two zero bytes, got 0x${hex(bytes[0]!)}${hex(bytes[1]!)}`);
   }
   const code = bytes[2]!;
   const type = (IDX_TYPES as Record<number, IdxType | undefined>)[code];
-  if (!type) fail(`unknown IDX element type 0x${hex(code)} (known: ${Object.keys(IDX_TYPES).map((k) => '0x' + hex(Number(k))).join(', ')})`);
+  if (!type) return fail(`unknown IDX element type 0x${hex(code)} (known: ${Object.keys(IDX_TYPES).map((k) => '0x' + hex(Number(k))).join(', ')})`);
   const rank = bytes[3]!;
   if (rank === 0) fail('the IDX header declares 0 dimensions');
   const headerBytes = 4 + 4 * rank;
@@ -84,15 +106,99 @@ export function decodeIdx(raw: Uint8Array, file: string): IdxArray {
     count *= d;
   }
   if (count > MAX_ELEMENTS) fail(`dimensions [${dims.join(', ')}] promise ${count} elements, more than this reader accepts`);
-  const size = BYTES[type!];
-  const expected = headerBytes + count * size;
-  if (bytes.length < expected) {
-    fail(`truncated data: dimensions [${dims.join(', ')}] of ${type} need ${count * size} bytes after the header, the file has ${bytes.length - headerBytes}`);
+  return { type, dims, count, headerBytes };
+}
+
+/** Decompressed bytes beyond the declared size that are still read, so that a few trailing bytes are counted exactly. */
+const TRAILING_SLACK = 64 * 1024;
+/** Output cap of each header probe: far more than any header (4 + 4 * 255 bytes), far less than a bomb. */
+const HEADER_PROBE_CAP = 1024 * 1024;
+
+/** Why a zlib call failed, as E0602 naming the file. */
+function gzipError(file: string, e: unknown): AmpcError {
+  return new AmpcError('E0602', `${file}: not a valid gzip file (${(e as Error)?.message ?? String(e)})`);
+}
+
+function tooLarge(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException)?.code === 'ERR_BUFFER_TOO_LARGE';
+}
+
+/**
+ * Decompresses a gzipped IDX file without ever producing much more than its
+ * header declares: the header first (header probes), then the whole stream
+ * with `maxOutputLength` at the declared size plus TRAILING_SLACK. Errors are
+ * E0602 naming the file; a stream that is corrupt anywhere is 'not a valid
+ * gzip file', as when it was decompressed in one go.
+ */
+function gunzipIdx(raw: Uint8Array, file: string): Uint8Array {
+  let head: Uint8Array;
+  try {
+    head = gunzipHead(raw, 4);
+    if (head.length >= 4 && head[3]! > 0) head = gunzipHead(raw, 4 + 4 * head[3]!);
+  } catch (e) {
+    throw e instanceof AmpcError ? e : gzipError(file, e);
   }
-  if (bytes.length > expected) {
-    fail(`${bytes.length - expected} unexpected byte(s) after the data of dimensions [${dims.join(', ')}] (${type})`);
+  // The size the header declares, if it is a header this reader accepts.
+  let declared: IdxHeader | undefined;
+  try {
+    declared = parseHeader(head, (what) => {
+      throw new AmpcError('E0602', `${file}: ${what}`);
+    });
+  } catch {
+    declared = undefined;
   }
-  return { type: type!, dims, data: readElements(type!, view, headerBytes, count) };
+  const expected = declared ? declared.headerBytes + declared.count * BYTES[declared.type] : 0;
+  const limit = Math.min(expected + TRAILING_SLACK, bufferConstants.MAX_LENGTH);
+  try {
+    return gunzipSync(raw, { maxOutputLength: limit });
+  } catch (e) {
+    if (!tooLarge(e)) throw gzipError(file, e);
+    // A bad header: decodeIdx reports it from the header bytes (the stream goes on past them).
+    if (!declared) return head;
+    if (expected + TRAILING_SLACK > limit) throw gzipError(file, e);
+    const { type, dims, count } = declared;
+    throw new AmpcError(
+      'E0602',
+      `${file}: more data than the header declares: more than ${TRAILING_SLACK} unexpected byte(s) after the ${count * BYTES[type]} bytes of data of dimensions [${dims.join(', ')}] (${type}); stopped decompressing there`,
+    );
+  }
+}
+
+/**
+ * The start of the decompressed stream: at least `need` bytes (and at most
+ * about HEADER_PROBE_CAP), or all of it when it is shorter. Decompresses
+ * growing prefixes of the compressed bytes, flushing what each prefix yields,
+ * each probe capped at HEADER_PROBE_CAP; a prefix whose output passes the cap
+ * is narrowed down by bisection (one more compressed byte yields at most a
+ * few KiB). Throws zlib's error for a stream corrupt within the prefix read.
+ */
+function gunzipHead(raw: Uint8Array, need: number): Uint8Array {
+  const probe = (n: number): Uint8Array | undefined => {
+    try {
+      return gunzipSync(raw.subarray(0, n), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: HEADER_PROBE_CAP });
+    } catch (e) {
+      if (tooLarge(e)) return undefined;
+      throw e;
+    }
+  };
+  let lo = 0; // a prefix length known to yield fewer than `need` bytes
+  let n = Math.min(raw.length, 256);
+  for (;;) {
+    const out = probe(n);
+    if (out === undefined) break;
+    if (out.length >= need || n === raw.length) return out;
+    lo = n;
+    n = Math.min(raw.length, 2 * n);
+  }
+  let hi = n; // a prefix length known to yield more than HEADER_PROBE_CAP bytes
+  while (hi - lo > 1) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    const out = probe(mid);
+    if (out === undefined) hi = mid;
+    else if (out.length >= need) return out;
+    else lo = mid;
+  }
+  throw new Error(`the header is not within the first ${HEADER_PROBE_CAP} decompressed bytes`);
 }
 
 function hex(b: number): string {

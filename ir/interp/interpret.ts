@@ -17,6 +17,92 @@ import { dataFits, storeAs } from './tensor.ts';
 export interface InterpretOptions {
   /** Called after each node with its (stored) results, in evaluation order. */
   readonly onNode?: (node: Node, results: readonly HostTensor[]) => void;
+  /**
+   * The most elements the graph's values may hold in all (inputs, every
+   * result, fused bodies' values) before the interpreter refuses with E0802,
+   * checked before anything is evaluated or allocated. Default
+   * DEFAULT_MAX_ELEMENTS; `Infinity` lifts the limit. The CLI's
+   * `--max-elements N` sets it.
+   */
+  readonly maxElements?: number;
+}
+
+/**
+ * The default limit of InterpretOptions.maxElements: 2^26 elements in all.
+ * The interpreter keeps every value of the graph alive (interpretAll returns
+ * them all), f32 and f16 values as Float64Array, so 2^26 elements is up to
+ * 512 MiB of host memory — well within a default Node heap and machine, and
+ * large enough for every example and test. Past it, a graph (or its random
+ * inputs) would fail with a RangeError from the array allocation, exhaust the
+ * machine, or take minutes in f64 JavaScript; refusing up front with E0802
+ * is clearer. Callers who mean it lift the limit (`--max-elements N`).
+ */
+export const DEFAULT_MAX_ELEMENTS = 2 ** 26;
+
+/** Where the values of a graph go: how many elements in all, and the largest value. */
+export interface InterpreterFootprint {
+  /** Elements of every value: inputs, node results, and the values of fused bodies (their inputs are copies). */
+  readonly elements: number;
+  /** The value with the most elements (undefined for a graph without values). */
+  readonly largest?: { readonly value: Value; readonly elements: number; readonly inBody: boolean };
+}
+
+/** The element counts the interpreter will hold for `graph` (a sum over all values: an upper bound on what is live). */
+export function interpreterFootprint(graph: Graph): InterpreterFootprint {
+  let elements = 0;
+  let largest: InterpreterFootprint['largest'];
+  const visit = (g: Graph, inBody: boolean): void => {
+    const see = (v: Value): void => {
+      const n = numel(v.type.shape);
+      elements += n;
+      if (!largest || n > largest.elements) largest = { value: v, elements: n, inBody };
+    };
+    g.inputs.forEach(see);
+    for (const node of g.nodes) {
+      node.results.forEach(see);
+      if (node.body) visit(node.body, true);
+    }
+  };
+  visit(graph, false);
+  return { elements, largest };
+}
+
+/** `input %x: f32[2,3]`, `%3 = relu: f32[2,3]` for messages. */
+export function describeValue(v: Value): string {
+  const type = typeToString(v.type);
+  if (!v.def) return `input %${v.name ?? '?'}: ${type}`;
+  return v.name !== undefined ? `%${v.name} = ${v.def.op}: ${type}` : `a result of ${v.def.op}: ${type}`;
+}
+
+/** The limit in force: `maxElements`, or the default; E0609 for a limit that is not a number ≥ 0. */
+function elementLimit(maxElements: number | undefined): number {
+  if (maxElements === undefined) return DEFAULT_MAX_ELEMENTS;
+  if (typeof maxElements !== 'number' || Number.isNaN(maxElements) || maxElements < 0) {
+    throw new AmpcError('E0609', `maxElements: expected a number of elements ≥ 0 (or Infinity), got ${String(maxElements)}`);
+  }
+  return maxElements;
+}
+
+/** How to lift the limit, for the messages of E0802. */
+export const LIFT_ELEMENT_LIMIT = 'lift the limit with --max-elements N (InterpretOptions.maxElements in the API) if the machine has the memory';
+
+/**
+ * E0802 unless the interpreter's values for `graph` fit in `maxElements`
+ * (default DEFAULT_MAX_ELEMENTS) elements in all; names the largest value.
+ * Allocates nothing; interpretAll calls it first.
+ */
+export function checkInterpreterSize(graph: Graph, maxElements?: number): void {
+  const limit = elementLimit(maxElements);
+  const { elements, largest } = interpreterFootprint(graph);
+  if (elements <= limit) return;
+  const big = largest!;
+  throw new AmpcError(
+    'E0802',
+    `graph @${graph.name} is too large for the reference interpreter: its values hold ${elements} elements in all, ` +
+      `over the limit of ${limit} (the interpreter keeps every value in memory, floats as f64: 8 bytes an element); ` +
+      `the largest is ${describeValue(big.value)}${big.inBody ? ' (in a fused body)' : ''} with ${big.elements} elements; ${LIFT_ELEMENT_LIMIT}`,
+    (big.inBody ? undefined : big.value.def?.loc) ?? graph.loc,
+  );
 }
 
 function describe(t: HostTensor): string {
@@ -97,13 +183,22 @@ export function evalNode(node: Node, operands: readonly HostTensor[]): HostTenso
   }
 }
 
-/** A fused node's body on its operands: the body graph interpreted like any graph (every value stored as its dtype). */
+/**
+ * A fused node's body on its operands: the body graph interpreted like any
+ * graph (every value stored as its dtype). No size limit here: the graph that
+ * holds the node counted the body's values already.
+ */
 function evalBody(body: Graph, operands: readonly HostTensor[]): HostTensor[] {
-  return interpret(body, Object.fromEntries(body.inputs.map((v, i) => [v.name ?? '', operands[i]!])));
+  return interpret(body, Object.fromEntries(body.inputs.map((v, i) => [v.name ?? '', operands[i]!])), { maxElements: Infinity });
 }
 
-/** Evaluates the graph; returns every value's tensor (inputs and all intermediates). */
+/**
+ * Evaluates the graph; returns every value's tensor (inputs and all
+ * intermediates). A graph whose values hold more than `opts.maxElements`
+ * elements in all is refused first (E0802, see checkInterpreterSize).
+ */
 export function interpretAll(graph: Graph, inputs: Readonly<Record<string, HostTensor>>, opts: InterpretOptions = {}): Map<Value, HostTensor> {
+  checkInterpreterSize(graph, opts.maxElements);
   checkInputs(graph, inputs);
   const env = new Map<Value, HostTensor>();
   for (const v of graph.inputs) env.set(v, stored(inputs[v.name ?? '']!));

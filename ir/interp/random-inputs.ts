@@ -5,8 +5,10 @@
 // otherwise small integers; bools fair coin flips. Same graph and seed, same
 // tensors.
 
+import { AmpcError } from '../errors.ts';
 import type { Graph, Value } from '../graph.ts';
 import { numel } from '../types.ts';
+import { DEFAULT_MAX_ELEMENTS, describeValue, LIFT_ELEMENT_LIMIT } from './interpret.ts';
 import type { HostTensor } from './tensor.ts';
 import { allocData, storeAs } from './tensor.ts';
 
@@ -42,14 +44,52 @@ export function isVarianceInput(graph: Graph, v: Value): boolean {
 /** Small integers for integer inputs that are not labels: i32 in -4..4, u32 in 0..8. */
 const SMALL_INT = 4;
 
-/** One random tensor per graph input, keyed by input name. */
-export function randomInputs(graph: Graph, seed: number): Record<string, HostTensor> {
+export interface RandomInputsOptions {
+  /**
+   * The most elements the inputs may hold in all (default
+   * DEFAULT_MAX_ELEMENTS, the reference interpreter's limit; `Infinity` lifts
+   * it). Checked before anything is allocated: E0802 above it.
+   */
+  readonly maxElements?: number;
+}
+
+/** E0802 unless the graph's inputs fit in `maxElements` elements in all; names the largest input. */
+function checkInputSize(graph: Graph, maxElements: number | undefined): void {
+  const limit = maxElements ?? DEFAULT_MAX_ELEMENTS;
+  if (typeof limit !== 'number' || Number.isNaN(limit) || limit < 0) {
+    throw new AmpcError('E0609', `maxElements: expected a number of elements ≥ 0 (or Infinity), got ${String(limit)}`);
+  }
+  let total = 0;
+  let largest: { v: Value; n: number } | undefined;
+  for (const v of graph.inputs) {
+    const n = numel(v.type.shape);
+    total += n;
+    if (!largest || n > largest.n) largest = { v, n };
+  }
+  if (total <= limit) return;
+  throw new AmpcError(
+    'E0802',
+    `random inputs for graph @${graph.name} are too large for the reference interpreter: its inputs hold ${total} elements in all, ` +
+      `over the limit of ${limit}; the largest is ${describeValue(largest!.v)} with ${largest!.n} elements; ${LIFT_ELEMENT_LIMIT}`,
+    graph.loc,
+  );
+}
+
+/** One random tensor per graph input, keyed by input name. Inputs over `opts.maxElements` in all are E0802 (nothing allocated). */
+export function randomInputs(graph: Graph, seed: number, opts: RandomInputsOptions = {}): Record<string, HostTensor> {
+  checkInputSize(graph, opts.maxElements);
   const rand = seededRandom(seed);
   const out: Record<string, HostTensor> = {};
   for (const v of graph.inputs) {
     const { dtype, shape } = v.type;
     const n = numel(shape);
-    const data = allocData(dtype, n);
+    let data: ReturnType<typeof allocData>;
+    try {
+      data = allocData(dtype, n);
+    } catch (e) {
+      // Over a lifted limit, the memory itself can run out: still an E0802, not a RangeError.
+      throw new AmpcError('E0802', `cannot allocate random input %${v.name ?? '?'}: ${dtype}[${shape.join(',')}] (${n} elements): ${(e as Error).message}`, graph.loc);
+    }
     const classes = dtype === 'i32' ? labelClasses(graph, v) : undefined;
     const positive = isVarianceInput(graph, v);
     for (let i = 0; i < n; i++) {

@@ -10,8 +10,8 @@
 import { Command, CommanderError } from 'commander';
 import { AmpcError } from '../../ir/errors.ts';
 import { loadArtifact } from '../artifact.ts';
-import { readFileBytes, writeFileAtomic } from '../node-files.ts';
-import { parseTensorJson, tensorsToJson } from '../tensor-json.ts';
+import { readFileBytes, writeFileAtomicChunks } from '../node-files.ts';
+import { parseTensorJson, writeTensorsJson } from '../tensor-json.ts';
 
 export interface RunIO {
   stdout: (text: string) => void;
@@ -35,10 +35,9 @@ async function runArtifact(dir: string, f: Flags, io: RunIO): Promise<void> {
     artifact.set(inputs);
     for (let i = 1; i < steps; i++) await artifact.step({});
     const outputs = await artifact.run();
-    const text = tensorsToJson(outputs);
-    const body = text.endsWith('\n') ? text : text + '\n';
-    if (f.out) writeFileAtomic(f.out, body);
-    else io.stdout(body);
+    // Streamed in chunks: outputs too long for one string are written too.
+    if (f.out) writeFileAtomicChunks(f.out, (sink) => writeTensorsJson(outputs, sink));
+    else writeTensorsJson(outputs, (chunk) => io.stdout(chunk));
   } finally {
     artifact.destroy();
   }
