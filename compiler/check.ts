@@ -8,6 +8,7 @@
 
 import { locToString } from '../ir/errors.ts';
 import type { Graph, Node, Value } from '../ir/graph.ts';
+import { cloneGraph } from '../ir/graph.ts';
 import { interpretAll } from '../ir/interp/interpret.ts';
 import type { InterpretOptions } from '../ir/interp/interpret.ts';
 import type { HostTensor } from '../ir/interp/tensor.ts';
@@ -64,6 +65,10 @@ export async function checkGraph(
   run: (g: Graph, inputs: Readonly<Record<string, HostTensor>>) => Promise<HostTensor[]>,
   interpretOptions: InterpretOptions = {},
 ): Promise<{ rows: CheckRow[]; amp: Graph }> {
+  // Every value named as the dump prints it (a traced graph's are unnamed), so AMP values find their originals.
+  original = cloneGraph(original);
+  const printed = nameValues(original);
+  for (const n of original.nodes) for (const r of n.results) r.name ??= printed.get(r);
   const reference = interpretAll(original, inputs, interpretOptions);
   const byName = new Map<string, Value>();
   for (const n of original.nodes) for (const r of n.results) if (r.name !== undefined) byName.set(r.name, r);
@@ -99,8 +104,12 @@ export async function checkGraph(
 }
 
 export function formatReport(rows: readonly CheckRow[], file: string, seedNote: string): string {
-  const header = ['value', 'op', 'amp type', 'max abs err', 'max rel err'];
-  const body = rows.map((r) => [`%${r.name}`, r.op, `${r.dtype}${shapeToString(r.shape)}`, fmt(r.maxAbs), fmt(r.maxRel)]);
+  // Where each value comes from: its trace scope (the module path of a traced model), if any, and its source place.
+  const scoped = rows.some((r) => r.node.scope !== undefined && r.node.scope !== '');
+  const header = ['value', 'op', ...(scoped ? ['scope'] : []), 'amp type', 'max abs err', 'max rel err', 'at'];
+  const body = rows.map((r) => [
+    `%${r.name}`, r.op, ...(scoped ? [r.node.scope || '-'] : []), `${r.dtype}${shapeToString(r.shape)}`, fmt(r.maxAbs), fmt(r.maxRel), locToString(r.node.loc) || '-',
+  ]);
   const widths = header.map((h, k) => Math.max(h.length, ...body.map((b) => b[k]!.length)));
   const line = (cells: readonly string[]) => cells.map((c, k) => c.padEnd(widths[k]!)).join('  ').trimEnd();
   const out = [`// ampc check ${file}: AMP vs the f64 reference of the original graph${seedNote}`, '// max rel err: max |amp - ref| / max |ref| per value', line(header), line(widths.map((w) => '-'.repeat(w)))];
