@@ -240,6 +240,9 @@ test('the example refuses bad flags and unsupported options with exit code 1 and
     [['--bogus'], /unknown option '--bogus'/],
     [['--data', join(tmp, 'no-such-dir')], /E0601: cannot read .*no-such-dir/],
     [['--data', SAMPLE_DIR, '--batch-size', '5000'], /larger than the training set \(3000 images\)/],
+    [['--data', SAMPLE_DIR, '--lr-schedule', 'cosine', '--warmup', '500', '--epochs', '1'], /E0609: optimizer: schedule: totalSteps \(46\) must exceed warmup \(500\)/],
+    [['--lr-schedule', 'exp'], /--lr-schedule.*constant, step, cosine, linear/s],
+    [['--clip-grad-norm', '0'], /--clip-grad-norm.*positive number/],
   ];
   await expectRefusals(t, cases);
 });

@@ -4,6 +4,7 @@
 //                    [--optimizer adam|adamw|sgd] [--lr X] [--seed N] [--data DIR] [--max-steps N]
 //                    [--loss-scale dynamic|off|N] [--init-scale X] [--plot FILE.svg] [--no-fusion]
 //                    [--graph FILE.svg|FILE.dot|FILE.html] [--clip-grad-norm X] [--clip-grad-value X]
+//                    [--lr-schedule constant|step|cosine|linear] [--warmup N]
 //
 // Defaults: the 784-256-10 MLP, Adam lr 1e-3, batch 64, 2 epochs, seed 0,
 // precision amp (f16 matmuls, f32 master weights and optimizer) with dynamic
@@ -16,7 +17,9 @@
 // plan; `--no-fusion` shows the unfused count). `--graph FILE` draws the
 // compiled train step (as `ampc dump --format` does; the extension chooses
 // svg, dot or html) before training. `--clip-grad-norm X` / `--clip-grad-value
-// X` clip the unscaled gradients inside the train step (passes/clip.ts). Bad flags or data: a message on stderr
+// X` clip the unscaled gradients inside the train step (passes/clip.ts);
+// `--lr-schedule` and `--warmup N` schedule the rate there (passes/schedule.ts).
+// Bad flags or data: a message on stderr
 // and exit code 1, no stack trace.
 
 import { existsSync } from 'node:fs';
@@ -26,6 +29,8 @@ import { AmpcError } from '../../ir/errors.ts';
 import { drawGraphs, pictureFormatOfPath } from '../../compiler/picture/render.ts';
 import { Trainer, writeFileAtomic } from '../../compiler/train/index.ts';
 import type { LossScaleSpec, OptimizerSpec } from '../../compiler/train/index.ts';
+import type { LrSchedule } from '../../passes/schedule.ts';
+import { resolve as resolveOptimizer } from '../../passes/optimizer.ts';
 import { acquireDevice, describeDevice } from '../../runtime/device.ts';
 import type { GpuContext } from '../../runtime/device.ts';
 import { resolveLossScale } from '../../passes/loss-scaling.ts';
@@ -52,6 +57,8 @@ interface Flags {
   fusion: boolean;
   clipGradNorm?: number;
   clipGradValue?: number;
+  lrSchedule: 'constant' | 'step' | 'cosine' | 'linear';
+  warmup?: number;
 }
 
 function positiveInt(v: string): number {
@@ -96,6 +103,8 @@ function buildProgram(): Command {
     .option('--init-scale <x>', 'initial scale of dynamic loss scaling (default 65536)', positiveNumber)
     .option('--plot <file.svg>', 'write the loss curve (and the loss scale) as an SVG picture')
     .option('--no-fusion', 'one kernel per op (for comparisons): do not fuse elementwise ops, optimizer updates and matmul epilogues')
+    .addOption(new Option('--lr-schedule <kind>', 'learning-rate schedule, computed in the train step from its step counter (cosine and linear decay to 0 over all the steps; step halves the rate every epoch)').choices(['constant', 'step', 'cosine', 'linear']).default('constant'))
+    .option('--warmup <n>', 'linear warmup steps of the schedule (the rate rises from 0)', nonNegativeInt)
     .option('--clip-grad-norm <x>', 'clip the unscaled gradients to this global L2 norm (in the train step, after the finite check)', positiveNumber)
     .option('--clip-grad-value <x>', 'clip each unscaled gradient element to [-x, x]', positiveNumber)
     .option('--graph <file>', 'draw the compiled train step (ops coloured by dtype, fused kernels as clusters); .svg, .dot or .html chooses the format')
@@ -104,8 +113,19 @@ function buildProgram(): Command {
     .exitOverride();
 }
 
-function optimizerSpec(f: Flags): OptimizerSpec {
-  const clip = { ...(f.clipGradNorm !== undefined ? { clipGradNorm: f.clipGradNorm } : {}), ...(f.clipGradValue !== undefined ? { clipGradValue: f.clipGradValue } : {}) };
+/** The schedule of --lr-schedule over `total` steps of `perEpoch` each (E0609 from the optimizer when it does not fit). */
+function scheduleOf(f: Flags, total: number, perEpoch: number): LrSchedule | undefined {
+  const warmup = f.warmup ?? 0;
+  switch (f.lrSchedule) {
+    case 'constant': return warmup ? { kind: 'constant', warmup } : undefined;
+    case 'step': return { kind: 'step', stepSize: perEpoch, gamma: 0.5, warmup };
+    case 'cosine': return { kind: 'cosine', totalSteps: total, warmup };
+    case 'linear': return { kind: 'linear', totalSteps: total, warmup };
+  }
+}
+
+function optimizerSpec(f: Flags, schedule?: LrSchedule): OptimizerSpec {
+  const clip = { ...(schedule ? { schedule } : {}), ...(f.clipGradNorm !== undefined ? { clipGradNorm: f.clipGradNorm } : {}), ...(f.clipGradValue !== undefined ? { clipGradValue: f.clipGradValue } : {}) };
   switch (f.optimizer) {
     case 'adam':
       return { kind: 'adam', lr: f.lr ?? 1e-3, ...clip };
@@ -173,11 +193,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (f.batchSize > data.train.count) {
       throw new AmpcError('E0604', `--batch-size ${f.batchSize} is larger than the training set (${data.train.count} images)`);
     }
+    const perEpoch = Math.floor(data.train.count / f.batchSize);
+    const totalSteps = Math.min(f.maxSteps ?? Infinity, perEpoch * f.epochs);
+    resolveOptimizer(optimizerSpec(f, scheduleOf(f, totalSteps, perEpoch))); // a schedule that does not fit fails before the device starts
     const ctx = await acquireDevice();
     try {
       console.log(`device: ${describeDevice(ctx)}`);
       const cfg: TrainConfig = {
-        model: f.model, epochs: f.epochs, batchSize: f.batchSize, optimizer: optimizerSpec(f), seed: f.seed, maxSteps: f.maxSteps,
+        model: f.model, epochs: f.epochs, batchSize: f.batchSize, optimizer: optimizerSpec(f, scheduleOf(f, totalSteps, perEpoch)), seed: f.seed, maxSteps: f.maxSteps,
         precision: f.precision, lossScale, fusion: f.fusion,
       };
       if (f.graph !== undefined) await writeTrainStepPicture(f.graph, cfg, ctx);
