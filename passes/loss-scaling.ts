@@ -169,20 +169,24 @@ export function guardUpdate(b: UpdateBuilder, finite: Value | undefined, candida
 
 /**
  * Stage 3b: the new loss-scale state values (in `state` order, named
- * `new.<input>`); none when scaling is off.
+ * `new.<input>`); none when scaling is off. With `commit` (gradient
+ * accumulation) they move only where it is true, the last micro-step of an
+ * update; `finite` then says whether every micro-batch was finite.
  */
-export function updateLossScale(b: UpdateBuilder, ls: LossScaling, finite: Value | undefined, state: readonly Value[]): Value[] {
+export function updateLossScale(b: UpdateBuilder, ls: LossScaling, finite: Value | undefined, state: readonly Value[], commit?: Value): Value[] {
   if (ls.mode === 'off' || !finite) return [];
+  /** The new value, or (with accumulation, between updates) the old one. */
+  const gated = (v: Value, old: Value) => (commit ? b.op('select', [commit, v, old]) : v);
   const skippedIn = state[state.length - 1]!;
-  const skipped = b.add(skippedIn, b.op('select', [finite, b.c(0, 'i32'), b.c(1, 'i32')]));
+  const skipped = gated(b.add(skippedIn, b.op('select', [finite, b.c(0, 'i32'), b.c(1, 'i32')])), skippedIn);
   if (ls.mode === 'static') return [b.named(skipped, `new.${SKIPPED_INPUT}`)];
 
   const [scale, good] = state as [Value, Value];
   const good1 = b.add(good, b.c(1, 'i32'));
   const grow = b.op('equal', [good1, b.c(ls.interval, 'i32')]);
-  const newGood = b.op('select', [finite, b.op('select', [grow, b.c(0, 'i32'), good1]), b.c(0, 'i32')]);
+  const newGood = gated(b.op('select', [finite, b.op('select', [grow, b.c(0, 'i32'), good1]), b.c(0, 'i32')]), good);
   const grown = b.op('minimum', [b.mul(scale, b.c(ls.growth)), b.c(ls.max)]);
   const backedOff = b.op('maximum', [b.mul(scale, b.c(ls.backoff)), b.c(ls.min)]);
-  const newScale = b.op('select', [finite, b.op('select', [grow, grown, scale]), backedOff]);
+  const newScale = gated(b.op('select', [finite, b.op('select', [grow, grown, scale]), backedOff]), scale);
   return [b.named(newScale, `new.${SCALE_INPUT}`), b.named(newGood, `new.${GOOD_STEPS_INPUT}`), b.named(skipped, `new.${SKIPPED_INPUT}`)];
 }

@@ -62,6 +62,7 @@ import type { PassOptions } from './pass.ts';
 import type { StateInput } from './update-builder.ts';
 import { UpdateBuilder } from './update-builder.ts';
 import { clipGradients } from './clip.ts';
+import { ACCUM_COUNT_INPUT, ACCUM_SKIP_INPUT, accumulateGradients } from './accumulate.ts';
 import { resolveSchedule, scheduleFactorOps } from './schedule.ts';
 import type { LrSchedule } from './schedule.ts';
 import type { ClipSpec } from './clip.ts';
@@ -73,6 +74,8 @@ export interface ClipOptions {
   clipGradValue?: number;
   clipGradNorm?: number;
   schedule?: LrSchedule;
+  /** Gradient accumulation: update once every this many steps (micro-batches), with their mean gradient. */
+  accumulate?: number;
 }
 
 export type OptimizerSpec =
@@ -117,20 +120,24 @@ export function resolve(opt: OptimizerSpec) {
     ...(opt.clipGradNorm !== undefined ? { norm: checkNumber('clipGradNorm', opt.clipGradNorm, (x) => x > 0, '> 0') } : {}),
   };
   const schedule = opt.schedule !== undefined ? resolveSchedule(opt.schedule) : undefined;
+  const accumulate = opt.accumulate ?? 1;
+  if (typeof accumulate !== 'number' || !Number.isSafeInteger(accumulate) || accumulate < 1 || accumulate > 2 ** 24) {
+    badOption(`accumulate must be a whole number of steps in [1, 2^24], got ${JSON.stringify(opt.accumulate)}`);
+  }
   if (opt.kind === 'sgd') {
     const momentum = checkNumber('momentum', opt.momentum ?? 0, (x) => x >= 0, '>= 0');
     const weightDecay = checkNumber('weightDecay', opt.weightDecay ?? 0, (x) => x >= 0, '>= 0');
     const nesterov = opt.nesterov ?? false;
     if (typeof nesterov !== 'boolean') badOption(`nesterov must be true or false, got ${JSON.stringify(nesterov)}`);
     if (nesterov && momentum === 0) badOption('nesterov momentum requires a momentum > 0');
-    return { kind: 'sgd' as const, momentum, weightDecay, nesterov, clip, schedule };
+    return { kind: 'sgd' as const, momentum, weightDecay, nesterov, clip, schedule, accumulate };
   }
   if (opt.kind === 'adam' || opt.kind === 'adamw') {
     const beta1 = checkNumber('beta1', opt.beta1 ?? 0.9, (x) => x >= 0 && x < 1, 'in [0, 1)');
     const beta2 = checkNumber('beta2', opt.beta2 ?? 0.999, (x) => x >= 0 && x < 1, 'in [0, 1)');
     const eps = checkNumber('eps', opt.eps ?? 1e-8, (x) => x >= 0, '>= 0');
     const weightDecay = checkNumber('weightDecay', opt.weightDecay ?? (opt.kind === 'adamw' ? 0.01 : 0), (x) => x >= 0, '>= 0');
-    return { kind: opt.kind, beta1, beta2, eps, weightDecay, clip, schedule };
+    return { kind: opt.kind, beta1, beta2, eps, weightDecay, clip, schedule, accumulate };
   }
   return badOption(`unknown optimizer kind ${JSON.stringify((opt as { kind?: unknown }).kind)} (known: sgd, adam, adamw)`);
 }
@@ -256,6 +263,12 @@ export function optimizerStage(input: Graph, opt: OptimizerSpec, precision: 'f32
     return [addState(`adam.m.${p.name}`, t), addState(`adam.v.${p.name}`, t)];
   });
   const step = addState(STEP_INPUT, F32_SCALAR);
+  // Accumulation state (passes/accumulate.ts): the sums of the unscaled gradients, the micro-steps taken, a non-finite one seen.
+  const accState = o.accumulate > 1 ? {
+    sums: pv.map((p) => addState(`accum.${p.name}`, tensorType('f32', p.type.shape))),
+    count: addState(ACCUM_COUNT_INPUT, F32_SCALAR),
+    skip: ls.mode !== 'off' ? addState(ACCUM_SKIP_INPUT, F32_SCALAR) : undefined,
+  } : undefined;
   const baseLr = g.addInput(LR_INPUT, F32_SCALAR);
 
   const b = new UpdateBuilder(g);
@@ -267,11 +280,14 @@ export function optimizerStage(input: Graph, opt: OptimizerSpec, precision: 'f32
   const newParams: Value[] = [];
   const newState: Value[] = [];
   const checked = unscaleAndCheck(b, ls, lsInputs, grads.map((d) => b.toF32(d)));
-  const clipped = clipGradients(b, checked.grads, o.clip);
-  /** The gradient of param i in f32, unscaled (and clipped when asked). */
+  const acc = accState ? accumulateGradients(b, o.accumulate, accState, checked.grads, checked.finite) : undefined;
+  const clipped = clipGradients(b, acc ? acc.mean : checked.grads, o.clip);
+  /** The gradient of param i in f32, unscaled (averaged over the micro-batches, clipped, when asked). */
   const grad = (i: number): Value => clipped.grads[i]!;
-  /** Output `new.<input>` of an updated input: guarded by the finite flag under loss scaling. */
-  const update = (candidate: Value, old: Value): Value => guardUpdate(b, checked.finite, candidate, old, `new.${old.name}`);
+  /** When the update applies: the finite flag under loss scaling; with accumulation, only on the last micro-step (and only if every micro-batch was finite). */
+  const applies = acc ? acc.apply : checked.finite;
+  /** Output `new.<input>` of an updated input: guarded by `applies`. */
+  const update = (candidate: Value, old: Value): Value => guardUpdate(b, applies, candidate, old, `new.${old.name}`);
 
   if (o.kind === 'sgd') {
     const first = o.momentum > 0 ? b.op('equal', [step, b.c(0)]) : undefined;
@@ -306,10 +322,13 @@ export function optimizerStage(input: Graph, opt: OptimizerSpec, precision: 'f32
     });
   }
   newState.push(update(newStep, step));
+  if (acc) newState.push(...acc.newState);
 
-  // Loss scaling: the scale state moves; extra updates (computed by the forward) keep their old values on a skipped step too.
-  const newScaleState = updateLossScale(b, ls, checked.finite, lsInputs);
-  const guardedExtra = checked.finite ? extra.map((u) => update(g.outputs[u.output]!, g.inputs.find((v) => v.name === u.input)!)) : [];
+  // Loss scaling: the scale state moves (with accumulation only on the last micro-step, from every micro-batch's
+  // finiteness: the scale is fixed across the micro-batches of one update); extra updates (computed by the
+  // forward) keep their old values on a skipped micro-step too.
+  const newScaleState = updateLossScale(b, ls, acc ? acc.finiteAll : checked.finite, lsInputs, acc?.commit);
+  const guardedExtra = checked.finite ? extra.map((u) => guardUpdate(b, checked.finite, g.outputs[u.output]!, g.inputs.find((v) => v.name === u.input)!, `new.${u.input}`)) : [];
   g.setOutputs([...g.outputs, ...newParams, ...newState, ...newScaleState, ...guardedExtra]);
   return g;
 }

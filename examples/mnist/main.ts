@@ -4,7 +4,7 @@
 //                    [--optimizer adam|adamw|sgd] [--lr X] [--seed N] [--data DIR] [--max-steps N]
 //                    [--loss-scale dynamic|off|N] [--init-scale X] [--plot FILE.svg] [--no-fusion]
 //                    [--graph FILE.svg|FILE.dot|FILE.html] [--clip-grad-norm X] [--clip-grad-value X]
-//                    [--lr-schedule constant|step|cosine|linear] [--warmup N]
+//                    [--lr-schedule constant|step|cosine|linear] [--warmup N] [--accumulate K]
 //
 // Defaults: the 784-256-10 MLP, Adam lr 1e-3, batch 64, 2 epochs, seed 0,
 // precision amp (f16 matmuls, f32 master weights and optimizer) with dynamic
@@ -18,7 +18,9 @@
 // compiled train step (as `ampc dump --format` does; the extension chooses
 // svg, dot or html) before training. `--clip-grad-norm X` / `--clip-grad-value
 // X` clip the unscaled gradients inside the train step (passes/clip.ts);
-// `--lr-schedule` and `--warmup N` schedule the rate there (passes/schedule.ts).
+// `--lr-schedule` and `--warmup N` schedule the rate there (passes/schedule.ts,
+// over the run's updates); `--accumulate K` updates once per K batches with
+// their mean gradient (passes/accumulate.ts); --max-steps counts batches.
 // Bad flags or data: a message on stderr
 // and exit code 1, no stack trace.
 
@@ -58,6 +60,7 @@ interface Flags {
   clipGradNorm?: number;
   clipGradValue?: number;
   lrSchedule: 'constant' | 'step' | 'cosine' | 'linear';
+  accumulate: number;
   warmup?: number;
 }
 
@@ -105,6 +108,7 @@ function buildProgram(): Command {
     .option('--no-fusion', 'one kernel per op (for comparisons): do not fuse elementwise ops, optimizer updates and matmul epilogues')
     .addOption(new Option('--lr-schedule <kind>', 'learning-rate schedule, computed in the train step from its step counter (cosine and linear decay to 0 over all the steps; step halves the rate every epoch)').choices(['constant', 'step', 'cosine', 'linear']).default('constant'))
     .option('--warmup <n>', 'linear warmup steps of the schedule (the rate rises from 0)', nonNegativeInt)
+    .option('--accumulate <k>', 'accumulate the gradients of k batches and update once with their mean (as one batch k times larger)', positiveInt, 1)
     .option('--clip-grad-norm <x>', 'clip the unscaled gradients to this global L2 norm (in the train step, after the finite check)', positiveNumber)
     .option('--clip-grad-value <x>', 'clip each unscaled gradient element to [-x, x]', positiveNumber)
     .option('--graph <file>', 'draw the compiled train step (ops coloured by dtype, fused kernels as clusters); .svg, .dot or .html chooses the format')
@@ -125,7 +129,7 @@ function scheduleOf(f: Flags, total: number, perEpoch: number): LrSchedule | und
 }
 
 function optimizerSpec(f: Flags, schedule?: LrSchedule): OptimizerSpec {
-  const clip = { ...(schedule ? { schedule } : {}), ...(f.clipGradNorm !== undefined ? { clipGradNorm: f.clipGradNorm } : {}), ...(f.clipGradValue !== undefined ? { clipGradValue: f.clipGradValue } : {}) };
+  const clip = { ...(schedule ? { schedule } : {}), ...(f.accumulate > 1 ? { accumulate: f.accumulate } : {}), ...(f.clipGradNorm !== undefined ? { clipGradNorm: f.clipGradNorm } : {}), ...(f.clipGradValue !== undefined ? { clipGradValue: f.clipGradValue } : {}) };
   switch (f.optimizer) {
     case 'adam':
       return { kind: 'adam', lr: f.lr ?? 1e-3, ...clip };
@@ -193,8 +197,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (f.batchSize > data.train.count) {
       throw new AmpcError('E0604', `--batch-size ${f.batchSize} is larger than the training set (${data.train.count} images)`);
     }
-    const perEpoch = Math.floor(data.train.count / f.batchSize);
-    const totalSteps = Math.min(f.maxSteps ?? Infinity, perEpoch * f.epochs);
+    // The schedule counts updates: one per --accumulate batches.
+    const perEpoch = Math.max(1, Math.floor(Math.floor(data.train.count / f.batchSize) / f.accumulate));
+    const totalSteps = Math.max(1, Math.floor(Math.min(f.maxSteps ?? Infinity, Math.floor(data.train.count / f.batchSize) * f.epochs) / f.accumulate));
     resolveOptimizer(optimizerSpec(f, scheduleOf(f, totalSteps, perEpoch))); // a schedule that does not fit fails before the device starts
     const ctx = await acquireDevice();
     try {

@@ -230,6 +230,9 @@ function describePrecision(cfg: TrainConfig, ls: LossScaling): string {
 }
 
 function describeOptimizer(o: OptimizerSpec): string {
-  const extra = Object.entries(o).filter(([k, v]) => k !== 'kind' && k !== 'lr' && v !== undefined).map(([k, v]) => `${k} ${v}`);
+  const show = (v: unknown): string => (typeof v === 'object' && v !== null
+    ? `${(v as { kind?: string }).kind ?? ''}(${Object.entries(v).filter(([k]) => k !== 'kind').map(([k, x]) => `${k} ${String(x)}`).join(', ')})`
+    : String(v));
+  const extra = Object.entries(o).filter(([k, v]) => k !== 'kind' && k !== 'lr' && v !== undefined).map(([k, v]) => `${k} ${show(v)}`);
   return [`${o.kind} lr ${o.lr}`, ...extra].join(', ');
 }
