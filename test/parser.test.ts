@@ -65,7 +65,7 @@ function elementwiseGraph(): Graph {
   const row = g.addInput('row', f32(8));
   const n = g.addInput('n', i32(4, 8));
   let v: Value = x;
-  for (const op of ['neg', 'abs', 'exp', 'log', 'sqrt', 'rsqrt', 'reciprocal', 'tanh', 'sigmoid', 'relu'] as const) v = g.add(op, [v]);
+  for (const op of ['neg', 'abs', 'exp', 'log', 'sqrt', 'rsqrt', 'reciprocal', 'tanh', 'sigmoid', 'relu', 'sin', 'cos', 'floor'] as const) v = g.add(op, [v]);
   v = g.add('gelu', [v]);
   v = g.add('gelu', [v], { approximate: 'tanh' });
   for (const op of ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'pow'] as const) v = g.add(op, [v, row]);
