@@ -35,6 +35,8 @@ export { runGraphOnGpu, compileForDevice } from './compiler/execute.ts';
 export { lowerGraph } from './compiler/lower.ts';
 export { compile, WEBGPU_TARGET } from './compiler/artifact.ts';
 export type { CompileOptions, CompiledArtifact } from './compiler/artifact.ts';
+export { grad, jit, valueAndGrad } from './compiler/functional.ts';
+export type { JitOptions, TracedFn, Transformed } from './compiler/functional.ts';
 export { checkGraph, formatReport } from './compiler/check.ts';
 export type { CheckRow } from './compiler/check.ts';
 export { drawGraphs, PICTURE_FORMATS } from './compiler/picture/render.ts';
