@@ -15,11 +15,13 @@ import { checkShape } from './spec.ts';
 export type Init =
   | { readonly kind: 'uniform'; readonly bound: number }
   | { readonly kind: 'zeros' }
-  | { readonly kind: 'ones' };
+  | { readonly kind: 'ones' }
+  | { readonly kind: 'normal'; readonly std: number };
 
 export const zerosInit = (): Init => ({ kind: 'zeros' });
 export const onesInit = (): Init => ({ kind: 'ones' });
 export const uniformInit = (bound: number): Init => ({ kind: 'uniform', bound });
+export const normalInit = (std = 1): Init => ({ kind: 'normal', std });
 
 /** What owns state: a module, linked to its parent under a key. */
 export interface StateOwner {

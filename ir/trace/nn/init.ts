@@ -80,6 +80,16 @@ export function initialValues(spec: InitSpec, seed: number): Float64Array {
       for (let i = 0; i < out.length; i++) out[i] = (rng.next() * 2 - 1) * init.bound;
       break;
     }
+    case 'normal': {
+      // Box-Muller: two uniforms give two independent standard normals.
+      const rng = new Rng(seed, spec.name);
+      for (let i = 0; i < out.length; i += 2) {
+        const r = Math.sqrt(-2 * Math.log(1 - rng.next())), a = 2 * Math.PI * rng.next();
+        out[i] = r * Math.cos(a) * init.std;
+        if (i + 1 < out.length) out[i + 1] = r * Math.sin(a) * init.std;
+      }
+      break;
+    }
   }
   return out;
 }

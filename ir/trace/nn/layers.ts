@@ -32,6 +32,22 @@ export class GELU extends Module {
   }
 }
 
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor {
+    markEntry(Tanh.prototype.forward);
+    x = tracedInput(x, 'nn.Tanh');
+    return x.tanh();
+  }
+}
+
+export class Sigmoid extends Module {
+  forward(x: Tensor): Tensor {
+    markEntry(Sigmoid.prototype.forward);
+    x = tracedInput(x, 'nn.Sigmoid');
+    return x.sigmoid();
+  }
+}
+
 export class Flatten extends Module {
   readonly startDim: number;
   readonly endDim: number;
