@@ -16,12 +16,13 @@ export function tempPathBeside(path: string): string {
 }
 
 /**
- * Writes `data` to `path` atomically; E0601 (with nothing left behind) when
- * it cannot. A symbolic link stays a link: its target is written (atomically).
- * A target that exists and is not a regular file (a device such as /dev/null
- * or /dev/stdout, a FIFO) is written in place, never replaced by a file.
+ * Where a write of `path` goes: the file a symbolic link leads to (a link
+ * stays a link), and whether it is written in place: a target that exists
+ * and is not a regular file (a device such as /dev/null or /dev/stdout, a
+ * FIFO) is never replaced by a file. E0601 for a directory or a link that
+ * leads nowhere.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+function writeTarget(path: string): { path: string; inPlace: boolean } {
   let st: Stats | undefined;
   try {
     st = lstatSync(path);
@@ -35,24 +36,33 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     } catch (e) {
       throw new AmpcError('E0601', `cannot write ${path}: it is a symbolic link that leads nowhere (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
-    return writeFileAtomic(target, data);
+    return writeTarget(target);
   }
-  if (st && !st.isFile()) {
-    if (st.isDirectory()) throw new AmpcError('E0601', `cannot write ${path}: it is a directory`);
+  if (st?.isDirectory()) throw new AmpcError('E0601', `cannot write ${path}: it is a directory`);
+  return { path, inPlace: st !== undefined && !st.isFile() };
+}
+
+/**
+ * Writes `data` to `path` atomically; E0601 (with nothing left behind) when
+ * it cannot. Links and devices as writeTarget says.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const t = writeTarget(path);
+  if (t.inPlace) {
     try {
-      writeFileSync(path, data);
+      writeFileSync(t.path, data);
       return;
     } catch (e) {
-      throw new AmpcError('E0601', `cannot write ${path}: ${(e as Error).message}`);
+      throw new AmpcError('E0601', `cannot write ${t.path}: ${(e as Error).message}`);
     }
   }
-  const tmp = tempPathBeside(path);
+  const tmp = tempPathBeside(t.path);
   try {
     writeFileSync(tmp, data);
-    renameSync(tmp, path);
+    renameSync(tmp, t.path);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw new AmpcError('E0601', `cannot write ${path}: ${(e as Error).message}`);
+    throw new AmpcError('E0601', `cannot write ${t.path}: ${(e as Error).message}`);
   }
 }
 
@@ -74,26 +84,10 @@ function writeAllSync(fd: number, text: string): void {
  * `path` is untouched.
  */
 export function writeFileAtomicChunks(path: string, produce: (write: (chunk: string) => void) => void): void {
-  let st: Stats | undefined;
-  try {
-    st = lstatSync(path);
-  } catch {
-    st = undefined; // absent: a new file
-  }
-  if (st?.isSymbolicLink()) {
-    let target: string;
-    try {
-      target = realpathSync(path);
-    } catch (e) {
-      throw new AmpcError('E0601', `cannot write ${path}: it is a symbolic link that leads nowhere (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-    return writeFileAtomicChunks(target, produce);
-  }
-  if (st?.isDirectory()) throw new AmpcError('E0601', `cannot write ${path}: it is a directory`);
-  const inPlace = st !== undefined && !st.isFile();
-  const dest = inPlace ? path : tempPathBeside(path);
+  const { path: target, inPlace } = writeTarget(path);
+  const dest = inPlace ? target : tempPathBeside(target);
   // Errors of the file system become E0601; errors of `produce` pass through as they are.
-  const fsError = (e: unknown) => new AmpcError('E0601', `cannot write ${path}: ${(e as Error).message}`);
+  const fsError = (e: unknown) => new AmpcError('E0601', `cannot write ${target}: ${(e as Error).message}`);
   let fd: number | undefined;
   try {
     try {
@@ -112,7 +106,7 @@ export function writeFileAtomicChunks(path: string, produce: (write: (chunk: str
     fd = undefined;
     try {
       closeSync(out);
-      if (!inPlace) renameSync(dest, path);
+      if (!inPlace) renameSync(dest, target);
     } catch (e) {
       throw fsError(e);
     }

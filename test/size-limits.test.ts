@@ -7,6 +7,7 @@
 // AmpcError: in the CLI, `error CODE: ...`, exit code 1, no stack.
 
 import test from 'ava';
+import { errorOf } from './helpers/errors.ts';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,15 +43,6 @@ function irFile(name: string, text: string): string {
 
 const parse = (text: string): Graph => parseModule(text, 'g.ir').main;
 
-function ampcError(f: () => unknown): AmpcError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof AmpcError) return e;
-    throw e;
-  }
-  throw new Error('expected an AmpcError');
-}
 
 const HUGE = 'graph @big(%x: f32[65536,65536]) -> (f32[65536,65536]) {\n  %0 = relu %x : f32[65536,65536]\n  return %0\n}\n';
 
@@ -130,7 +122,7 @@ test('interpret: maxElements refuses below the graph\'s size and runs at or abov
   const g = parse(MEDIUM);
   t.is(interpreterFootprint(g).elements, MEDIUM_ELEMENTS);
   const x = mediumInput();
-  const e = ampcError(() => interpret(g, { x }, { maxElements: MEDIUM_ELEMENTS - 1 }));
+  const e = errorOf(() => interpret(g, { x }, { maxElements: MEDIUM_ELEMENTS - 1 }));
   t.is(e.code, 'E0802');
   t.regex(e.detail, new RegExp(`graph @medium is too large for the reference interpreter: its values hold ${MEDIUM_ELEMENTS} elements in all, over the limit of ${MEDIUM_ELEMENTS - 1}`));
   t.regex(e.detail, /the largest is input %x: f32\[256,256\] with 65536 elements/);
@@ -146,12 +138,12 @@ test('interpret: the default limit refuses a graph over 2^26 elements before che
   t.is(DEFAULT_MAX_ELEMENTS, 2 ** 26);
   const g = parse('graph @g(%x: f32[8192,8192]) -> (f32[8192,8192]) {\n  %0 = neg %x : f32[8192,8192]\n  return %0\n}\n');
   // No inputs given: the size is checked first (E0802, not E0603).
-  const e = ampcError(() => interpret(g, {}));
+  const e = errorOf(() => interpret(g, {}));
   t.is(e.code, 'E0802');
   t.regex(e.detail, /its values hold 134217728 elements in all, over the limit of 67108864/);
   // The error is placed (at the graph for an input, at the node for a result).
   t.truthy(e.loc);
-  const c = ampcError(() => interpret(parse('graph @c() -> (f32[16384,16384]) {\n  %0 = constant {value = 1.5} : f32[16384,16384]\n  return %0\n}\n'), {}));
+  const c = errorOf(() => interpret(parse('graph @c() -> (f32[16384,16384]) {\n  %0 = constant {value = 1.5} : f32[16384,16384]\n  return %0\n}\n'), {}));
   t.is(c.code, 'E0802');
   t.regex(c.detail, /the largest is %0 = constant: f32\[16384,16384\] with 268435456 elements/);
   t.is(c.loc?.line, 2);
@@ -165,7 +157,7 @@ test('interpret: a fused node\'s body counts toward the limit, and a fused graph
   const total = interpreterFootprint(fused).elements;
   t.true(total > outer * 65536, `${total} counts the body's values too`);
   const x = mediumInput();
-  const e = ampcError(() => interpret(fused, { x }, { maxElements: outer * 65536 }));
+  const e = errorOf(() => interpret(fused, { x }, { maxElements: outer * 65536 }));
   t.is(e.code, 'E0802');
   t.is(differing(toArray(interpret(fused, { x }, { maxElements: total })[0]!), toArray(interpret(g, { x })[0]!)), 0);
 });
@@ -173,18 +165,18 @@ test('interpret: a fused node\'s body counts toward the limit, and a fused graph
 test('interpret: a maxElements that is not a number >= 0 is E0609', (t) => {
   const g = parse(MEDIUM);
   for (const bad of [-1, NaN, '10' as unknown as number]) {
-    t.is(ampcError(() => interpret(g, { x: mediumInput() }, { maxElements: bad })).code, 'E0609', String(bad));
+    t.is(errorOf(() => interpret(g, { x: mediumInput() }, { maxElements: bad })).code, 'E0609', String(bad));
   }
 });
 
 // ---------------------------------------------------------------- randomInputs()
 
 test('randomInputs: E0802 before allocating inputs over the limit; lifted, it makes them', (t) => {
-  const e = ampcError(() => randomInputs(parse(HUGE), 0));
+  const e = errorOf(() => randomInputs(parse(HUGE), 0));
   t.is(e.code, 'E0802');
   t.regex(e.detail, /random inputs for graph @big are too large for the reference interpreter: its inputs hold 4294967296 elements in all, over the limit of 67108864; the largest is input %x: f32\[65536,65536\]/);
   const g = parse(MEDIUM);
-  t.is(ampcError(() => randomInputs(g, 0, { maxElements: 1000 })).code, 'E0802');
+  t.is(errorOf(() => randomInputs(g, 0, { maxElements: 1000 })).code, 'E0802');
   const a = randomInputs(g, 3, { maxElements: 65536 });
   t.deepEqual(a.x!.shape, [256, 256]);
   t.is(differing(toArray(a.x!), toArray(randomInputs(g, 3).x!)), 0, 'same seed, same tensors');
@@ -258,14 +250,14 @@ test('tensorsToJson / tensorRecordToJson: E0608 naming the output and its elemen
   const big = hostTensor('f32', [100, 100], new Array(10000).fill(0.123456789));
   const small = hostTensor('f32', [2], [1, 2]);
   // Up front: 10000 elements cannot fit in 20000 characters.
-  const e = ampcError(() => tensorsToJson([small, big], { maxLength: 20000 }));
+  const e = errorOf(() => tensorsToJson([small, big], { maxLength: 20000 }));
   t.is(e.code, 'E0608');
   t.regex(e.detail, /^output \[1\] \(f32\[100,100\], 10000 elements\) is too large for one JSON string of at most 20000 characters; write it to a file instead/);
   // While writing: the elements could fit in 50000 characters, their text cannot.
-  const w = ampcError(() => tensorsToJson([small, big], { maxLength: 50000 }));
+  const w = errorOf(() => tensorsToJson([small, big], { maxLength: 50000 }));
   t.is(w.code, 'E0608');
   t.regex(w.detail, /^output \[1\] \(f32\[100,100\], 10000 elements\)/);
-  const r = ampcError(() => tensorRecordToJson({ 'the weights': big }, { maxLength: 20000 }));
+  const r = errorOf(() => tensorRecordToJson({ 'the weights': big }, { maxLength: 20000 }));
   t.regex(r.detail, /^output \["the weights"\] \(f32\[100,100\], 10000 elements\)/);
   // Under the limit, the usual text.
   t.is(tensorsToJson([small], { maxLength: 1000 }), '[\n  {\n    "dtype": "f32",\n    "shape": [2],\n    "data": [1, 2]\n  }\n]\n');
@@ -278,7 +270,7 @@ test('writeFileAtomicChunks: writes the pieces; an error while producing leaves 
     for (let i = 0; i < 1000; i++) w(`${i},`);
   });
   t.is(readFileSync(file, 'utf8'), Array.from({ length: 1000 }, (_, i) => `${i},`).join(''));
-  const e = ampcError(() =>
+  const e = errorOf(() =>
     writeFileAtomicChunks(file, (w) => {
       w('partial');
       throw new AmpcError('E0608', 'stop');
@@ -287,8 +279,8 @@ test('writeFileAtomicChunks: writes the pieces; an error while producing leaves 
   t.is(e.code, 'E0608');
   t.is(readFileSync(file, 'utf8').slice(0, 4), '0,1,');
   t.deepEqual(readdirSync(dir), ['f.json']);
-  const d = ampcError(() => writeFileAtomicChunks(dir, (w) => w('x')));
+  const d = errorOf(() => writeFileAtomicChunks(dir, (w) => w('x')));
   t.is(d.code, 'E0601');
   t.false(existsSync(join(dir, 'missing', 'f.json')));
-  t.is(ampcError(() => writeFileAtomicChunks(join(dir, 'missing', 'f.json'), (w) => w('x'))).code, 'E0601');
+  t.is(errorOf(() => writeFileAtomicChunks(join(dir, 'missing', 'f.json'), (w) => w('x'))).code, 'E0601');
 });
