@@ -18,7 +18,7 @@ import type { Node, Value } from '../ir/graph.ts';
 import { nameValues } from '../ir/text/printer.ts';
 import { numel } from '../ir/types.ts';
 import type { FusionGroup } from './fusion/groups.ts';
-import { anchorOf, findGroups, PROLOGUE_ONLY_OPS } from './fusion/groups.ts';
+import { anchorOf, CAST_PROLOGUE_OPS, findGroups, PROLOGUE_ONLY_OPS } from './fusion/groups.ts';
 import { narrowFiniteChecks } from './fusion/finite.ts';
 import { recomputeUnscaled } from './fusion/unscale.ts';
 import { Rewriter, rewriteGraph } from './rewrite.ts';
@@ -66,7 +66,7 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
   const groups = found.filter((grp) => {
     if (grp.nodes.length > 1) return true;
     const n = grp.nodes[0]!;
-    return n.op === 'matmul' || PROLOGUE_ONLY_OPS.has(n.op) ? prologues && n.operands.some(freeCast) : !anchorOf(grp.nodes) && n.operands.some(isConstant);
+    return CAST_PROLOGUE_OPS.has(n.op) ? prologues && n.operands.some(freeCast) : !anchorOf(grp.nodes) && n.operands.some(isConstant);
   });
   const groupOf = new Map<Node, FusionGroup>();
   for (const grp of groups) for (const n of grp.nodes) groupOf.set(n, grp);
@@ -86,7 +86,7 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
     if (isConstant(v)) return true;
     if (!freeCast(v) || groupOf.has(v.def)) return false;
     const head = headOf(grp.nodes);
-    return !head?.operands.includes(v) || (prologues && (head.op === 'matmul' || PROLOGUE_ONLY_OPS.has(head.op)));
+    return !head?.operands.includes(v) || (prologues && CAST_PROLOGUE_OPS.has(head.op));
   };
   /** Values the kernel of `grp` reads from elsewhere (through inlined casts to their sources). */
   const reads = (grp: FusionGroup): Value[] => grp.nodes.flatMap((m) => m.operands.flatMap((v) => {
@@ -201,7 +201,7 @@ function emitGroup(
     ...(scopes.size === 1 && last.scope !== undefined ? { scope: last.scope } : {}),
   });
   const bodyHead = headOf(body.nodes);
-  const prologueCasts = bodyHead && (bodyHead.op === 'matmul' || PROLOGUE_ONLY_OPS.has(bodyHead.op))
+  const prologueCasts = bodyHead && CAST_PROLOGUE_OPS.has(bodyHead.op)
     ? body.nodes.filter((n) => n.op === 'cast' && bodyHead.operands.includes(n.results[0]!)).length : 0;
   node.note = fusedNote(grp, constants, prologueCasts);
   results.forEach((r, i) => rw.replace(r, node.results[i]!));

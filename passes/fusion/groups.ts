@@ -27,6 +27,9 @@ export const ANCHOR_OPS: ReadonlySet<string> = new Set(['matmul', 'reduce_sum', 
  */
 export const PROLOGUE_ONLY_OPS: ReadonlySet<string> = new Set(['finite_check']);
 
+/** Ops that, heading a group, convert their cast operands as they load them (with cast prologues). */
+export const CAST_PROLOGUE_OPS: ReadonlySet<string> = new Set(['matmul', ...PROLOGUE_ONLY_OPS]);
+
 export function anchorOf(nodes: readonly Node[]): Node | undefined {
   return nodes.find((n) => ANCHOR_OPS.has(n.op));
 }
