@@ -25,17 +25,31 @@ export interface ClipSpec {
 /** PyTorch's clip_grad_norm_ epsilon: coef = max_norm / (total_norm + 1e-6). */
 export const CLIP_NORM_EPS = 1e-6;
 
+export interface Clipped {
+  /** The gradients the update uses. */
+  readonly grads: Value[];
+  /** The gradients after value clipping, before norm clipping. */
+  readonly beforeNorm: Value[];
+  /** The global norm of `beforeNorm`, when clipping by norm computed it (`%grad.norm`). */
+  readonly norm?: Value;
+}
+
 /** The clipped gradients (f32, unscaled), and the global norm when clipping by norm (`%grad.norm`, before clipping). */
-export function clipGradients(b: UpdateBuilder, grads: readonly Value[], clip: ClipSpec): { grads: Value[]; norm?: Value } {
+export function clipGradients(b: UpdateBuilder, grads: readonly Value[], clip: ClipSpec): Clipped {
   let out = [...grads];
   if (clip.value !== undefined) {
     const v = clip.value;
     out = out.map((g) => b.op('minimum', [b.op('maximum', [g, b.c(-v)]), b.c(v)]));
   }
-  if (clip.norm === undefined || out.length === 0) return { grads: out };
-  const squares = out.map((g) => b.op('reduce_sum', [b.mul(g, g)], { axes: g.type.shape.map((_, i) => i) }));
-  const total = squares.reduce((a, s) => b.add(a, s));
-  const norm = b.named(b.op('sqrt', [total]), 'grad.norm');
+  if (clip.norm === undefined || out.length === 0) return { grads: out, beforeNorm: out };
+  const norm = b.named(globalNorm(b, out), 'grad.norm');
   const coef = b.named(b.op('minimum', [b.div(b.c(clip.norm), b.add(norm, b.c(CLIP_NORM_EPS))), b.c(1)]), 'clip.coef');
-  return { grads: out.map((g) => b.mul(g, coef)), norm };
+  return { grads: out.map((g) => b.mul(g, coef)), beforeNorm: out, norm };
+}
+
+/** sqrt(Σ_i Σ g_i²) in f32 (0 without gradients). */
+export function globalNorm(b: UpdateBuilder, grads: readonly Value[]): Value {
+  if (grads.length === 0) return b.c(0);
+  const squares = grads.map((g) => b.op('reduce_sum', [b.mul(g, g)], { axes: g.type.shape.map((_, i) => i) }));
+  return b.op('sqrt', [squares.reduce((a, s) => b.add(a, s))]);
 }

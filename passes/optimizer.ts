@@ -61,7 +61,8 @@ import type { LossScaleSpec, LossScaling } from './loss-scaling.ts';
 import type { PassOptions } from './pass.ts';
 import type { StateInput } from './update-builder.ts';
 import { UpdateBuilder } from './update-builder.ts';
-import { clipGradients } from './clip.ts';
+import { clipGradients, globalNorm } from './clip.ts';
+import type { Clipped } from './clip.ts';
 import { ACCUM_COUNT_INPUT, ACCUM_SKIP_INPUT, accumulateGradients } from './accumulate.ts';
 import { resolveSchedule, scheduleFactorOps } from './schedule.ts';
 import type { LrSchedule } from './schedule.ts';
@@ -82,6 +83,21 @@ export type OptimizerSpec =
   | ({ kind: 'sgd'; lr: number; momentum?: number; weightDecay?: number; nesterov?: boolean } & ClipOptions)
   | ({ kind: 'adam' | 'adamw'; lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number } & ClipOptions);
 
+/**
+ * Extra outputs of the train step, appended after every other output, for
+ * inspection (each costs a stored tensor, so they exist only when asked):
+ * `gradNorm` the global L2 norm of the unscaled gradients the update uses
+ * (after value clipping, before norm clipping: what torch's clip_grad_norm_
+ * returns; the mean over the micro-batches with accumulation), output
+ * `report.grad.norm`; `gradients` those gradients themselves, one output
+ * `report.grad.<p>` per float param in param order. On a skipped step they
+ * are not finite; with accumulation they are complete on the last micro-step.
+ */
+export interface StepReport {
+  readonly gradNorm?: boolean;
+  readonly gradients?: boolean;
+}
+
 export interface TrainStepGraph {
   /** Inputs: the loss graph's inputs, then the optimizer state inputs, then `opt.lr` (f32[]). */
   graph: Graph;
@@ -93,6 +109,8 @@ export interface TrainStepGraph {
   state: StateInput[];
   /** The loss scaling the step does. */
   lossScaling: LossScaling;
+  /** Output indices of the reported values (StepReport), when asked for. */
+  reported: { gradNorm?: number; gradients?: { param: string; output: number }[] };
 }
 
 /** Name of the learning-rate input (f32[]). */
@@ -174,6 +192,22 @@ export interface TrainStepOptions {
    * 'off' (the default under f32), a static scale, or dynamic with options.
    */
   lossScale?: LossScaleSpec;
+  /** Extra outputs for inspection: the gradients' global norm, the gradients (StepReport). */
+  report?: StepReport;
+}
+
+/** The report spec checked (E0609): an object of booleans. */
+export function checkReport(r: unknown): StepReport {
+  const bad = (detail: string): never => {
+    throw new AmpcError('E0609', `report${detail}`);
+  };
+  if (r === undefined) return {};
+  if (!r || typeof r !== 'object' || Array.isArray(r)) bad(` must be an object such as { gradNorm: true, gradients: true }, got ${JSON.stringify(r)}`);
+  for (const [k, v] of Object.entries(r as object)) {
+    if (k !== 'gradNorm' && k !== 'gradients') bad(`: unknown key '${k}' (known: gradNorm, gradients)`);
+    if (typeof v !== 'boolean') bad(`.${k} must be true or false, got ${JSON.stringify(v)}`);
+  }
+  return r as StepReport;
 }
 
 export function checkStepOptions(opts: TrainStepOptions): { precision: 'f32' | 'amp'; lossScaling: LossScaling } {
@@ -183,11 +217,11 @@ export function checkStepOptions(opts: TrainStepOptions): { precision: 'f32' | '
 }
 
 /** The settings of the train-step passes from the pass context (checked: E0609). */
-export function stepSettings(options: PassOptions, precision: 'f32' | 'amp'): { opt: OptimizerSpec; precision: 'f32' | 'amp'; lossScaling: LossScaling; extraUpdates: readonly { output: number; input: string }[] } {
+export function stepSettings(options: PassOptions, precision: 'f32' | 'amp'): { opt: OptimizerSpec; precision: 'f32' | 'amp'; lossScaling: LossScaling; extraUpdates: readonly { output: number; input: string }[]; report: StepReport } {
   const opt = options.optimizer ?? DEFAULT_OPTIMIZER;
   resolve(opt);
   const { lossScaling } = checkStepOptions({ precision, ...(options.lossScale !== undefined ? { lossScale: options.lossScale } : {}) });
-  return { opt, precision, lossScaling, extraUpdates: options.extraUpdates ?? [] };
+  return { opt, precision, lossScaling, extraUpdates: options.extraUpdates ?? [], report: checkReport(options.report) };
 }
 
 export const DEFAULT_OPTIMIZER: OptimizerSpec = { kind: 'adam', lr: 1e-3 };
@@ -241,7 +275,9 @@ export function gradientsStage(g: Graph): Graph {
  * Inputs: the optimizer state and `opt.lr` are appended; outputs: the
  * gradients are replaced by the `new.<input>` values.
  */
-export function optimizerStage(input: Graph, opt: OptimizerSpec, precision: 'f32' | 'amp', ls: LossScaling, extra: readonly { output: number; input: string }[]): Graph {
+export function optimizerStage(
+  input: Graph, opt: OptimizerSpec, precision: 'f32' | 'amp', ls: LossScaling, extra: readonly { output: number; input: string }[], report: StepReport = {},
+): Graph {
   const o = resolve(opt);
   const g = cloneGraph(input);
   const pv = g.params.filter((v) => isFloat(v.type.dtype));
@@ -329,10 +365,27 @@ export function optimizerStage(input: Graph, opt: OptimizerSpec, precision: 'f32
   // forward) keep their old values on a skipped micro-step too.
   const newScaleState = updateLossScale(b, ls, acc ? acc.finiteAll : checked.finite, lsInputs, acc?.commit);
   const guardedExtra = checked.finite ? extra.map((u) => guardUpdate(b, checked.finite, g.outputs[u.output]!, g.inputs.find((v) => v.name === u.input)!, `new.${u.input}`)) : [];
-  g.setOutputs([...g.outputs, ...newParams, ...newState, ...newScaleState, ...guardedExtra]);
+  g.setOutputs([...g.outputs, ...newParams, ...newState, ...newScaleState, ...guardedExtra, ...reportOutputs(b, pv, clipped, report)]);
   return g;
 }
 
+
+/** The StepReport outputs: `report.grad.norm`, then `report.grad.<p>` per param (see StepReport). */
+function reportOutputs(b: UpdateBuilder, params: readonly Value[], clipped: Clipped, report: StepReport): Value[] {
+  const out: Value[] = [];
+  if (report.gradNorm) out.push(b.named(clipped.norm ?? globalNorm(b, clipped.beforeNorm), 'report.grad.norm'));
+  if (report.gradients) out.push(...clipped.beforeNorm.map((d, i) => b.named(d, `report.grad.${params[i]!.name}`)));
+  return out;
+}
+
+/** The output indices of the StepReport outputs of a train step graph (its last outputs). */
+export function reportedOutputs(step: Graph, params: readonly string[], report: StepReport): TrainStepGraph['reported'] {
+  let next = step.outputs.length - (report.gradNorm ? 1 : 0) - (report.gradients ? params.length : 0);
+  const out: TrainStepGraph['reported'] = {};
+  if (report.gradNorm) out.gradNorm = next++;
+  if (report.gradients) out.gradients = params.map((param) => ({ param, output: next++ }));
+  return out;
+}
 
 /** The learning rate as the value of input `opt.lr`. */
 export function lrTensor(lr: number): HostTensor {

@@ -4,7 +4,7 @@
 
 import type { Graph } from '../ir/graph.ts';
 import type { LossScaleSpec } from './loss-scaling.ts';
-import type { OptimizerSpec } from './optimizer.ts';
+import type { OptimizerSpec, StepReport } from './optimizer.ts';
 
 export type Precision = 'f16' | 'f32';
 
@@ -29,6 +29,8 @@ export interface PassOptions {
   readonly lossScale?: LossScaleSpec;
   /** Further in-place updates by output index of the loss graph (e.g. BatchNorm running statistics). */
   readonly extraUpdates?: readonly { readonly output: number; readonly input: string }[];
+  /** Extra outputs of the train step, for inspection (passes/optimizer.ts StepReport). */
+  readonly report?: StepReport;
   // fusion (passes/fusion.ts): set by the compile from its target
   /** Storage buffers one kernel may bind (the device's maxStorageBuffersPerShaderStage; default 16, see passes/fusion/groups.ts). */
   readonly maxKernelBindings?: number;
@@ -38,7 +40,7 @@ export interface PassOptions {
 
 /** Every key PassOptions has (an unknown key, e.g. a typo like `ampDENY`, is refused by the runner). */
 export const PASS_OPTION_KEYS: readonly (keyof PassOptions)[] = [
-  'ampAllow', 'ampDeny', 'ampNodes', 'ampScopes', 'gradWrt', 'gradOutput', 'optimizer', 'lossScale', 'extraUpdates', 'maxKernelBindings', 'castPrologues',
+  'ampAllow', 'ampDeny', 'ampNodes', 'ampScopes', 'gradWrt', 'gradOutput', 'optimizer', 'lossScale', 'extraUpdates', 'report', 'maxKernelBindings', 'castPrologues',
 ];
 
 export interface PassContext {

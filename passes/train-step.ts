@@ -23,7 +23,7 @@ import type { Graph } from '../ir/graph.ts';
 import { AMP_PASSES } from './amp.ts';
 import type { LossScaling } from './loss-scaling.ts';
 import { lossScaleState } from './loss-scaling.ts';
-import { checkStepOptions, gradientsStage, LR_INPUT, lossScalingStage, optimizerStage, resolve, stepSettings } from './optimizer.ts';
+import { checkReport, checkStepOptions, gradientsStage, reportedOutputs, LR_INPUT, lossScalingStage, optimizerStage, resolve, stepSettings } from './optimizer.ts';
 import type { OptimizerSpec, StateInput, TrainStepGraph, TrainStepOptions } from './optimizer.ts';
 import type { Pass, PassContext, PassOptions } from './pass.ts';
 import { widenGradientAccumulators } from './precision/widen.ts';
@@ -65,7 +65,7 @@ export function trainStepPasses(precision: 'f32' | 'amp'): readonly Pass[] {
           const grads = g.outputs.slice(g.outputs.length - g.params.filter((v) => isFloat(v.type.dtype)).length);
           ({ graph: g, widened } = widenGradientAccumulators(g, grads));
         }
-        const out = optimizerStage(g, s.opt, precision, s.lossScaling, s.extraUpdates);
+        const out = optimizerStage(g, s.opt, precision, s.lossScaling, s.extraUpdates, s.report);
         const updated = out.outputs.filter((v) => v.name?.startsWith('new.')).length;
         ctx.log?.(`optimizer: @${out.name}: ${s.opt.kind}, loss scaling ${describeScaling(s.lossScaling)}, ${out.inputs.length - before} state inputs added, ${updated} inputs updated in place (the new.<input> outputs)${precision === 'amp' ? `, ${widened} gradients written from their f32 accumulators` : ''}`);
         return out;
@@ -93,9 +93,13 @@ export function trainStepGraph(
   resolve(opt);
   const { precision, lossScaling } = checkStepOptions(opts);
   const passes = [...(precision === 'amp' && !opts.ampApplied ? AMP_PASSES : []), ...trainStepPasses(precision)];
-  const options: PassOptions = { ...opts.ampOptions, optimizer: opt, ...(opts.lossScale !== undefined ? { lossScale: opts.lossScale } : {}), extraUpdates: opts.extraUpdates ?? [] };
+  const report = checkReport(opts.report);
+  const options: PassOptions = {
+    ...opts.ampOptions, optimizer: opt, ...(opts.lossScale !== undefined ? { lossScale: opts.lossScale } : {}), extraUpdates: opts.extraUpdates ?? [], report,
+  };
   const g = runPipeline(lossGraph, passes, { options, ...(run.log ? { log: run.log } : {}) }, run);
-  return { graph: g, loss: 0, ...stepUpdates(lossGraph, g, lossScaling, opts.extraUpdates ?? []), lossScaling };
+  const params = lossGraph.params.filter((v) => isFloat(v.type.dtype)).map((p) => p.name!);
+  return { graph: g, loss: 0, ...stepUpdates(lossGraph, g, lossScaling, opts.extraUpdates ?? []), lossScaling, reported: reportedOutputs(g, params, report) };
 }
 
 /**

@@ -10,7 +10,10 @@ import type { Tensor } from '../../ir/trace/tensor.ts';
 import type { TraceOutput } from '../../ir/trace/trace.ts';
 import { resolveLossScale } from '../../passes/loss-scaling.ts';
 import type { LossScaleSpec } from '../../passes/loss-scaling.ts';
-import type { OptimizerSpec } from '../../passes/optimizer.ts';
+import { checkReport } from '../../passes/optimizer.ts';
+import type { OptimizerSpec, StepReport } from '../../passes/optimizer.ts';
+import { resolveMetrics } from './metrics.ts';
+import type { MetricsOptions } from './metrics.ts';
 import type { GpuContext } from '../../runtime/device.ts';
 import type { F16Mode } from '../../runtime/plan.ts';
 
@@ -50,6 +53,14 @@ export interface TrainerOptions<M extends Module> {
   /** Pass name, or 'all', after which each compiled graph's IR goes to `dump` (`--print-ir-after`). */
   readonly printIrAfter?: string;
   readonly dump?: (text: string) => void;
+  /**
+   * Extra outputs of the train step, read only when asked: the gradients'
+   * global norm (`gradNorm()`, and a column of the metrics log) and the
+   * unscaled gradients (`gradients()`). Each costs a stored tensor.
+   */
+  readonly report?: StepReport;
+  /** A per-step metrics log (loss, scale, skipped, lr, grad norm, samples/s) as JSONL or CSV: compiler/train/metrics.ts. */
+  readonly metrics?: MetricsOptions;
 }
 
 /** Where the loss scale stands (read from the device by lossScaleStatus()). */
@@ -91,6 +102,13 @@ export function checkOptions<M extends Module>(o: TrainerOptions<M>): void {
     throw e;
   }
   if (o.ampOptions !== undefined && (typeof o.ampOptions !== 'object' || o.ampOptions === null)) fail('Trainer.create: ampOptions must be an object of precision options');
+  try {
+    checkReport(o.report);
+  } catch (e) {
+    if (e instanceof AmpcError) fail(`Trainer.create: ${e.detail}`);
+    throw e;
+  }
+  if (o.metrics !== undefined) resolveMetrics(o.metrics);
   if (o.f16Mode !== undefined && o.f16Mode !== 'native' && o.f16Mode !== 'storage' && o.f16Mode !== 'packed') fail(`Trainer.create: f16Mode must be 'native', 'storage' or 'packed', got ${JSON.stringify(o.f16Mode)}`);
 }
 

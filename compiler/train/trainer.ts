@@ -40,7 +40,9 @@ import type { TensorType } from '../../ir/types.ts';
 import { numel, tensorType, typeToString } from '../../ir/types.ts';
 import { GOOD_STEPS_INPUT, resolveLossScale, SCALE_INPUT, SKIPPED_INPUT } from '../../passes/loss-scaling.ts';
 import type { LossScaling } from '../../passes/loss-scaling.ts';
-import { LR_INPUT } from '../../passes/optimizer.ts';
+import { LR_INPUT, STEP_INPUT } from '../../passes/optimizer.ts';
+import type { TrainStepGraph } from '../../passes/optimizer.ts';
+import { resolveSchedule, scheduleFactor } from '../../passes/schedule.ts';
 import { trainStepGraph, trainStepPasses } from '../../passes/train-step.ts';
 import { AMP_PASSES } from '../../passes/amp.ts';
 import type { Pass } from '../../passes/pass.ts';
@@ -59,9 +61,13 @@ import type { TensorInput } from './inputs.ts';
 import { checkLr, checkOptions, fail, stableJson } from './options.ts';
 import type { LossScaleStatus, StepOptions, TrainerOptions } from './options.ts';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.ts';
+import { MetricsFormatter, resolveMetrics } from './metrics.ts';
+import type { MetricsOptions, StepMetrics } from './metrics.ts';
 
 export type { TensorInput } from './inputs.ts';
 export type { LossScaleStatus, StepOptions, TrainerOptions } from './options.ts';
+export type { MetricsOptions, StepMetrics } from './metrics.ts';
+export type { StepReport } from '../../passes/optimizer.ts';
 export type { OptimizerSpec } from '../../passes/optimizer.ts';
 export type { DynamicLossScaleOptions, LossScaleSpec } from '../../passes/loss-scaling.ts';
 
@@ -84,8 +90,37 @@ interface Entry {
   readonly lrName: string | undefined;
   /** Optimizer and loss-scale state inputs (train only). */
   readonly stepState: readonly StateInput[];
+  /** Output indices of the reported values (train only; report option). */
+  readonly reported: TrainStepGraph['reported'];
   /** Version of the state this session holds (-1: none yet). */
   syncedAt: number;
+}
+
+/** The metrics log of a Trainer (option `metrics`) and where it stands. */
+interface MetricsLog {
+  readonly formatter: MetricsFormatter;
+  readonly every: number;
+  readonly write: (line: string) => void;
+  readonly close: () => void;
+  /** performance.now() when the first step began and at the last line; samples so far and at the last line. */
+  start: number | undefined;
+  lastTime: number;
+  samples: number;
+  lastSamples: number;
+}
+
+/** The metrics log of the options: its line formatter and where lines go (a file in Node, or the caller's function). */
+async function openMetrics(o: MetricsOptions, withGradNorm: boolean): Promise<MetricsLog> {
+  const r = resolveMetrics(o);
+  let sink: { write: (line: string) => void; close: () => void };
+  if (typeof r.to === 'function') {
+    sink = { write: r.to, close: () => undefined };
+  } else {
+    const files = await import('./metrics-file.ts');
+    if (typeof files.openMetricsFile !== 'function') throw new AmpcError('E0609', 'Trainer.create: metrics.to as a path needs Node; in a browser pass a function (line) => void');
+    sink = files.openMetricsFile(r.to);
+  }
+  return { formatter: new MetricsFormatter(r.format, withGradNorm), every: r.every, ...sink, start: undefined, lastTime: 0, samples: 0, lastSamples: 0 };
 }
 
 /** Runs `body` with every module of `model` in the given mode, then restores the modes. */
@@ -119,6 +154,7 @@ export class Trainer<M extends Module = Module> {
   #destroyed = false;
   #steps = 0;
   #compiledGraph: Graph | undefined;
+  #metrics: MetricsLog | undefined;
 
   private constructor(opts: TrainerOptions<M>, ctx: GpuContext, ownsDevice: boolean) {
     this.#opts = opts;
@@ -135,6 +171,7 @@ export class Trainer<M extends Module = Module> {
     try {
       const entry = await t.#trainEntry(opts.inputs.map((s) => ({ dtype: s.dtype, shape: [...s.shape] })));
       t.#initialize(entry);
+      if (opts.metrics !== undefined) t.#metrics = await openMetrics(opts.metrics, opts.report?.gradNorm === true);
     } catch (e) {
       t.destroy();
       throw e;
@@ -235,6 +272,8 @@ export class Trainer<M extends Module = Module> {
       const types = placed(at, () => this.#batchTypes('step', batch, this.#opts.inputs));
       const entry = await this.#trainEntry(types);
       await this.#sync(entry);
+      const m = this.#metrics;
+      if (m && m.start === undefined) m.start = m.lastTime = performance.now();
       batch.forEach((x, i) => entry.session.write(entry.inputNames[i]!, inputBytes(x)));
       entry.session.run();
       this.ctx.check();
@@ -242,7 +281,13 @@ export class Trainer<M extends Module = Module> {
       this.#steps++;
       this.#owner = entry;
       entry.syncedAt = this.#version;
+      let loss: number | undefined;
+      if (m) {
+        m.samples += types[0]!.shape[0] ?? 1;
+        if (this.#steps % m.every === 0) loss = await this.#logMetrics(entry, m);
+      }
       if (!opts.readLoss) return undefined;
+      if (loss !== undefined) return loss;
       const [bytes] = await entry.session.readOutputs([entry.output]);
       return new Float32Array(bytes!, 0, 1)[0]!;
     });
@@ -266,6 +311,38 @@ export class Trainer<M extends Module = Module> {
       const buf = entry.session.plan.buffers[out.buffer]!;
       const [bytes] = await entry.session.readOutputs([entry.output]);
       return { dtype: buf.dtype, shape: [...buf.shape], data: decodeTensor(buf.dtype, bytes!, numel(buf.shape)) };
+    });
+  }
+
+  /**
+   * The global L2 norm of the unscaled gradients of the last train step
+   * (before norm clipping; see StepReport in passes/optimizer.ts), read back
+   * from the device. Needs `report: { gradNorm: true }` (E0609 otherwise).
+   */
+  gradNorm(): Promise<number> {
+    return this.#serial(async () => {
+      const entry = this.#reportingEntry('gradNorm');
+      const [bytes] = await entry.session.readOutputs([entry.reported.gradNorm!]);
+      return new Float32Array(bytes!, 0, 1)[0]!;
+    });
+  }
+
+  /**
+   * The unscaled gradients of the last train step by parameter name (f32,
+   * before clipping; see StepReport), read back from the device. Needs
+   * `report: { gradients: true }` (E0609 otherwise).
+   */
+  gradients(): Promise<Record<string, HostTensor>> {
+    return this.#serial(async () => {
+      const entry = this.#reportingEntry('gradients');
+      const list = entry.reported.gradients!;
+      const bytes = await entry.session.readOutputs(list.map((g) => g.output));
+      const out: Record<string, HostTensor> = {};
+      list.forEach((g, i) => {
+        const shape = [...entry.session.plan.buffers[entry.session.plan.outputs[g.output]!.buffer]!.shape];
+        Object.defineProperty(out, g.param, { value: { dtype: 'f32', shape, data: decodeTensor('f32', bytes[i]!, numel(shape)) }, enumerable: true });
+      });
+      return out;
     });
   }
 
@@ -375,6 +452,7 @@ export class Trainer<M extends Module = Module> {
     this.#destroyed = true;
     for (const p of this.#entries.values()) p.then((e) => e.session.destroy(), () => undefined);
     this.#entries.clear();
+    this.#metrics?.close();
     if (this.#ownsDevice) this.ctx.destroy();
   }
 
@@ -387,6 +465,44 @@ export class Trainer<M extends Module = Module> {
   /** Runs calls one after another, so a step never interleaves with another call. */
   #serial<T>(work: () => Promise<T>): Promise<T> {
     return this.#queue.run(work, () => this.#alive());
+  }
+
+  /** The entry of the last train step, which must report `what` (E0609 otherwise). */
+  #reportingEntry(what: 'gradNorm' | 'gradients'): Entry {
+    if (this.#opts.report?.[what] !== true) {
+      throw new AmpcError('E0609', `${what}(): the train step does not report it; create the Trainer with report: { ${what}: true } (it costs one stored ${what === 'gradNorm' ? 'scalar' : 'gradient per parameter'})`);
+    }
+    const entry = this.#lastEntry.get('train')!;
+    if (this.#steps === 0) throw new AmpcError('E0609', `${what}(): no train step has run yet`);
+    return entry;
+  }
+
+  /** Reads the metrics of the step that just ran (one sync) and writes its line; returns the loss. */
+  async #logMetrics(entry: Entry, m: MetricsLog): Promise<number> {
+    const outs = [entry.output, ...(entry.reported.gradNorm !== undefined ? [entry.reported.gradNorm] : [])];
+    const ls = this.lossScaling;
+    const names = [STEP_INPUT, ...(ls.mode === 'dynamic' ? [SCALE_INPUT] : []), ...(ls.mode !== 'off' ? [SKIPPED_INPUT] : [])];
+    const [outBytes, inBytes] = await Promise.all([entry.session.readOutputs(outs), entry.session.readInputs(names)]);
+    const f32 = (b: ArrayBuffer) => new Float32Array(b, 0, 1)[0]!;
+    const now = performance.now();
+    const updates = f32(inBytes[0]!);
+    const schedule = this.#opts.optimizer.schedule;
+    const seconds = (now - m.lastTime) / 1000;
+    const metrics: StepMetrics = {
+      step: this.#steps,
+      loss: f32(outBytes[0]!),
+      scale: ls.mode === 'dynamic' ? f32(inBytes[1]!) : ls.mode === 'static' ? ls.scale : 1,
+      skipped: ls.mode !== 'off' ? new Int32Array(inBytes[names.length - 1]!, 0, 1)[0]! : 0,
+      updates,
+      lr: this.#lr * (schedule ? scheduleFactor(resolveSchedule(schedule), updates) : 1),
+      ...(outs.length > 1 ? { gradNorm: f32(outBytes[1]!) } : {}),
+      samplesPerSecond: seconds > 0 ? (m.samples - m.lastSamples) / seconds : 0,
+      elapsedSeconds: (now - m.start!) / 1000,
+    };
+    m.lastTime = now;
+    m.lastSamples = m.samples;
+    for (const line of m.formatter.lines(metrics)) m.write(line);
+    return metrics.loss;
   }
 
   #batchTypes(what: string, xs: readonly TensorInput[], specs: readonly InputSpec[]): TensorType[] {
@@ -431,6 +547,7 @@ export class Trainer<M extends Module = Module> {
       ampOptions: o.precision === 'amp' ? o.ampOptions : undefined,
       f16Mode: o.f16Mode ?? defaultF16Mode(this.ctx),
       fusion: o.fusion !== false,
+      report: kind === 'train' ? o.report : undefined,
     });
   }
 
@@ -465,7 +582,7 @@ export class Trainer<M extends Module = Module> {
       const spec = this.#compileSpec();
       const { log, dump, printIrAfter } = this.#opts;
       const inStep = printIrAfter === 'all' || stepPasses.some((p) => p.name === printIrAfter);
-      const step = trainStepGraph(traced.graph, optimizer, { extraUpdates, precision, lossScale, ampOptions }, {
+      const step = trainStepGraph(traced.graph, optimizer, { extraUpdates, precision, lossScale, ampOptions, ...(this.#opts.report ? { report: this.#opts.report } : {}) }, {
         ...(log ? { log } : {}), ...(dump ? { dump } : {}), ...(inStep && printIrAfter ? { printIrAfter } : {}),
       });
       const compiled = compileGraph(step.graph, this.ctx, { ...spec, updates: step.updates });
@@ -487,7 +604,7 @@ export class Trainer<M extends Module = Module> {
       session.write(lrName, encodeTensor('f32', [this.#lr]));
       const entry: Entry = {
         kind: 'train', session, dispatches: compiled.dispatches, compileMs, inputTypes: types, inputNames: plan.inputs.slice(0, types.length).map((x) => x.name),
-        state, output: step.loss, lrName, stepState: step.state, syncedAt: -1,
+        state, output: step.loss, lrName, stepState: step.state, reported: step.reported, syncedAt: -1,
       };
       this.#trainEntries.push(entry);
       this.#lastEntry.set('train', entry);
@@ -514,7 +631,7 @@ export class Trainer<M extends Module = Module> {
       }
       const entry: Entry = {
         kind: 'predict', session, dispatches: compiled.dispatches, compileMs, inputTypes: types, inputNames: plan.inputs.slice(0, types.length).map((x) => x.name),
-        state, output: 0, lrName: undefined, stepState: [], syncedAt: -1,
+        state, output: 0, lrName: undefined, stepState: [], reported: {}, syncedAt: -1,
       };
       this.#lastEntry.set('predict', entry);
       return entry;
