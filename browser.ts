@@ -45,8 +45,11 @@ export { AMPC_VERSION } from './compiler/version.ts';
 
 // Training.
 export { Trainer } from './compiler/train/trainer.ts';
-export type { TrainerOptions, StepOptions, TensorInput, LossScaleStatus } from './compiler/train/trainer.ts';
+export type { TrainerOptions, StepOptions, TensorInput, LossScaleStatus, MetricsOptions, StepMetrics, StepReport } from './compiler/train/trainer.ts';
+export { parseMetricsLog } from './compiler/train/metrics.ts';
 export { predictInBatches, accuracy, argmax } from './compiler/train/evaluate.ts';
+export { DataLoader, DataEpoch, shuffledOrder } from './compiler/train/data/loader.ts';
+export type { DataLoaderOptions, DataColumn, DataBatch, BatchColumn, ColumnArray, ShapedArray } from './compiler/train/data/loader.ts';
 
 // The runtime: devices, sessions, artifacts, safetensors.
 export { acquireDevice, describeDevice } from './runtime/device.ts';

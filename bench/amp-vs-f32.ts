@@ -16,7 +16,8 @@
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Command, Option } from 'commander';
-import { loadFashionMnist } from '../examples/mnist/data.ts';
+import { loadFashionMnist } from '../compiler/train/data/index.ts';
+import { SAMPLE_DIR } from '../examples/mnist/data.ts';
 import type { ModelName } from '../examples/mnist/models.ts';
 import { chartsSvg, smooth } from '../examples/mnist/plot.ts';
 import type { Chart } from '../examples/mnist/plot.ts';
@@ -49,7 +50,7 @@ const program = new Command('amp-vs-f32')
   .parse();
 const o = program.opts<{ models: string; epochs: number; cnnEpochs?: number; data?: string; seed: number; json?: string; svg?: string }>();
 
-const data = loadFashionMnist(o.data);
+const data = loadFashionMnist(o.data, { sampleDir: SAMPLE_DIR });
 const ctx = await acquireDevice();
 console.log(`device: ${describeDevice(ctx)}`);
 console.log(`data: ${data.source} (${data.train.count} train, ${data.test.count} test images), seed ${o.seed}`);

@@ -7,9 +7,9 @@
 
 import { mkdirSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeIdx, readIdx } from '../examples/mnist/idx.ts';
-import type { IdxArray } from '../examples/mnist/idx.ts';
-import { DEBIAN_DIR, SAMPLE_DIR } from '../examples/mnist/data.ts';
+import { encodeIdx, FASHION_MNIST_DIR, readIdx } from '../compiler/train/data/index.ts';
+import type { IdxArray } from '../compiler/train/data/index.ts';
+import { SAMPLE_DIR } from '../examples/mnist/data.ts';
 
 const TRAIN = 3000;
 const TEST = 1000;
@@ -20,7 +20,7 @@ function head(arr: IdxArray, n: number): IdxArray {
   return { type: arr.type, dims: [n, ...arr.dims.slice(1)], data: arr.data.slice(0, n * per) };
 }
 
-const source = process.argv[2] ?? DEBIAN_DIR;
+const source = process.argv[2] ?? FASHION_MNIST_DIR;
 mkdirSync(SAMPLE_DIR, { recursive: true });
 let total = 0;
 for (const [name, n] of [

@@ -5,7 +5,8 @@
 // here by URL and runs them, trains a few Trainer steps in f32 and AMP, and
 // traces code of its own; Node runs the same case (test/browser/case.ts) on
 // Dawn. The outputs and losses must agree (f32 within 1e-5, AMP within 1e-3,
-// relative to the largest magnitude), and a deliberate shape error in the
+// relative to the largest magnitude), a DataLoader epoch must give the same
+// batches, prefetched as in Node, and a deliberate shape error in the
 // page must name the page's line: the bundle's position, which its source
 // map takes back to test/browser/page.ts. Ops made inside ampc's nn blocks
 // (an nn.Linear fed the wrong width, a Sequential of blocks) must be placed
@@ -142,6 +143,12 @@ function originalPlace(site: string, name: string, place: string): { file: strin
 }
 
 function compareCase(t: ExecutionContext, page: CaseResult, node: CaseResult): void {
+  // The DataLoader gives the same batches in the page, all prefetched while the loop waited.
+  t.deepEqual(page.loader, node.loader);
+  t.is(page.loader.batches.length, 5);
+  t.deepEqual(page.loader.batches.flat().sort((a, b) => a - b), Array.from({ length: 19 }, (_, i) => i));
+  t.is(page.loader.prefetched, 4);
+  t.is(page.loader.misaligned, 0);
   // AMP is in effect: its artifact's f16 matmuls round the output away from f32's.
   t.true(relativeDifference(node.outputs.amp, node.outputs.f32) > 1e-5, 'the AMP artifact computes in f16');
   for (const precision of PRECISIONS) {

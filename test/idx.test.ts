@@ -1,20 +1,19 @@
-// IDX files and the training example's data: hand-made tiny files, gzipped
-// and plain, read back exactly; malformed ones fail with E0602 (unreadable
-// ones with E0601) naming the file; the committed sample loads; shuffling is
-// a seeded permutation per epoch and batches drop the incomplete last one.
-// Gzip bombs (issue #12) are refused after decompressing about what the
-// header declares, not the whole stream.
+// IDX files and Fashion-MNIST (compiler/train/data/idx.ts and
+// fashion-mnist.ts): hand-made tiny files, gzipped and plain, read back
+// exactly; malformed ones fail with E0602 (unreadable ones with E0601) naming
+// the file; the example's committed sample loads. Gzip bombs (issue #12) are
+// refused after decompressing about what the header declares, not the whole
+// stream. (Batching: data-loader.test.ts.)
 
 import test from 'ava';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGzip, gzipSync } from 'node:zlib';
 import { AmpcError } from '../ir/errors.ts';
 import type { ErrorCode } from '../ir/errors.ts';
-import { Batches, loadFashionMnist, MEAN, SAMPLE_DIR, shuffledOrder, STD } from '../examples/mnist/data.ts';
-import type { Split } from '../examples/mnist/data.ts';
-import { decodeIdx, encodeIdx, readIdx } from '../examples/mnist/idx.ts';
+import { decodeIdx, encodeIdx, FASHION_MNIST_DIR, FASHION_MNIST_MEAN as MEAN, FASHION_MNIST_STD as STD, loadFashionMnist, readIdx } from '../compiler/train/data/index.ts';
+import { SAMPLE_DIR } from '../examples/mnist/data.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ampc-idx-'));
 
@@ -187,6 +186,8 @@ test('a missing file or a directory is E0601 naming it', (t) => {
 
 test('the committed sample loads: 3000 train and 1000 test images, normalized, labels 0..9', (t) => {
   const d = loadFashionMnist(SAMPLE_DIR);
+  t.is(d.source, 'custom');
+  t.is(d.dir, SAMPLE_DIR);
   t.is(d.train.count, 3000);
   t.is(d.test.count, 1000);
   t.is(d.train.images.length, 3000 * 784);
@@ -233,29 +234,23 @@ test('a data directory without the files is E0601 naming the missing file', (t) 
   throwsCode(t, () => loadFashionMnist(join(tmp, 'no-such-dir')), 'E0601', 'no-such-dir');
 });
 
-test('shuffling is a permutation, the same for the same seed and epoch, different otherwise', (t) => {
-  const a = shuffledOrder(100, 7, 1);
-  t.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
-  t.deepEqual(a, shuffledOrder(100, 7, 1));
-  t.notDeepEqual(a, shuffledOrder(100, 7, 2));
-  t.notDeepEqual(a, shuffledOrder(100, 8, 1));
+test('images that are not u8 [n, 28, 28] are E0602 naming the file', (t) => {
+  const dir = tinyDir('shape', 2, [0, 1], 2);
+  writeFileSync(join(dir, 'train-images-idx3-ubyte'), encodeIdx({ type: 'u8', dims: [2, 28, 27], data: new Uint8Array(2 * 28 * 27) }));
+  throwsCode(t, () => loadFashionMnist(dir), 'E0602', join(dir, 'train-images-idx3-ubyte'), 'expected u8 images of [n, 28, 28], got u8 [2, 28, 27]');
 });
 
-test('batches drop the incomplete last one and gather images with their labels', (t) => {
-  const count = 10;
-  const images = new Float32Array(count * 784);
-  for (let i = 0; i < count; i++) images.fill(i, i * 784, (i + 1) * 784);
-  const split: Split = { images, labels: Int32Array.from({ length: count }, (_, i) => i), count };
-  const b = new Batches(split, 4, 0, 1);
-  t.is(b.steps, 2);
-  const seen: number[] = [];
-  for (let s = 0; s < b.steps; s++) {
-    const { images: x, labels: y } = b.gather(s);
-    for (let k = 0; k < 4; k++) {
-      t.is(x[k * 784], y[k]);
-      t.is(x[k * 784 + 783], y[k]);
-      seen.push(y[k]!);
-    }
+test('without a directory: Debian\'s data set when installed, else the sample directory, else E0601', (t) => {
+  if (existsSync(FASHION_MNIST_DIR)) {
+    const d = loadFashionMnist(undefined, { sampleDir: SAMPLE_DIR });
+    t.is(d.source, 'full');
+    t.is(d.dir, FASHION_MNIST_DIR);
+    t.is(d.train.count, 60000);
+    t.is(d.test.count, 10000);
+  } else {
+    const d = loadFashionMnist(undefined, { sampleDir: SAMPLE_DIR });
+    t.is(d.source, 'sample');
+    t.is(d.dir, SAMPLE_DIR);
+    throwsCode(t, () => loadFashionMnist(), 'E0601', FASHION_MNIST_DIR, 'dataset-fashion-mnist');
   }
-  t.is(new Set(seen).size, 8);
 });

@@ -21,7 +21,9 @@ import { parseModule } from '../ir/text/parser.ts';
 import { printGraph } from '../ir/text/printer.ts';
 import { traceModule } from '../ir/trace/index.ts';
 import { verifyGraph } from '../ir/verify.ts';
-import { Batches, loadFashionMnist, SAMPLE_DIR } from '../examples/mnist/data.ts';
+import { DataLoader, FASHION_MNIST_PIXELS, loadFashionMnist } from '../compiler/train/data/index.ts';
+import type { ShapedArray } from '../compiler/train/data/index.ts';
+import { SAMPLE_DIR } from '../examples/mnist/data.ts';
 import { batchSpecs, classificationLoss, mlp } from '../examples/mnist/models.ts';
 import { initialInputs, nextInputs } from '../passes/optimizer.ts';
 import { trainStepGraph } from '../passes/train-step.ts';
@@ -32,6 +34,11 @@ import { expectRefusals, runExample } from './helpers/example.ts';
 import { LINEAR } from './helpers/linear.ts';
 
 const data = loadFashionMnist(SAMPLE_DIR);
+
+/** The sample's training batches as the example makes them: shuffled with `seed`, the last short batch dropped. */
+function trainLoader(batchSize: number, seed = 0): DataLoader<readonly [ShapedArray<Float32Array>, Int32Array]> {
+  return new DataLoader([{ data: data.train.images, shape: [data.train.count, FASHION_MNIST_PIXELS] }, data.train.labels], { batchSize, shuffle: true, seed, dropLast: true });
+}
 
 const PARAMS = ['0.weight', '0.bias', '2.weight', '2.bias'];
 
@@ -159,10 +166,10 @@ async function losses(ctx: GpuContext, precision: 'f32' | 'amp', steps: number, 
     model: mlp(), loss: classificationLoss, inputs: batchSpecs('mlp', 64), optimizer: { kind: 'adam', lr: 1e-3 }, seed: 0, device: ctx, precision, lossScale,
   });
   try {
-    const batches = new Batches(data.train, 64, 0, 1);
+    const batches = trainLoader(64, 0);
     const out: number[] = [];
     for (let s = 0; s < steps; s++) {
-      const { images, labels } = batches.gather(s);
+      const [images, labels] = batches.batch(1, s);
       out.push((await trainer.step([images, labels], { readLoss: true }))!);
     }
     return out;
@@ -188,10 +195,10 @@ gpuF16Test('Trainer: AMP with the default (dynamic) loss scale trains as well; p
     model: mlp(), loss: classificationLoss, inputs: batchSpecs('mlp', 64), optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9 }, seed: 1, device: ctx, precision: 'amp',
   });
   try {
-    const batches = new Batches(data.train, 64, 1, 1);
+    const batches = trainLoader(64, 1);
     const ls: number[] = [];
     for (let s = 0; s < 15; s++) {
-      const { images, labels } = batches.gather(s);
+      const [images, labels] = batches.batch(1, s);
       ls.push((await trainer.step([images, labels], { readLoss: true }))!);
     }
     t.true(ls.every(Number.isFinite));

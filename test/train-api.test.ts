@@ -17,7 +17,9 @@ import { hostTensor } from '../ir/interp/tensor.ts';
 import type { HostTensor } from '../ir/interp/tensor.ts';
 import { crossEntropy, f32, i32, nn } from '../ir/trace/index.ts';
 import type { Tensor } from '../ir/trace/index.ts';
-import { Batches, loadFashionMnist, SAMPLE_DIR } from '../examples/mnist/data.ts';
+import { DataLoader, FASHION_MNIST_PIXELS, loadFashionMnist } from '../compiler/train/data/index.ts';
+import type { ShapedArray } from '../compiler/train/data/index.ts';
+import { SAMPLE_DIR } from '../examples/mnist/data.ts';
 import { batchSpecs, classificationLoss, mlp } from '../examples/mnist/models.ts';
 import type { GpuContext } from '../runtime/device.ts';
 import { gpuTest } from './helpers/gpu.ts';
@@ -28,6 +30,11 @@ const { lineOf: lineOfMark } = sourceMarks(import.meta.url);
 import { expectRefusals, runExample } from './helpers/example.ts';
 
 const data = loadFashionMnist(SAMPLE_DIR);
+
+/** The sample's training batches as the example makes them: shuffled with `seed`, the last short batch dropped. */
+function trainLoader(batchSize: number, seed = 0): DataLoader<readonly [ShapedArray<Float32Array>, Int32Array]> {
+  return new DataLoader([{ data: data.train.images, shape: [data.train.count, FASHION_MNIST_PIXELS] }, data.train.labels], { batchSize, shuffle: true, seed, dropLast: true });
+}
 const tmp = mkdtempSync(join(tmpdir(), 'ampc-train-'));
 
 function mlpTrainer(ctx: GpuContext, batch = 64): Promise<Trainer<nn.Sequential>> {
@@ -35,10 +42,10 @@ function mlpTrainer(ctx: GpuContext, batch = 64): Promise<Trainer<nn.Sequential>
 }
 
 async function trainSteps(trainer: Trainer<nn.Sequential>, steps: number, epoch = 1, batch = 64): Promise<number[]> {
-  const batches = new Batches(data.train, batch, 0, epoch);
+  const batches = trainLoader(batch);
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
-    const { images, labels } = batches.gather(s);
+    const [images, labels] = batches.batch(epoch, s);
     losses.push((await trainer.step([images, labels], { readLoss: true }))!);
   }
   return losses;
@@ -62,7 +69,7 @@ gpuTest('Adam steps of the MLP on the committed sample lower the loss', async (t
     t.true(tail < 0.7 * head, `loss fell from ${head} to ${tail}`);
     t.is(trainer.steps, 15);
     // A step that does not read the loss returns undefined.
-    const { images, labels } = new Batches(data.train, 64, 0, 2).gather(0);
+    const [images, labels] = trainLoader(64).batch(2, 0);
     t.is(await trainer.step([images, labels]), undefined);
   } finally {
     trainer.destroy();
@@ -181,7 +188,7 @@ gpuTest('the learning rate is a live input; a step with another batch size conti
     trainer.setLearningRate(0);
     t.is(trainer.learningRate, 0);
     // Batch 32 compiles a second train step; it must start from the trained parameters.
-    const { images, labels } = new Batches(data.train, 32, 0, 3).gather(0);
+    const [images, labels] = trainLoader(32).batch(3, 0);
     t.true(Number.isFinite((await trainer.step([images, labels], { readLoss: true }))!));
     sameState(t, await trainer.parameters(), before, 'lr 0 leaves the parameters as they were');
     trainer.setLearningRate(1e-3);

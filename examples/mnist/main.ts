@@ -36,7 +36,8 @@ import { resolve as resolveOptimizer } from '../../passes/optimizer.ts';
 import { acquireDevice, describeDevice } from '../../runtime/device.ts';
 import type { GpuContext } from '../../runtime/device.ts';
 import { resolveLossScale } from '../../passes/loss-scaling.ts';
-import { loadFashionMnist } from './data.ts';
+import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, loadFashionMnist } from '../../compiler/train/data/index.ts';
+import { SAMPLE_DIR } from './data.ts';
 import { batchSpecs, buildModel, classificationLoss } from './models.ts';
 import type { ModelName } from './models.ts';
 import { lossCurveSvg, train } from './train.ts';
@@ -191,9 +192,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (!existsSync(dirname(resolve(f.graph)))) throw new AmpcError('E0601', `--graph ${f.graph}: directory ${dirname(resolve(f.graph))} does not exist`);
     }
 
-    const data = loadFashionMnist(f.data);
+    const data = loadFashionMnist(f.data, { sampleDir: SAMPLE_DIR });
     const what = data.source === 'full' ? 'full Fashion-MNIST' : data.source === 'sample' ? 'the committed Fashion-MNIST sample' : 'Fashion-MNIST';
-    console.log(`data: ${what} from ${data.dir} (${data.train.count} train, ${data.test.count} test images; pixels scaled to [0,1], normalized (x - 0.2860) / 0.3530)`);
+    console.log(`data: ${what} from ${data.dir} (${data.train.count} train, ${data.test.count} test images; pixels scaled to [0,1], normalized (x - ${FASHION_MNIST_MEAN.toFixed(4)}) / ${FASHION_MNIST_STD.toFixed(4)})`);
     if (f.batchSize > data.train.count) {
       throw new AmpcError('E0604', `--batch-size ${f.batchSize} is larger than the training set (${data.train.count} images)`);
     }

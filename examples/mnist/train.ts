@@ -1,9 +1,11 @@
-// The example's training loop: epochs of seeded shuffled mini-batches
-// (drop_last), one Trainer step per batch, a progress bar (on stderr when it
-// is a terminal) with the loss, the loss scale, the skipped steps and
-// images/s, a loss line every 200 steps on stdout, and at the end the test
-// accuracy over every test image, the skipped steps, the final loss scale and
-// the bytes of GPU buffers the run held.
+// The example's training loop: epochs of seeded shuffled mini-batches from
+// the library's DataLoader (compiler/train/data/loader.ts; drop_last, the
+// next batch prefetched while a step waits on the device), one Trainer step
+// per batch, a progress bar (on stderr when it is a terminal) with the loss,
+// the loss scale, the skipped steps and images/s, a loss line every 200 steps
+// on stdout, and at the end the test accuracy over every test image, the
+// skipped steps, the final loss scale and the bytes of GPU buffers the run
+// held.
 //
 // The loss and the loss-scale state are read back only every READ_EVERY
 // steps (and at the end of an epoch), so the host does not wait for the
@@ -17,10 +19,10 @@ import type { LossScaleSpec, LossScaleStatus, OptimizerSpec } from '../../compil
 import type { GpuContext } from '../../runtime/device.ts';
 import { resolveLossScale } from '../../passes/loss-scaling.ts';
 import type { LossScaling } from '../../passes/loss-scaling.ts';
-import { Batches } from './data.ts';
+import { DataLoader, FASHION_MNIST_PIXELS } from '../../compiler/train/data/index.ts';
+import type { FashionMnist } from '../../compiler/train/data/index.ts';
 import { chartsSvg, smooth } from './plot.ts';
 import type { Chart } from './plot.ts';
-import type { Dataset } from './data.ts';
 import { batchSpecs, buildModel, classificationLoss, parameterCount } from './models.ts';
 import type { ModelName } from './models.ts';
 
@@ -123,7 +125,7 @@ class Progress {
 }
 
 /** Trains, evaluates and returns the test accuracy, the loss-scale state and the GPU buffer bytes. */
-export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, out: Output): Promise<TrainResult> {
+export async function train(cfg: TrainConfig, data: FashionMnist, ctx: GpuContext, out: Output): Promise<TrainResult> {
   const model = buildModel(cfg.model);
   out.line(`model: ${cfg.model} (${parameterCount(model)} parameters), optimizer ${describeOptimizer(cfg.optimizer)}, batch ${cfg.batchSize}, ${cfg.epochs} epoch(s), precision ${describePrecision(cfg, resolveLossScale(cfg.lossScale, cfg.precision ?? 'f32'))}, seed ${cfg.seed}`);
   const compileStart = performance.now();
@@ -147,36 +149,43 @@ export async function train(cfg: TrainConfig, data: Dataset, ctx: GpuContext, ou
     let total = 0;
     let status = await trainer.lossScaleStatus();
     const budget = cfg.maxSteps ?? Infinity;
+    // Epoch e's order is a seeded shuffle of (seed, e); the last short batch is dropped; each batch is
+    // gathered into one images and one labels array (two sets taking turns: each step is awaited).
+    const loader = new DataLoader([{ data: data.train.images, shape: [data.train.count, FASHION_MNIST_PIXELS] }, data.train.labels], {
+      batchSize: cfg.batchSize, shuffle: true, seed: cfg.seed, dropLast: true, reuseBuffers: true,
+    });
     for (let epoch = 1; epoch <= cfg.epochs && total < budget; epoch++) {
-      const batches = new Batches(data.train, cfg.batchSize, cfg.seed, epoch);
-      const steps = Math.min(batches.steps, budget - total);
+      const steps = Math.min(loader.batchesPerEpoch, budget - total);
       const start = performance.now();
       let sum = 0;
       let reads = 0;
       let lastLoss = NaN;
+      let s = 0;
       progress.start(steps, { epoch, loss: '-', speed: '-', scale: status.scale, skipped: status.skippedSteps });
-      for (let s = 1; s <= steps; s++) {
-        const { images, labels } = batches.gather(s - 1);
+      for await (const batch of loader.epoch(epoch)) {
+        s++;
         const read = s % READ_EVERY === 0 || s % LINE_EVERY === 0 || s === steps;
-        const loss = await trainer.step([images, labels], { readLoss: read });
+        const loss = await trainer.step(batch, { readLoss: read });
         total++;
-        if (loss === undefined) continue;
-        lastLoss = loss;
-        sum += loss;
-        reads++;
-        status = await trainer.lossScaleStatus();
-        curve.push({ step: total, loss, scale: status.scale, skipped: status.skippedSteps });
-        const speed = Math.round((s * cfg.batchSize) / ((performance.now() - start) / 1000));
-        progress.update(s, { epoch, loss: loss.toFixed(4), speed, scale: status.scale, skipped: status.skippedSteps });
-        if (s % LINE_EVERY === 0) {
-          progress.print(out, `epoch ${epoch} step ${s} loss ${(sum / reads).toFixed(4)} scale ${status.scale} skipped ${status.skippedSteps}`);
-          sum = 0;
-          reads = 0;
+        if (loss !== undefined) {
+          lastLoss = loss;
+          sum += loss;
+          reads++;
+          status = await trainer.lossScaleStatus();
+          curve.push({ step: total, loss, scale: status.scale, skipped: status.skippedSteps });
+          const speed = Math.round((s * cfg.batchSize) / ((performance.now() - start) / 1000));
+          progress.update(s, { epoch, loss: loss.toFixed(4), speed, scale: status.scale, skipped: status.skippedSteps });
+          if (s % LINE_EVERY === 0) {
+            progress.print(out, `epoch ${epoch} step ${s} loss ${(sum / reads).toFixed(4)} scale ${status.scale} skipped ${status.skippedSteps}`);
+            sum = 0;
+            reads = 0;
+          }
         }
+        if (s === steps) break;
       }
       progress.stop();
       const seconds = (performance.now() - start) / 1000;
-      if (steps === batches.steps) epochSeconds.push(seconds);
+      if (steps === loader.batchesPerEpoch) epochSeconds.push(seconds);
       out.line(
         `epoch ${epoch}: ${steps} steps in ${seconds.toFixed(1)} s (${Math.round((steps * cfg.batchSize) / seconds)} images/s, ` +
           `${((seconds * 1000) / Math.max(steps, 1)).toFixed(1)} ms/step), last loss ${lastLoss.toFixed(4)}`,

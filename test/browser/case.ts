@@ -3,10 +3,12 @@
 // fixed inputs for its artifacts, fixed training batches and the Trainer
 // options (packed f16 under AMP: SwiftShader has no shader-f16), and
 // runCase(), which runs the f32 and AMP artifacts and trains a few steps in
-// both precisions. Everything is made from formulas, so both sides have the
-// same numbers without data files.
+// both precisions, and iterates a shuffled DataLoader epoch with prefetch
+// (in a browser it queues with setTimeout, in Node with setImmediate).
+// Everything is made from formulas, so both sides have the same numbers
+// without data files.
 
-import { crossEntropy, f32, i32, loadArtifact, nn, Trainer } from '../../browser.ts';
+import { crossEntropy, DataLoader, f32, i32, loadArtifact, nn, Trainer } from '../../browser.ts';
 import type { ArtifactSource, GpuContext, Tensor, TrainerOptions } from '../../browser.ts';
 
 export const FEATURES = 6;
@@ -61,10 +63,39 @@ export function trainerOptions(precision: 'f32' | 'amp'): Omit<TrainerOptions<Ca
 export const PRECISIONS = ['f32', 'amp'] as const;
 export type Precision = (typeof PRECISIONS)[number];
 
-/** What runCase computes, by precision: the artifact's output (row-major) and the losses of TRAIN_STEPS steps. */
+/** What runCase computes, by precision: the artifact's output (row-major) and the losses of TRAIN_STEPS steps; and the DataLoader's epoch. */
 export interface CaseResult {
   readonly outputs: Record<Precision, number[]>;
   readonly losses: Record<Precision, number[]>;
+  readonly loader: LoaderResult;
+}
+
+/** One epoch of a shuffled DataLoader, iterated with `for await` waiting after each batch. */
+export interface LoaderResult {
+  /** Each batch's sample ids (its labels); the features are checked against them. */
+  readonly batches: number[][];
+  /** Batches that had been assembled (prefetched) while the loop waited. */
+  readonly prefetched: number;
+  /** Batches whose features were not their samples'. */
+  readonly misaligned: number;
+}
+
+/** 19 samples of FEATURES features (sample i's are i + j / 10) with ids, in batches of 4 (the last of 3), seed 5, epoch 2. */
+export async function loaderCase(): Promise<LoaderResult> {
+  const n = 19;
+  const x = Float32Array.from({ length: n * FEATURES }, (_, v) => Math.floor(v / FEATURES) + (v % FEATURES) / 10);
+  const ids = Int32Array.from({ length: n }, (_, i) => i);
+  const loader = new DataLoader([{ data: x, shape: [n, FEATURES] }, ids], { batchSize: 4, shuffle: true, seed: 5, reuseBuffers: true });
+  const epoch = loader.epoch(2);
+  const batches: number[][] = [];
+  let misaligned = 0;
+  for await (const [features, labels] of epoch) {
+    // The wait stands for a step's wait on the device: the next batch is assembled meanwhile.
+    await new Promise((r) => setTimeout(r, 5));
+    if (!labels.every((i, k) => features[k * FEATURES] === i && features[k * FEATURES + FEATURES - 1] === Math.fround(i + (FEATURES - 1) / 10))) misaligned++;
+    batches.push(Array.from(labels));
+  }
+  return { batches, prefetched: epoch.prefetched, misaligned };
 }
 
 /** The artifact directory of each precision (compiled in Node, served to the page). */
@@ -92,5 +123,5 @@ export async function runCase(device: GpuContext, artifactAt: (dir: string) => A
       trainer.destroy();
     }
   }
-  return { outputs, losses };
+  return { outputs, losses, loader: await loaderCase() };
 }

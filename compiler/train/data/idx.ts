@@ -8,12 +8,14 @@
 // header needs, then at most the size that header declares (plus a little, to
 // count unexpected trailing bytes), so more data than declared is refused
 // without decompressing the rest.
-// `encodeIdx` writes the format (the sample script and the tests use it).
+// `encodeIdx` writes the format (scripts/make-mnist-sample.ts and the tests
+// use it). Node only (it reads files and uses node:zlib): package.json's
+// `browser` field maps it away.
 
 import { readFileSync } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
-import { AmpcError } from '../../ir/errors.ts';
+import { AmpcError } from '../../../ir/errors.ts';
 
 /** IDX element types by their type code. */
 export const IDX_TYPES = {
