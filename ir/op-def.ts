@@ -13,7 +13,7 @@ import type { TensorType } from './types.ts';
 import { typeToString } from './types.ts';
 
 export type Trait =
-  | 'elementwise' // result element i depends on operand elements at i (after broadcasting)
+  | 'elementwise' // result element i depends on operand elements at i (after broadcasting); random_uniform and iota on i itself
   | 'unary'
   | 'binary'
   | 'compare' // result is bool
@@ -25,7 +25,7 @@ export type Trait =
   | 'pool'
   | 'norm'
   | 'loss'
-  | 'source' // no operands (constants)
+  | 'source' // no operands (constants, iota)
   | 'gradient'; // emitted by autodiff (ir/ops-gradient.ts)
 
 export interface OpDef {

@@ -25,8 +25,15 @@ import {
   broadcastShapes, broadcastsTo, checkNonNegative, checkPositive, matmulDims, normalizeAxis, windowOutSize,
 } from './shape-rules.ts';
 import { numel, shapeToString, shapesEqual, typeToString } from './types.ts';
+import { MAX_SALT } from './random.ts';
 
 // ---------------------------------------------------------------- the table
+
+/** The `shape` attribute of an op that generates values (E0104 for a negative extent). */
+function generatedShape(op: string, shape: readonly number[]): number[] {
+  if (shape.some((d) => d < 0)) throw new AmpcError('E0104', `${op}: shape [${shape.join(', ')}] has a negative extent`);
+  return [...shape];
+}
 
 const isNum = isNumeric;
 const isFlt = isFloat;
@@ -246,6 +253,42 @@ const CORE_DEFS = {
       if (x!.dtype !== 'i32') throw new AmpcError('E0206', `one_hot: labels must be i32, got ${typeToString(x!)}`);
       if ((a.classes as number) < 1) throw new AmpcError('E0104', `one_hot: classes must be >= 1, got ${String(a.classes)}`);
       return [{ dtype: a.dtype as DType, shape: [...x!.shape, a.classes as number] }];
+    },
+  },
+
+  // Generated values, elementwise in their own row-major flat index (kernels,
+  // fused or not, compute them from it: compiler/kernels/generate.ts).
+  // random_uniform: f32 values uniform in [0, 1), a pure function of (seed,
+  // salt, index): k1 = pcg(seed ^ pcg(salt)), k2 = pcg(salt ^ pcg(seed)),
+  // h = pcg(pcg(index + k1) ^ k2), value = f32(h >> 8) * 2^-24, with pcg the
+  // PCG hash of Jarzynski & Olano 2020 (ir/random.ts says why this form).
+  // The seed is a u32 scalar (a train step adds 1 to it); `salt` (a u32)
+  // keeps call sites that share a seed apart. f32 only: rounding to f16
+  // would turn values near 1 into 1.0.
+  random_uniform: {
+    operands: 1,
+    attrs: { shape: { kind: 'ints' }, salt: { kind: 'int', default: 0 } },
+    traits: ['elementwise'],
+    infer: ([seed], a) => {
+      if (seed!.dtype !== 'u32') throw new AmpcError('E0206', `random_uniform: the seed must be a u32 scalar (u32[]), got ${typeToString(seed!)}`);
+      if (seed!.shape.length !== 0) throw new AmpcError('E0203', `random_uniform: the seed must be a u32 scalar (u32[]), got ${typeToString(seed!)}`);
+      const salt = a.salt as number;
+      if (salt < 0 || salt > MAX_SALT) throw new AmpcError('E0104', `random_uniform: salt must be an integer from 0 to ${MAX_SALT}, got ${salt}`);
+      return [{ dtype: 'f32', shape: generatedShape('random_uniform', a.shape as number[]) }];
+    },
+  },
+  // iota: each element's index along `axis` (negative counts from the end),
+  // in `dtype`; float dtypes hold the index as a cast from an integer would.
+  iota: {
+    operands: 0,
+    attrs: { shape: { kind: 'ints' }, axis: { kind: 'int' }, dtype: { kind: 'dtype', default: 'i32' } },
+    traits: ['source', 'elementwise'],
+    infer: (_ops, a) => {
+      const d = a.dtype as DType;
+      if (d === 'bool') throw new AmpcError('E0206', 'iota: dtype must be i32, u32, f32 or f16, got bool');
+      const shape = generatedShape('iota', a.shape as number[]);
+      normalizeAxis('iota', a.axis as number, shape.length);
+      return [{ dtype: d, shape }];
     },
   },
 

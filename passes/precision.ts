@@ -171,10 +171,10 @@ export function assignPrecision(g: Graph, options: PassOptions): { graph: Graph;
     let operands = mapped;
     if (d && n.op !== 'cast') operands = mapped.map((v) => (isFloat(v.type.dtype) ? casts.to(v, d.precision) : v));
     const attrs = { ...n.attrs };
-    // Float results of sources (constants) and of one_hot take the chosen precision.
+    // Float results of sources (constants, iota) and of one_hot take the chosen precision.
     let declared = n.op === 'constant' ? n.results.map((r) => r.type) : undefined;
     if (d && n.op === 'constant') declared = n.results.map((r) => ({ ...r.type, dtype: d.precision }));
-    if (d && n.op === 'one_hot' && isFloat(attrs.dtype as DType)) attrs.dtype = d.precision;
+    if (d && (n.op === 'one_hot' || n.op === 'iota') && isFloat(attrs.dtype as DType)) attrs.dtype = d.precision;
     const copy = rw.copy(n, { operands, attrs, ...(declared ? { declared } : {}) });
     delete copy.note; // the precision decision is the note
     if (d) {

@@ -155,6 +155,18 @@ function gradientOpsGraph(): Graph {
   return g;
 }
 
+/** Generated values: random_uniform from a u32 seed (salt printed when not 0) and iota of each dtype. */
+function generatedGraph(): Graph {
+  const g = new Graph('generated');
+  const seed = g.addInput('seed', { dtype: 'u32', shape: [] });
+  const r = g.add('random_uniform', [seed], { shape: [4, 8], salt: 7 });
+  const r0 = g.add('random_uniform', [seed], { shape: [] });
+  const big = g.add('random_uniform', [seed], { shape: [3], salt: 4294967295 });
+  const iotas = (['i32', 'u32', 'f32', 'f16'] as const).map((dtype, k) => g.add('iota', [], { shape: [2, 3, 4], axis: k - 2, dtype }));
+  g.setOutputs([r, r0, big, ...iotas]);
+  return g;
+}
+
 /** The loss-scaling op (ir/ops-amp.ts): several results, the last a bool. */
 function lossScaleGraph(): Graph {
   const g = new Graph('unscale');
@@ -169,7 +181,7 @@ function lossScaleGraph(): Graph {
 
 test('round trip: graphs built through addNode cover every op and print back unchanged', (t) => {
   // The fused op comes out of the fusion pass (its body is a graph printed after the node).
-  const graphs = [elementwiseGraph(), constantsGraph(), cnnGraph(), transformerGraph(), gradientOpsGraph(), lossScaleGraph(), fusedBlock()];
+  const graphs = [elementwiseGraph(), constantsGraph(), cnnGraph(), transformerGraph(), gradientOpsGraph(), generatedGraph(), lossScaleGraph(), fusedBlock()];
   const used = new Set<OpName>(graphs.flatMap((g) => g.nodes.map((n) => n.op)));
   t.deepEqual(OP_NAMES.filter((op) => !used.has(op)), [], 'ops without a round-trip case');
   for (const g of graphs) roundTrip(t, moduleOf(g));

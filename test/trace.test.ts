@@ -10,6 +10,7 @@ import {
   add, sub, mul, div, maximum, minimum, pow, equal, less, greater, lessEqual, greaterEqual, where, cast, full, matmul, conv2d,
   maxPool2d, avgPool2d, sum, mean, max, softmax, logSoftmax, layerNorm, batchNorm, crossEntropy, mseLoss, oneHot, reshape,
   transpose, broadcastTo, slice, concat, neg, abs, exp, log, sqrt, rsqrt, reciprocal, tanh, sigmoid, relu, gelu, sin, cos, floor, scalar,
+  randomUniform, iota,
 } from '../ir/trace/index.ts';
 import { traceDepth } from '../ir/trace/context.ts';
 import { locFromStack } from '../ir/trace/loc.ts';
@@ -299,7 +300,8 @@ test('every op of the op table has a tracing API', (t) => {
     const fn = TRACED_BY[op];
     if (fn === null) continue;
     t.is(typeof api[fn], 'function', `${op}: free function ${fn}`);
-    if (op !== 'constant' && op !== 'select') t.is(typeof (Tensor.prototype as unknown as Record<string, unknown>)[fn], 'function', `${op}: method ${fn}`);
+    // constant, select and the generated values (random_uniform, iota) have free functions only.
+    if (!['constant', 'select', 'random_uniform', 'iota'].includes(op)) t.is(typeof (Tensor.prototype as unknown as Record<string, unknown>)[fn], 'function', `${op}: method ${fn}`);
   }
 });
 
@@ -314,6 +316,7 @@ function allMethods(x: Tensor, w: Tensor, img: Tensor, k: Tensor, labels: Tensor
     x.softmax(), x.logSoftmax(), x.layerNorm(g, b), img.batchNorm(g.slice([0], [3]), b.slice([0], [3]), g.slice([0], [3]), b.slice([0], [3])),
     x.crossEntropy(labels), x.mseLoss(x), labels.oneHot(4),
     x.reshape([-1]), x.transpose(), x.T, x.slice([0, 1]), x.concat(x), x.sum(0, true).broadcastTo([8, 4]), x.flatten(), x.square(),
+    randomUniform(full([], 7, 'u32'), [8, 4]).mul(x), iota([8, 4], 1, 'f32').add(x),
   ];
   return out;
 }
@@ -330,6 +333,7 @@ function allFunctions(x: Tensor, w: Tensor, img: Tensor, k: Tensor, labels: Tens
     softmax(x, 0), logSoftmax(x), layerNorm(x, g, b), batchNorm(img, g3, b3, g3, b3, { training: true })[0],
     crossEntropy(x, labels), mseLoss(x, x, 'sum'), oneHot(labels, 4),
     reshape(x, [4, -1]), transpose(x, [1, 0]), broadcastTo(b, [8, 4]), concat([x, x], 1),
+    randomUniform(full([], 7, 'u32'), [8, 4], { salt: 3 }), iota([8, 4], -2),
   ];
 }
 

@@ -14,11 +14,14 @@
 //
 // An elementwise body runs in the element loop of map kernels
 // (compiler/kernels/map.ts: several elements per invocation, per adapter).
+// Ops computed from the element's own index (random_uniform, iota) get the
+// flat index of the fused shape, so they give the bits of their own kernels.
 
 import type { DType } from '../../ir/dtype.ts';
 import type { Node, Value } from '../../ir/graph.ts';
 import { storeAs } from '../../ir/interp/tensor.ts';
 import { numel } from '../../ir/types.ts';
+import type { Shape } from '../../ir/types.ts';
 import { broadcastIndex, coordsOf, sameLayout } from '../wgsl/indexing.ts';
 import { computeType, declareBindings, literal, load, needsF16, roundF16Fn, store } from '../wgsl/storage.ts';
 import type { BoundBuffer, EmitContext, KernelLaunch } from './context.ts';
@@ -26,6 +29,7 @@ import { nodeLabel, readOf, writeOf } from './context.ts';
 import type { Binary, Unary } from './elementwise.ts';
 import { BINARY_WGSL, convert, helpersFor, UNARY_WGSL } from './elementwise.ts';
 import { geluGradFn } from './elementwise-grad.ts';
+import { iotaAt, RANDOM_FN, RANDOM_WGSL, randomUniformAt } from './generate.ts';
 import { elementLoop } from './map.ts';
 import type { CheckedSource } from './loss-scaling.ts';
 import { checkLaunches } from './loss-scaling.ts';
@@ -33,10 +37,22 @@ import type { OutputSite } from './matmul.ts';
 import { matmulKernel, matmulMath } from './matmul.ts';
 import { reduceLaunches } from './reduce.ts';
 
+/** Where a body node is evaluated: the flat index (a u32 expression) of the kernel's iteration shape. */
+interface ElementAt {
+  readonly flat: string;
+  readonly shape: Shape;
+}
+
 /** The WGSL expression of one body node, given its operands' expressions; `fns` collects helper functions. */
-function bodyExpr(n: Node, x: readonly string[], ctx: EmitContext, fns: Map<string, string>): string {
+function bodyExpr(n: Node, x: readonly string[], ctx: EmitContext, fns: Map<string, string>, at: ElementAt): string {
   const t = (v: Value) => computeType(v.type.dtype, ctx.mode);
   switch (n.op) {
+    // Generated values come from the element's flat index (compiler/kernels/generate.ts).
+    case 'random_uniform':
+      fns.set(RANDOM_FN, RANDOM_WGSL);
+      return randomUniformAt(n, x[0]!, at.flat, at.shape);
+    case 'iota':
+      return iotaAt(n, ctx, at.flat, at.shape);
     case 'constant': {
       const r = n.results[0]!;
       return literal(storeAs(r.type.dtype, n.attrs.value as number), t(r));
@@ -102,7 +118,9 @@ function bodyLines(
     if (preset.has(n.results[0]!) || isPrologue(n, body)) return;
     const r = n.results[0]!;
     names.set(r, `${prefix}t${j}`);
-    lines.push(`let ${prefix}t${j} = ${rounded(bodyExpr(n, n.operands.map((v) => names.get(v)!), ctx, fns), r.type.dtype, ctx, n.op === 'cast')};`);
+    // An f16 iota holds its index as a cast does: rounded as a cast is (see `rounded`).
+    const expr = bodyExpr(n, n.operands.map((v) => names.get(v)!), ctx, fns, { flat: idx, shape });
+    lines.push(`let ${prefix}t${j} = ${rounded(expr, r.type.dtype, ctx, n.op === 'cast' || n.op === 'iota')};`);
   });
   return { lines, names };
 }

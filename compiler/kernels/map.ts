@@ -1,5 +1,5 @@
 // The map kernel: invocations compute output elements from their flat index
-// `i`. Elementwise, cast, constant, one_hot and the copying shape ops are map
+// `i`. Elementwise, cast, constant, one_hot, random_uniform, iota and the copying shape ops are map
 // kernels; fused elementwise groups (compiler/kernels/fused.ts) and the
 // finite check use the same element loop.
 //

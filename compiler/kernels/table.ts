@@ -6,6 +6,7 @@ import { emitConv2d } from './conv.ts';
 import { emitConv2dGradInput, emitConv2dGradWeight } from './conv-grad.ts';
 import { emitBinary, emitCast, emitConstant, emitSelect, emitUnary } from './elementwise.ts';
 import { emitGeluGrad } from './elementwise-grad.ts';
+import { emitIota, emitRandomUniform } from './generate.ts';
 import { emitFused } from './fused.ts';
 import { emitMatmul } from './matmul.ts';
 import { emitAvgPool2d, emitMaxPool2d } from './pool.ts';
@@ -39,6 +40,8 @@ export const EMITTERS: EmitterTable = {
   cross_entropy: emitCrossEntropy,
   mse_loss: emitMseLoss,
   one_hot: emitOneHot,
+  random_uniform: emitRandomUniform,
+  iota: emitIota,
   reshape: emitReshape,
   transpose: emitTranspose,
   broadcast_to: emitBroadcastTo,

@@ -42,3 +42,27 @@ export function flatIndex(shape: Shape, coords: readonly string[]): string {
 export function sameLayout(inShape: Shape, outShape: Shape): boolean {
   return inShape.length === outShape.length && inShape.every((d, k) => d === outShape[k]);
 }
+
+/** Coordinate `k` of flat index `flat` (a u32 expression below numel(shape)) over `shape`, as one expression. */
+export function coordOf(shape: Shape, k: number, flat: string): string {
+  const stride = stridesOf(shape)[k]!;
+  const q = stride === 1 ? flat : `(${flat} / ${stride}u)`;
+  return k === 0 ? q : `(${q} % ${shape[k]}u)`;
+}
+
+/**
+ * Flat index into a value of shape `inShape` broadcast (numpy rules) to
+ * `outShape`, from the output's flat index `flat`, as one expression (no
+ * coordinate statements needed).
+ */
+export function broadcastFlat(inShape: Shape, outShape: Shape, flat: string): string {
+  if (sameLayout(inShape, outShape)) return flat;
+  const strides = stridesOf(inShape);
+  const off = outShape.length - inShape.length;
+  const terms = inShape.flatMap((d, k) => {
+    if (d === 1) return [];
+    const c = coordOf(outShape, k + off, flat);
+    return [strides[k] === 1 ? c : `${c} * ${strides[k]}u`];
+  });
+  return terms.length ? terms.join(' + ') : '0u';
+}

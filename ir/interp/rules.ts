@@ -10,6 +10,7 @@ import type { HostTensor } from './tensor.ts';
 import * as amp from './kernels/amp.ts';
 import * as conv from './kernels/conv-pool.ts';
 import * as ew from './kernels/elementwise.ts';
+import * as gen from './kernels/generate.ts';
 import * as grad from './kernels/grad.ts';
 import * as loss from './kernels/loss.ts';
 import * as mm from './kernels/matmul.ts';
@@ -70,6 +71,8 @@ export const INTERP_RULES: { readonly [P in OpName]: InterpRule } = {
   cross_entropy: loss.crossEntropy,
   mse_loss: loss.mseLoss,
   one_hot: loss.oneHot,
+  random_uniform: gen.randomUniform,
+  iota: gen.iota,
 
   reshape: shape.reshape,
   transpose: shape.transpose,

@@ -232,6 +232,32 @@ export function full(shape: Shape, value: number | boolean, dtype: DType, loc: L
   return wrap(ctx, constantValue(ctx, value, { dtype, shape: [...shape] }, loc));
 }
 
+/** Options of randomUniform. */
+export interface RandomUniformOptions {
+  /** Keeps call sites that share a seed apart: a u32 (default 0). */
+  readonly salt?: number;
+  /** The values' dtype: f32 (the only one). */
+  readonly dtype?: 'f32';
+}
+
+/** Values uniform in [0, 1) from a u32 scalar seed (the op table's random_uniform). */
+export function randomUniform(seed: TensorLike, shape: readonly number[], opts: RandomUniformOptions | undefined, loc: Loc | undefined): Tensor {
+  const ctx = contextOf('random_uniform', [seed], loc);
+  checkOptions('random_uniform', opts, ['salt', 'dtype'], loc);
+  checkShape('random_uniform', shape, loc);
+  if (opts?.dtype !== undefined && opts.dtype !== 'f32') {
+    throw new AmpcError('E0206', `random_uniform: dtype must be f32 (the only dtype it generates), got ${describe(opts.dtype)}`, loc);
+  }
+  return one(ctx, 'random_uniform', tensors('random_uniform', ctx, [seed], loc), { shape: [...shape], salt: opts?.salt }, loc);
+}
+
+/** Each element's index along `axis` (the op table's iota). */
+export function iota(shape: readonly number[], axis: number, dtype: DType, loc: Loc | undefined): Tensor {
+  const ctx = contextOf('iota', [], loc);
+  checkShape('iota', shape, loc);
+  return one(ctx, 'iota', [], { shape: [...shape], axis, dtype: checkDtype('iota', 'dtype', dtype, loc) }, loc);
+}
+
 // ---------------------------------------------------------------- linear algebra
 
 export function matmul(a: TensorLike, b: TensorLike, opts: MatmulOptions | undefined, loc: Loc | undefined): Tensor {

@@ -29,6 +29,9 @@ export const TRACED_BY: { readonly [P in OpName]: string | null } = {
   cross_entropy: 'crossEntropy',
   mse_loss: 'mseLoss',
   one_hot: 'oneHot',
+  // Free functions only: no tensor they would be a method of.
+  random_uniform: 'randomUniform',
+  iota: 'iota',
   reshape: 'reshape',
   transpose: 'transpose',
   broadcast_to: 'broadcastTo',

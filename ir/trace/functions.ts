@@ -9,8 +9,8 @@ import { AmpcError } from '../errors.ts';
 import type { Shape } from '../types.ts';
 import * as B from './build.ts';
 import type {
-  AvgPool2dOptions, BatchNormOptions, Conv2dOptions, LayerNormOptions, MatmulOptions, Operand, Pair, Pool2dOptions, Reduction,
-  ReduceOptions, TensorLike,
+  AvgPool2dOptions, BatchNormOptions, Conv2dOptions, LayerNormOptions, MatmulOptions, Operand, Pair, Pool2dOptions, RandomUniformOptions,
+  Reduction, ReduceOptions, TensorLike,
 } from './build.ts';
 import { requireContext } from './context.ts';
 import { callerLoc } from './loc.ts';
@@ -65,6 +65,19 @@ export const scalar = (value: number | boolean, dtype: DType = 'f32'): Tensor =>
 export const fullLike = (x: TensorLike, value: number | boolean): Tensor => B.full(x.shape, value, x.dtype, callerLoc());
 export const zerosLike = (x: TensorLike): Tensor => B.full(x.shape, 0, x.dtype, callerLoc());
 export const onesLike = (x: TensorLike): Tensor => B.full(x.shape, 1, x.dtype, callerLoc());
+
+// ---------------------------------------------------------------- generated values
+/**
+ * f32 values uniform in [0, 1) of `shape`, a pure function of the u32 scalar
+ * `seed`, `salt` and each element's flat index (ir/random.ts): the same seed
+ * gives the same values; add 1 to it for the next step. Call sites sharing
+ * a seed take different salts. Not differentiable (a mask made from it is a
+ * constant to autodiff).
+ */
+export const randomUniform = (seed: TensorLike, shape: readonly number[], opts?: RandomUniformOptions): Tensor =>
+  B.randomUniform(seed, shape, opts, callerLoc());
+/** Each element's index along `axis` (negative counts from the end), as `dtype` (i32, u32, f32 or f16). */
+export const iota = (shape: readonly number[], axis: number, dtype: DType = 'i32'): Tensor => B.iota(shape, axis, dtype, callerLoc());
 
 // ---------------------------------------------------------------- linear algebra, windows
 export const matmul = (a: TensorLike, b: TensorLike, opts?: MatmulOptions): Tensor => B.matmul(a, b, opts, callerLoc());

@@ -4,7 +4,9 @@
 // 'nondifferentiable' ops:
 // - compares (equal, less, ...): bool results carry no gradient;
 // - one_hot: its operand is i32 labels;
-// - constant: no operands;
+// - random_uniform: its operand is a u32 seed (a mask made from it is a
+//   constant to the backward pass, as a dropout mask is);
+// - constant and iota: no operands;
 // - the gradient ops (conv2d_grad_*, *_pool2d_grad, gelu_grad): autodiff
 //   emits them but does not differentiate them again (no second-order
 //   gradients); reaching one on a path to the loss is an error.
@@ -71,6 +73,8 @@ export const VJP_RULES: { readonly [P in OpName]: VjpRule | 'nondifferentiable' 
   cross_entropy: ls.crossEntropy,
   mse_loss: ls.mseLoss,
   one_hot: 'nondifferentiable',
+  random_uniform: 'nondifferentiable',
+  iota: 'nondifferentiable',
 
   reshape: ls.reshape,
   transpose: ls.transpose,

@@ -42,6 +42,8 @@ export const PRECISION_CLASSES: { readonly [P in OpName]: PrecisionClass } = {
   mse_loss: 'deny',
   unscale_check: 'deny', // loss scaling: f32 gradients
   finite_check: 'deny',
+  // random_uniform is defined in f32 (24-bit fractions); its only operand is a u32 seed, which no class casts.
+  random_uniform: 'deny',
   fused: 'deny', // formed after precision assignment; its body's dtypes are fixed (the pass refuses fused graphs)
 
   // promote: widest float input
@@ -76,6 +78,7 @@ export const PRECISION_CLASSES: { readonly [P in OpName]: PrecisionClass } = {
   avg_pool2d_grad: 'follow',
   reduce_max: 'follow',
   one_hot: 'follow',
+  iota: 'follow', // no operands: keeps its dtype (an override changes a float iota's dtype, as one_hot's)
   reshape: 'follow',
   transpose: 'follow',
   broadcast_to: 'follow',
