@@ -65,7 +65,9 @@ export interface TraceResult {
 
 /** The subset of nn.Module that tracing needs. */
 export interface Traceable extends StateOwner {
-  forward(...inputs: Tensor[]): unknown;
+  // Any parameters, as nn.Module's: a forward may take options after its tensors (nn.MultiheadAttention).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  forward(...inputs: any[]): unknown;
 }
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;

@@ -91,3 +91,45 @@ export class Sequential extends Module {
     return y as Tensor;
   }
 }
+
+/**
+ * nn.ModuleList: modules held in a list, registered as '0', '1', … (PyTorch's
+ * names), for a forward that loops over them itself (e.g. a stack of
+ * transformer blocks). It has no forward of its own; index with `at(i)` or
+ * iterate.
+ */
+export class ModuleList<M extends Module = Module> extends Module {
+  readonly #items: M[] = [];
+
+  constructor(modules: Iterable<M> = []) {
+    super();
+    for (const m of modules) this.append(m);
+  }
+
+  /** Adds a module at the end (registered as its index); returns this. */
+  append(m: M): this {
+    this.register(String(this.#items.length), m);
+    this.#items.push(m);
+    return this;
+  }
+
+  get length(): number {
+    return this.#items.length;
+  }
+
+  /** The module at `i` (negative counts from the end); E0104 when out of range. */
+  at(i: number): M {
+    const j = Number.isInteger(i) && i < 0 ? this.#items.length + i : i;
+    const m = Number.isInteger(j) ? this.#items[j] : undefined;
+    if (!m) throw new AmpcError('E0104', `nn.ModuleList: index ${JSON.stringify(i)} is out of range (length ${this.#items.length})`, callerLoc());
+    return m;
+  }
+
+  [Symbol.iterator](): Iterator<M> {
+    return this.#items[Symbol.iterator]();
+  }
+
+  forward(): never {
+    throw new AmpcError('E0501', 'nn.ModuleList has no forward: loop over its modules in your own forward (for (const block of this.blocks) x = block.forward(x))', callerLoc());
+  }
+}
