@@ -11,17 +11,20 @@ import { AmpcError } from '../errors.ts';
 import { callerLoc } from './loc.ts';
 import { checkShape } from './spec.ts';
 
-/** How a state tensor starts out. `uniform` draws from U(-bound, bound). */
+/** How a state tensor starts out. `uniform` draws from U(-bound, bound), `bits` random u32 values. */
 export type Init =
   | { readonly kind: 'uniform'; readonly bound: number }
   | { readonly kind: 'zeros' }
   | { readonly kind: 'ones' }
-  | { readonly kind: 'normal'; readonly std: number };
+  | { readonly kind: 'normal'; readonly std: number }
+  /** Uniform random integers in [0, 2^32) (a u32 random seed, e.g. nn.Dropout's). */
+  | { readonly kind: 'bits' };
 
 export const zerosInit = (): Init => ({ kind: 'zeros' });
 export const onesInit = (): Init => ({ kind: 'ones' });
 export const uniformInit = (bound: number): Init => ({ kind: 'uniform', bound });
 export const normalInit = (std = 1): Init => ({ kind: 'normal', std });
+export const bitsInit = (): Init => ({ kind: 'bits' });
 
 /** What owns state: a module, linked to its parent under a key. */
 export interface StateOwner {

@@ -10,6 +10,7 @@ export { ReLU, GELU, Tanh, Sigmoid, Flatten, Sequential, ModuleList } from './la
 export { MultiheadAttention, scaledDotProductAttention } from './attention.ts';
 export type { AttentionOptions, MultiheadAttentionOptions } from './attention.ts';
 export { Embedding } from './embedding.ts';
-export { Parameter, Buffer, StateTensor, zerosInit, onesInit, uniformInit, normalInit } from '../state.ts';
+export { Dropout } from './dropout.ts';
+export { Parameter, Buffer, StateTensor, zerosInit, onesInit, uniformInit, normalInit, bitsInit } from '../state.ts';
 export type { Init } from '../state.ts';
 export { initialValues, fanInInit, Rng } from './init.ts';

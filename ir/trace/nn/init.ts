@@ -90,6 +90,11 @@ export function initialValues(spec: InitSpec, seed: number): Float64Array {
       }
       break;
     }
+    case 'bits': {
+      const rng = new Rng(seed, spec.name);
+      for (let i = 0; i < out.length; i++) out[i] = rng.nextUint32();
+      break;
+    }
   }
   return out;
 }
