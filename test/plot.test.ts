@@ -1,9 +1,9 @@
-// The SVG loss-curve writer of the example (examples/mnist/plot.ts): one
+// The SVG chart writer (compiler/picture/charts.ts): one
 // path per series, step functions for the loss scale, log2 ticks, legend
 // text escaped, non-finite points left out, and the moving average.
 
 import test from 'ava';
-import { chartsSvg, smooth } from '../examples/mnist/plot.ts';
+import { chartsSvg, smooth } from '../compiler/picture/charts.ts';
 
 test('chartsSvg: a panel per chart, a path per series, legend names escaped, non-finite points dropped', (t) => {
   const svg = chartsSvg([

@@ -9,6 +9,7 @@
 // refuses bad loss-scale flags. (Dynamic scaling itself: loss-scaling*.test.ts.)
 
 import test from 'ava';
+import { parseMetricsLog } from '../compiler/train/metrics.ts';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -240,6 +241,26 @@ gpuF16Test('the example trains 20 steps under AMP with dynamic loss scaling by d
   t.regex(svg, /^<svg /);
   t.regex(svg, /mlp, amp: training loss \(test accuracy 0\.\d{4}\)/);
   t.regex(svg, /loss scale \(\d+ skipped steps?\)/);
+});
+
+gpuF16Test('the example writes its metrics log (--log, CSV here) and draws --plot from it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ampc-log-'));
+  const log = join(dir, 'metrics.csv'), plot = join(dir, 'curve.svg');
+  const r = await runExample('--data', SAMPLE_DIR, '--max-steps', '40', '--seed', '1', '--lr-schedule', 'linear', '--log', log, '--plot', plot);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^metrics log: .*metrics\.csv$/m);
+  const rows = parseMetricsLog(readFileSync(log, 'utf8'), log);
+  t.deepEqual(rows.map((x) => x.step), [20, 40]);
+  t.deepEqual(Object.keys(rows[0]!), ['step', 'loss', 'scale', 'skipped', 'updates', 'lr', 'grad_norm', 'samples_per_s', 'elapsed_s']);
+  t.true(rows[1]!.lr! < rows[0]!.lr!, 'the linear schedule decays');
+  t.true(rows.every((x) => x.grad_norm! > 0 && Number.isFinite(x.loss)));
+  const svg = readFileSync(plot, 'utf8');
+  t.regex(svg, /learning rate of the next update/);
+  t.regex(svg, /gradient norm \(unscaled, before clipping\)/);
+  const bad = await runExample('--data', SAMPLE_DIR, '--max-steps', '1', '--log', join(dir, 'missing', 'm.jsonl'));
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /E0601: --log .*missing.*does not exist/);
+  t.notRegex(bad.stderr, /\n\s+at /);
 });
 
 gpuF16Test('the example with a static scale and with f32 ends with the same three lines', async (t) => {

@@ -1,8 +1,9 @@
-// Loss curves as a standalone SVG: one panel per chart, each with line series
-// on linear axes (ticks at round values), a legend, and an optional log2
-// y axis (for the loss scale). Small on purpose — the example and
-// bench/amp-vs-f32.ts draw a few hundred points, and a browser or the README
-// shows the file as it is.
+// Charts of training runs (loss curves, the loss scale) as a standalone SVG:
+// one panel per chart, each with line series on linear axes (ticks at round
+// values), a legend, and an optional log2 y axis (for the loss scale). Small
+// on purpose — the examples and bench/amp-vs-f32.ts draw a few hundred points
+// (from a metrics log, compiler/train/metrics.ts), and a browser or the
+// README shows the file as it is. No Node module: it runs in a browser too.
 
 export interface Series {
   readonly name: string;

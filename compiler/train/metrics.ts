@@ -19,7 +19,9 @@ import { AmpcError } from '../../ir/errors.ts';
 
 export interface MetricsOptions {
   /** Where each line goes: a file path (Node; created anew) or a function that receives every line (without its newline). */
-  readonly to: string | ((line: string) => void);
+  readonly to?: string | ((line: string) => void);
+  /** Receives each logged step's metrics as an object (e.g. for a progress bar); `to`, this or both. */
+  readonly onMetrics?: (m: StepMetrics) => void;
   /** 'jsonl' or 'csv' (default: csv for a path ending in .csv, else jsonl). CSV starts with a header line. */
   readonly format?: 'jsonl' | 'csv';
   /** Log after every this many steps (default 10). */
@@ -58,15 +60,20 @@ function fail(detail: string): never {
 }
 
 /** The options checked (E0609), with defaults. */
-export function resolveMetrics(o: MetricsOptions): { to: string | ((line: string) => void); format: 'jsonl' | 'csv'; every: number } {
+export function resolveMetrics(o: MetricsOptions): {
+  to: string | ((line: string) => void) | undefined; onMetrics: ((m: StepMetrics) => void) | undefined; format: 'jsonl' | 'csv'; every: number;
+} {
   if (!o || typeof o !== 'object') fail(` must be an object such as { to: 'train.jsonl', every: 10 }, got ${JSON.stringify(o)}`);
-  for (const k of Object.keys(o)) if (k !== 'to' && k !== 'format' && k !== 'every') fail(`: unknown option '${k}' (known: to, format, every)`);
-  if (typeof o.to !== 'function' && (typeof o.to !== 'string' || o.to === '')) fail(`.to must be a file path or a function (line) => void, got ${JSON.stringify(o.to)}`);
+  const known = ['to', 'onMetrics', 'format', 'every'];
+  for (const k of Object.keys(o)) if (!known.includes(k)) fail(`: unknown option '${k}' (known: ${known.join(', ')})`);
+  if (o.to === undefined && o.onMetrics === undefined) fail(': give `to` (a file path or a function (line) => void), `onMetrics` ((metrics) => void), or both');
+  if (o.to !== undefined && typeof o.to !== 'function' && (typeof o.to !== 'string' || o.to === '')) fail(`.to must be a file path or a function (line) => void, got ${JSON.stringify(o.to)}`);
+  if (o.onMetrics !== undefined && typeof o.onMetrics !== 'function') fail(`.onMetrics must be a function (metrics) => void, got ${JSON.stringify(o.onMetrics)}`);
   if (o.format !== undefined && o.format !== 'jsonl' && o.format !== 'csv') fail(`.format must be 'jsonl' or 'csv', got ${JSON.stringify(o.format)}`);
   const every = o.every ?? 10;
   if (!Number.isSafeInteger(every) || every < 1) fail(`.every must be a whole number of steps >= 1, got ${JSON.stringify(o.every)}`);
   const format = o.format ?? (typeof o.to === 'string' && o.to.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl');
-  return { to: o.to, format, every };
+  return { to: o.to, onMetrics: o.onMetrics, format, every };
 }
 
 /** Shortest text that reads back as the same f32 value (f32 losses print as 0.6931472, not 0.6931471824645996). */

@@ -102,6 +102,7 @@ interface MetricsLog {
   readonly every: number;
   readonly write: (line: string) => void;
   readonly close: () => void;
+  readonly onMetrics: ((m: StepMetrics) => void) | undefined;
   /** performance.now() when the first step began and at the last line; samples so far and at the last line. */
   start: number | undefined;
   lastTime: number;
@@ -113,14 +114,16 @@ interface MetricsLog {
 async function openMetrics(o: MetricsOptions, withGradNorm: boolean): Promise<MetricsLog> {
   const r = resolveMetrics(o);
   let sink: { write: (line: string) => void; close: () => void };
-  if (typeof r.to === 'function') {
+  if (r.to === undefined) {
+    sink = { write: () => undefined, close: () => undefined };
+  } else if (typeof r.to === 'function') {
     sink = { write: r.to, close: () => undefined };
   } else {
     const files = await import('./metrics-file.ts');
     if (typeof files.openMetricsFile !== 'function') throw new AmpcError('E0609', 'Trainer.create: metrics.to as a path needs Node; in a browser pass a function (line) => void');
     sink = files.openMetricsFile(r.to);
   }
-  return { formatter: new MetricsFormatter(r.format, withGradNorm), every: r.every, ...sink, start: undefined, lastTime: 0, samples: 0, lastSamples: 0 };
+  return { formatter: new MetricsFormatter(r.format, withGradNorm), every: r.every, ...sink, onMetrics: r.onMetrics, start: undefined, lastTime: 0, samples: 0, lastSamples: 0 };
 }
 
 /** Runs `body` with every module of `model` in the given mode, then restores the modes. */
@@ -502,6 +505,7 @@ export class Trainer<M extends Module = Module> {
     m.lastTime = now;
     m.lastSamples = m.samples;
     for (const line of m.formatter.lines(metrics)) m.write(line);
+    m.onMetrics?.(metrics);
     return metrics.loss;
   }
 

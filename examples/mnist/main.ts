@@ -4,7 +4,7 @@
 //                    [--optimizer adam|adamw|sgd] [--lr X] [--seed N] [--data DIR] [--max-steps N]
 //                    [--loss-scale dynamic|off|N] [--init-scale X] [--plot FILE.svg] [--no-fusion]
 //                    [--graph FILE.svg|FILE.dot|FILE.html] [--clip-grad-norm X] [--clip-grad-value X]
-//                    [--lr-schedule constant|step|cosine|linear] [--warmup N] [--accumulate K]
+//                    [--lr-schedule constant|step|cosine|linear] [--warmup N] [--accumulate K] [--log FILE.jsonl|FILE.csv]
 //
 // Defaults: the 784-256-10 MLP, Adam lr 1e-3, batch 64, 2 epochs, seed 0,
 // precision amp (f16 matmuls, f32 master weights and optimizer) with dynamic
@@ -24,7 +24,7 @@
 // Bad flags or data: a message on stderr
 // and exit code 1, no stack trace.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { AmpcError } from '../../ir/errors.ts';
@@ -40,7 +40,8 @@ import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, loadFashionMnist } from '../../c
 import { SAMPLE_DIR } from './data.ts';
 import { batchSpecs, buildModel, classificationLoss } from './models.ts';
 import type { ModelName } from './models.ts';
-import { lossCurveSvg, train } from './train.ts';
+import { curveOfLog, lossCurveSvg, train } from './train.ts';
+import { parseMetricsLog } from '../../compiler/train/metrics.ts';
 import type { TrainConfig } from './train.ts';
 
 interface Flags {
@@ -56,6 +57,7 @@ interface Flags {
   lossScale?: string;
   initScale?: number;
   plot?: string;
+  log?: string;
   graph?: string;
   fusion: boolean;
   clipGradNorm?: number;
@@ -105,7 +107,8 @@ function buildProgram(): Command {
     .option('--max-steps <n>', 'stop training after this many steps in all', positiveInt)
     .option('--loss-scale <s>', 'loss scaling: dynamic (default under amp), off (default under f32), or a fixed scale N', lossScale)
     .option('--init-scale <x>', 'initial scale of dynamic loss scaling (default 65536)', positiveNumber)
-    .option('--plot <file.svg>', 'write the loss curve (and the loss scale) as an SVG picture')
+    .option('--plot <file.svg>', 'write the loss curve, the loss scale, the learning rate (and the gradient norm with --log) as an SVG picture, from the metrics log')
+    .option('--log <file>', 'write the metrics log every 20 steps (step, loss, scale, skipped, updates, lr, grad norm, samples/s): JSON Lines, or CSV for a .csv name')
     .option('--no-fusion', 'one kernel per op (for comparisons): do not fuse elementwise ops, optimizer updates and matmul epilogues')
     .addOption(new Option('--lr-schedule <kind>', 'learning-rate schedule, computed in the train step from its step counter (cosine and linear decay to 0 over all the steps; step halves the rate every epoch)').choices(['constant', 'step', 'cosine', 'linear']).default('constant'))
     .option('--warmup <n>', 'linear warmup steps of the schedule (the rate rises from 0)', nonNegativeInt)
@@ -187,6 +190,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (f.plot !== undefined && !existsSync(dirname(resolve(f.plot)))) {
       throw new AmpcError('E0601', `--plot ${f.plot}: directory ${dirname(resolve(f.plot))} does not exist`);
     }
+    if (f.log !== undefined && !existsSync(dirname(resolve(f.log)))) {
+      throw new AmpcError('E0601', `--log ${f.log}: directory ${dirname(resolve(f.log))} does not exist`);
+    }
     if (f.graph !== undefined) {
       pictureFormatOfPath(f.graph); // E0604 unless it ends in .svg, .dot or .html
       if (!existsSync(dirname(resolve(f.graph)))) throw new AmpcError('E0601', `--graph ${f.graph}: directory ${dirname(resolve(f.graph))} does not exist`);
@@ -207,12 +213,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.log(`device: ${describeDevice(ctx)}`);
       const cfg: TrainConfig = {
         model: f.model, epochs: f.epochs, batchSize: f.batchSize, optimizer: optimizerSpec(f, scheduleOf(f, totalSteps, perEpoch)), seed: f.seed, maxSteps: f.maxSteps,
-        precision: f.precision, lossScale, fusion: f.fusion,
+        precision: f.precision, lossScale, fusion: f.fusion, ...(f.log !== undefined ? { log: f.log } : {}),
       };
       if (f.graph !== undefined) await writeTrainStepPicture(f.graph, cfg, ctx);
       const result = await train(cfg, data, ctx, { line: (t) => console.log(t) });
+      if (f.log) console.log(`metrics log: ${f.log}`);
       if (f.plot) {
-        writeFileAtomic(f.plot, lossCurveSvg(cfg, result));
+        // With --log the picture is drawn from the file, as any later reader would draw it.
+        const curve = f.log ? curveOfLog(parseMetricsLog(readFileSync(f.log, 'utf8'), f.log)) : result.curve;
+        writeFileAtomic(f.plot, lossCurveSvg(cfg, result, curve));
         console.log(`loss curve: ${f.plot}`);
       }
     } finally {

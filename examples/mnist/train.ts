@@ -7,22 +7,26 @@
 // skipped steps, the final loss scale and the bytes of GPU buffers the run
 // held.
 //
-// The loss and the loss-scale state are read back only every READ_EVERY
-// steps (and at the end of an epoch), so the host does not wait for the
-// device on every step; the steps in between are queued. A printed loss is
-// the mean of the losses read since the previous line.
+// The Trainer's metrics log (compiler/train/metrics.ts) reads the loss, the
+// loss-scale state, the learning rate and the gradient norm back every
+// READ_EVERY steps, so the host does not wait for the device on every step;
+// the steps in between are queued. Each read is a line of the log (JSONL or
+// CSV in the file `log` names, else kept in memory) and updates the bar; a
+// printed loss is the mean of the losses read since the previous line. The
+// loss curve (`--plot`) is drawn from the log.
 
 import cliProgress from 'cli-progress';
 import { accuracy } from '../../compiler/train/index.ts';
 import { Trainer } from '../../compiler/train/index.ts';
 import type { LossScaleSpec, LossScaleStatus, OptimizerSpec } from '../../compiler/train/index.ts';
+import type { StepMetrics } from '../../compiler/train/metrics.ts';
 import type { GpuContext } from '../../runtime/device.ts';
 import { resolveLossScale } from '../../passes/loss-scaling.ts';
 import type { LossScaling } from '../../passes/loss-scaling.ts';
 import { DataLoader, FASHION_MNIST_PIXELS } from '../../compiler/train/data/index.ts';
 import type { FashionMnist } from '../../compiler/train/data/index.ts';
-import { chartsSvg, smooth } from './plot.ts';
-import type { Chart } from './plot.ts';
+import { chartsSvg, smooth } from '../../compiler/picture/charts.ts';
+import type { Chart } from '../../compiler/picture/charts.ts';
 import { batchSpecs, buildModel, classificationLoss, parameterCount } from './models.ts';
 import type { ModelName } from './models.ts';
 
@@ -44,6 +48,8 @@ export interface TrainConfig {
   readonly lossScale?: LossScaleSpec;
   /** Fuse kernels (default true). */
   readonly fusion?: boolean;
+  /** Where the metrics log goes (a .jsonl or .csv path; default: kept in memory only). */
+  readonly log?: string;
 }
 
 export interface TrainResult {
@@ -59,8 +65,22 @@ export interface TrainResult {
   readonly evalBufferBytes: number;
   /** Seconds per epoch (full epochs only). */
   readonly epochSeconds: number[];
-  /** Every loss read (each READ_EVERY steps): the step (counted over epochs), the loss, the scale the next step uses, skips so far. */
-  readonly curve: { step: number; loss: number; scale: number; skipped: number }[];
+  /** The metrics log's rows (every READ_EVERY steps): the step (counted over epochs), the loss, the scale the next step uses, skips so far, lr, grad norm. */
+  readonly curve: CurvePoint[];
+}
+
+export interface CurvePoint {
+  readonly step: number;
+  readonly loss: number;
+  readonly scale: number;
+  readonly skipped: number;
+  readonly lr: number;
+  readonly gradNorm: number;
+}
+
+/** The curve from the rows of a metrics log (parseMetricsLog). */
+export function curveOfLog(rows: readonly Record<string, number>[]): CurvePoint[] {
+  return rows.map((r) => ({ step: r.step!, loss: r.loss!, scale: r.scale!, skipped: r.skipped!, lr: r.lr!, gradNorm: r.grad_norm ?? NaN }));
 }
 
 export interface Output {
@@ -128,6 +148,24 @@ class Progress {
 export async function train(cfg: TrainConfig, data: FashionMnist, ctx: GpuContext, out: Output): Promise<TrainResult> {
   const model = buildModel(cfg.model);
   out.line(`model: ${cfg.model} (${parameterCount(model)} parameters), optimizer ${describeOptimizer(cfg.optimizer)}, batch ${cfg.batchSize}, ${cfg.epochs} epoch(s), precision ${describePrecision(cfg, resolveLossScale(cfg.lossScale, cfg.precision ?? 'f32'))}, seed ${cfg.seed}`);
+  const progress = new Progress();
+  const epochSeconds: number[] = [];
+  const curve: CurvePoint[] = [];
+  // Where the loop stands, for the metrics callback (it runs inside trainer.step).
+  let epoch = 0, s = 0, sum = 0, reads = 0, epochStart = 0;
+  const onMetrics = (m: StepMetrics): void => {
+    curve.push({ step: m.step, loss: m.loss, scale: m.scale, skipped: m.skipped, lr: m.lr, gradNorm: m.gradNorm ?? NaN });
+    sum += m.loss;
+    reads++;
+    const speed = Math.round((s * cfg.batchSize) / ((performance.now() - epochStart) / 1000));
+    progress.update(s, { epoch, loss: m.loss.toFixed(4), speed, scale: m.scale, skipped: m.skipped });
+    if (m.step % LINE_EVERY === 0) {
+      const norm = m.gradNorm === undefined ? '' : ` grad norm ${m.gradNorm.toFixed(3)}`;
+      progress.print(out, `epoch ${epoch} step ${m.step} loss ${(sum / reads).toFixed(4)} scale ${m.scale} skipped ${m.skipped} lr ${m.lr.toPrecision(3)}${norm}`);
+      sum = 0;
+      reads = 0;
+    }
+  };
   const compileStart = performance.now();
   const trainer = await Trainer.create({
     model,
@@ -139,12 +177,12 @@ export async function train(cfg: TrainConfig, data: FashionMnist, ctx: GpuContex
     precision: cfg.precision ?? 'f32',
     lossScale: cfg.lossScale,
     fusion: cfg.fusion !== false,
+    // The gradient norm costs a reduction per parameter, so it is logged only when a log is written or clipping computes it anyway.
+    report: { gradNorm: cfg.log !== undefined || cfg.optimizer.clipGradNorm !== undefined },
+    metrics: { every: READ_EVERY, ...(cfg.log ? { to: cfg.log } : {}), onMetrics },
   });
   const stats = trainer.compileStats;
   out.line(`compiled the train step in ${((performance.now() - compileStart) / 1000).toFixed(1)} s (trace, passes and WGSL ${stats.trainCompileMs.toFixed(0)} ms; ${stats.trainDispatches} dispatches per step${cfg.fusion === false ? ', fusion off' : ''})`);
-  const progress = new Progress();
-  const epochSeconds: number[] = [];
-  const curve: TrainResult['curve'] = [];
   try {
     let total = 0;
     let status = await trainer.lossScaleStatus();
@@ -154,37 +192,22 @@ export async function train(cfg: TrainConfig, data: FashionMnist, ctx: GpuContex
     const loader = new DataLoader([{ data: data.train.images, shape: [data.train.count, FASHION_MNIST_PIXELS] }, data.train.labels], {
       batchSize: cfg.batchSize, shuffle: true, seed: cfg.seed, dropLast: true, reuseBuffers: true,
     });
-    for (let epoch = 1; epoch <= cfg.epochs && total < budget; epoch++) {
+    for (epoch = 1; epoch <= cfg.epochs && total < budget; epoch++) {
       const steps = Math.min(loader.batchesPerEpoch, budget - total);
-      const start = performance.now();
-      let sum = 0;
-      let reads = 0;
+      epochStart = performance.now();
       let lastLoss = NaN;
-      let s = 0;
+      s = 0;
       progress.start(steps, { epoch, loss: '-', speed: '-', scale: status.scale, skipped: status.skippedSteps });
       for await (const batch of loader.epoch(epoch)) {
         s++;
-        const read = s % READ_EVERY === 0 || s % LINE_EVERY === 0 || s === steps;
-        const loss = await trainer.step(batch, { readLoss: read });
+        const loss = await trainer.step(batch, { readLoss: s === steps });
         total++;
-        if (loss !== undefined) {
-          lastLoss = loss;
-          sum += loss;
-          reads++;
-          status = await trainer.lossScaleStatus();
-          curve.push({ step: total, loss, scale: status.scale, skipped: status.skippedSteps });
-          const speed = Math.round((s * cfg.batchSize) / ((performance.now() - start) / 1000));
-          progress.update(s, { epoch, loss: loss.toFixed(4), speed, scale: status.scale, skipped: status.skippedSteps });
-          if (s % LINE_EVERY === 0) {
-            progress.print(out, `epoch ${epoch} step ${s} loss ${(sum / reads).toFixed(4)} scale ${status.scale} skipped ${status.skippedSteps}`);
-            sum = 0;
-            reads = 0;
-          }
-        }
+        if (loss !== undefined) lastLoss = loss;
         if (s === steps) break;
       }
       progress.stop();
-      const seconds = (performance.now() - start) / 1000;
+      status = await trainer.lossScaleStatus();
+      const seconds = (performance.now() - epochStart) / 1000;
       if (steps === loader.batchesPerEpoch) epochSeconds.push(seconds);
       out.line(
         `epoch ${epoch}: ${steps} steps in ${seconds.toFixed(1)} s (${Math.round((steps * cfg.batchSize) / seconds)} images/s, ` +
@@ -210,9 +233,9 @@ export async function train(cfg: TrainConfig, data: FashionMnist, ctx: GpuContex
   }
 }
 
-/** The loss curve (read losses and their moving average) and, unless scaling is off, the loss scale, as an SVG. */
-export function lossCurveSvg(cfg: TrainConfig, r: TrainResult): string {
-  const pts = r.curve.map((c) => [c.step, c.loss] as const);
+/** The loss curve (the logged losses and their moving average), the learning rate and gradient norm, and, unless scaling is off, the loss scale, as an SVG. */
+export function lossCurveSvg(cfg: TrainConfig, r: TrainResult, curve: readonly CurvePoint[] = r.curve): string {
+  const pts = curve.map((c) => [c.step, c.loss] as const);
   const charts: Chart[] = [{
     title: `${cfg.model}, ${cfg.precision ?? 'f32'}: training loss (test accuracy ${r.accuracy.toFixed(4)})`,
     xLabel: 'step', yLabel: 'loss',
@@ -225,7 +248,17 @@ export function lossCurveSvg(cfg: TrainConfig, r: TrainResult): string {
     charts.push({
       title: `loss scale (${r.lossScale.skippedSteps} skipped step${r.lossScale.skippedSteps === 1 ? '' : 's'})`,
       xLabel: 'step', yLabel: 'scale', log2: true,
-      series: [{ name: 'loss scale', color: '#d94801', points: r.curve.map((c) => [c.step, c.scale] as const), steps: true }],
+      series: [{ name: 'loss scale', color: '#d94801', points: curve.map((c) => [c.step, c.scale] as const), steps: true }],
+    });
+  }
+  charts.push({
+    title: 'learning rate of the next update', xLabel: 'step', yLabel: 'lr',
+    series: [{ name: 'learning rate', color: '#31a354', points: curve.map((c) => [c.step, c.lr] as const), steps: true }],
+  });
+  if (curve.some((c) => Number.isFinite(c.gradNorm))) {
+    charts.push({
+      title: 'gradient norm (unscaled, before clipping)', xLabel: 'step', yLabel: 'norm',
+      series: [{ name: 'global L2 norm', color: '#756bb1', points: curve.map((c) => [c.step, c.gradNorm] as const) }],
     });
   }
   return chartsSvg(charts);
