@@ -21,6 +21,10 @@ export { interpret, interpretAll } from './ir/interp/interpret.ts';
 export { hostTensor } from './ir/interp/tensor.ts';
 export { parseTensorJson, parseTensorListJson, tensorsToJson, tensorRecordToJson } from './runtime/tensor-json.ts';
 
+// ONNX import: a model's bytes to an IR module, and the values of the inputs its initializers became.
+export { importOnnx, readOnnxTensor } from './compiler/onnx/import.ts';
+export type { ImportOptions as OnnxImportOptions, ImportResult as OnnxImportResult } from './compiler/onnx/import.ts';
+
 // Passes and pipelines.
 export { PIPELINES, CODEGEN_PASSES, pipelineByName, runPipeline } from './passes/pipeline.ts';
 export type { Pass, PassContext, PassOptions } from './passes/pass.ts';

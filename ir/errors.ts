@@ -51,6 +51,9 @@ export const ERROR_CODES = {
   // reference interpreter
   E0801: 'cannot evaluate',
   E0802: 'too large for the reference interpreter',
+  // ONNX import
+  E0901: 'unsupported ONNX op, attribute or type',
+  E0902: 'bad ONNX model',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -60,11 +63,14 @@ export interface Loc {
   readonly file?: string;
   readonly line: number;
   readonly col: number;
+  /** A named node of a model file (ONNX import: `node 'conv1' (Conv)`), printed after the position. */
+  readonly node?: string;
 }
 
 export function locToString(loc: Loc | undefined): string {
   if (!loc) return '';
-  return `${loc.file ?? '<input>'}:${loc.line}:${loc.col}`;
+  const at = `${loc.file ?? '<input>'}:${loc.line}:${loc.col}`;
+  return loc.node ? `${at}: ${loc.node}` : at;
 }
 
 export class AmpcError extends Error {

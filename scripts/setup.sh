@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One-step set-up of a fresh Debian 12 machine for ampc: a WebGPU-capable
 # Vulkan driver (Mesa 25's lavapipe from bookworm-backports when no GPU driver
-# is there), the Fashion-MNIST data set when Debian offers it, Debian's
-# Chromium (test/browser.test.ts runs ampc in it, headless), then `npm ci`.
+# is there), the Fashion-MNIST data set when Debian offers it, ONNX's
+# operator tests (libonnx-testdata), Debian's Chromium (test/browser.test.ts
+# runs ampc in it, headless), then `npm ci`.
 # Idempotent: steps already done are skipped. Runs apt-get as root (or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,14 @@ if command -v apt-get >/dev/null; then
     apt_update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dataset-fashion-mnist ||
       echo "setup: dataset-fashion-mnist not available; the example falls back to its committed sample"
+  fi
+  if ! dpkg-query -W -f='${Status}' libonnx-testdata 2>/dev/null | grep -q 'ok installed'; then
+    echo "setup: installing Debian's libonnx-testdata (ONNX's operator tests, run by test/onnx-conformance.test.ts)"
+    apt_update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libonnx-testdata ||
+      echo "setup: libonnx-testdata not available; test/onnx-conformance.test.ts will be skipped (a failure under AMPC_REQUIRE_GPU=1)"
+  else
+    echo "setup: libonnx-testdata already installed"
   fi
   if [ ! -x /usr/bin/chromium ]; then
     echo "setup: installing Debian's chromium (the browser test runs ampc in it, headless, on WebGPU)"

@@ -12,6 +12,8 @@ import { devicesCommand } from './devices.ts';
 import { dumpCommand } from './dump.ts';
 import { PICTURE_FORMATS } from '../picture/render.ts';
 import { gradCommand } from './grad.ts';
+import { importCommand } from './import.ts';
+import type { ImportCliOptions } from './import.ts';
 import type { GradOptions } from './grad.ts';
 import type { CliIO } from './io.ts';
 import { MAX_ELEMENTS_HELP, runCommand } from './run.ts';
@@ -101,6 +103,17 @@ function buildProgram(io: CliIO): Command {
   ).action(async (file: string, o: CompileCliOptions) => {
     await compileCommand(file, o, io);
   });
+
+  program
+    .command('import')
+    .description('import an ONNX model as IR: initializers become {param} inputs whose values go to --inputs-out')
+    .argument('<model>', 'the .onnx file')
+    .option('-o, --out <file>', 'write the IR here (atomically) instead of stdout')
+    .option('--inputs-out <json>', 'write the values of the inputs initializers and constants became (tensor JSON keyed by input name)')
+    .option('--dim <name=n...>', 'extent of a symbolic dimension (dim_param), repeatable')
+    .action(async (model: string, o: ImportCliOptions) => {
+      await importCommand(model, o, io);
+    });
 
   program
     .command('devices')

@@ -1,0 +1,51 @@
+// The shape of an ONNX op mapping and small helpers the op files share.
+// `map` turns one node into IR nodes (or import-time constants) and returns
+// one Entry per ONNX output; `fold`, when present, evaluates the node at
+// import time if all its inputs are constants and returns undefined when it
+// does not fold them (float arithmetic is left to the device).
+
+import type { DType } from '../../../ir/dtype.ts';
+import type { Value } from '../../../ir/graph.ts';
+import type { Entry, NodeCtx } from '../context.ts';
+import type { ConstTensor } from '../proto.ts';
+import { isIntElem } from '../proto.ts';
+
+export interface OpMapping {
+  map(c: NodeCtx): Entry[];
+  fold?(c: NodeCtx, ins: readonly (ConstTensor | undefined)[]): ConstTensor[] | undefined;
+}
+
+export const val = (v: Value): Entry[] => [{ kind: 'value', v }];
+export const konst = (...ts: ConstTensor[]): Entry[] => ts.map((t) => ({ kind: 'const', t }));
+
+/** True when every present constant input holds integers or bools (shape arithmetic, folded at import). */
+export function allIntegral(ins: readonly (ConstTensor | undefined)[]): boolean {
+  return ins.every((t) => !t || isIntElem(t.type) || t.type === 'bool');
+}
+
+/** A scalar constant of x's dtype. */
+export function lit(c: NodeCtx, x: Value, value: number): Value {
+  return c.scalar(value, x.type.dtype);
+}
+
+export function rankOf(v: Value): number {
+  return v.type.shape.length;
+}
+
+/** v as `dtype` (no node when it already is). */
+export function asDtype(c: NodeCtx, v: Value, dtype: DType): Value {
+  return v.type.dtype === dtype ? v : c.add('cast', [v], { to: dtype });
+}
+
+/** Reshape unless the shape is already `shape`. */
+export function reshapeTo(c: NodeCtx, v: Value, shape: readonly number[]): Value {
+  const same = shape.length === v.type.shape.length && shape.every((d, i) => d === v.type.shape[i]);
+  return same ? v : c.add('reshape', [v], { shape: [...shape] });
+}
+
+/** Axis in 0..rank-1 from an ONNX axis (negative from the end); E0902 when out of range. */
+export function axisOf(c: NodeCtx, axis: number, rank: number, what = 'axis'): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) c.bad(`${what} ${axis} is out of range for rank ${rank}`);
+  return a;
+}

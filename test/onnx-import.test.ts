@@ -1,0 +1,154 @@
+// The ONNX importer on models built here with onnx-proto: initializers as
+// {param} inputs with their values, places and notes naming the ONNX node,
+// E0901 for unsupported ops, attributes and external data, shape arithmetic
+// folded at import; and `ampc import` + `ampc run` reproducing an ONNX
+// operator test's outputs (libonnx-testdata) on the device.
+
+import test from 'ava';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
+import { runCli } from '../compiler/cli/main.ts';
+import { importOnnx, readOnnxTensor } from '../compiler/onnx/import.ts';
+import { interpret } from '../ir/interp/interpret.ts';
+import { printModule } from '../ir/text/printer.ts';
+import { parseModule } from '../ir/text/parser.ts';
+import { isAmpcError } from '../ir/errors.ts';
+import { tensorRecordToJson, parseTensorListJson } from '../runtime/tensor-json.ts';
+import { gpuTest } from './helpers/gpu.ts';
+import { compareOutputs, ONNX_NODE_DIR, TOLERANCE } from './helpers/onnx-conformance.ts';
+
+const { onnx } = onnxProto;
+
+type Node = { opType: string; input: string[]; output: string[]; name?: string; attribute?: onnxProto.onnx.IAttributeProto[] };
+
+function vi(name: string, shape: number[], elemType = 1): onnxProto.onnx.IValueInfoProto {
+  return { name, type: { tensorType: { elemType, shape: { dim: shape.map((d) => ({ dimValue: d })) } } } };
+}
+
+function model(nodes: Node[], inputs: onnxProto.onnx.IValueInfoProto[], outputs: onnxProto.onnx.IValueInfoProto[], initializer: onnxProto.onnx.ITensorProto[] = [], opset = 13): Uint8Array {
+  const m = onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: opset }], graph: { name: 'g', node: nodes, input: inputs, output: outputs, initializer } });
+  return onnx.ModelProto.encode(m).finish();
+}
+
+const W = [0.5, -1, 2, 0.25, 1, 1, -0.5, 3, 0, 2, 1, -1];
+const B = new Float32Array([0.1, -0.2, 0.3, -0.4]);
+const mlp = () =>
+  model(
+    [
+      { opType: 'MatMul', input: ['x', 'fc.weight'], output: ['h'], name: 'fc' },
+      { opType: 'Add', input: ['h', 'fc.bias'], output: ['z'], name: 'fc/add' },
+      { opType: 'Relu', input: ['z'], output: ['y'], name: 'act' },
+    ],
+    [vi('x', [2, 3])],
+    [vi('y', [2, 4])],
+    [
+      { name: 'fc.weight', dims: [3, 4], dataType: 1, floatData: W },
+      { name: 'fc.bias', dims: [4], dataType: 1, rawData: new Uint8Array(B.buffer) },
+    ],
+  );
+
+test('initializers become {param} inputs with their values; nodes keep their ONNX names as notes and places', (t) => {
+  const r = importOnnx(mlp(), { file: 'mlp.onnx' });
+  const text = printModule(r.module);
+  t.regex(text, /graph @g\(%x: f32\[2,3\], %fc\.weight: f32\[3,4\] \{param\}, %fc\.bias: f32\[4\] \{param\}\)/);
+  t.regex(text, /%z = add %h, %fc\.bias : f32\[2,4\]  \/\/ onnx Add 'fc\/add'/);
+  t.deepEqual([...r.values['fc.weight']!.data], W.map(Math.fround));
+  t.deepEqual([...r.values['fc.bias']!.data], [...B]);
+  t.deepEqual(r.inputNames, { x: 'x' });
+  t.deepEqual(r.outputNames, ['y']);
+  t.is(r.graph.nodes[1]!.loc?.node, "node 'fc/add' (Add)");
+  // The printed IR parses back, and computes relu(x W + b).
+  const g = parseModule(text, 'mlp.ir').main;
+  const x = { dtype: 'f32' as const, shape: [2, 3], data: Float64Array.from([1, 2, 3, -1, 0, 1]) };
+  const [y] = interpret(g, { ...r.values, x });
+  const want = [0, 1].flatMap((i) => [0, 1, 2, 3].map((j) => Math.max(0, [0, 1, 2].reduce((s, k) => s + x.data[i * 3 + k]! * W[k * 4 + j]!, 0) + B[j]!)));
+  [...y!.data].forEach((v, i) => t.true(Math.abs(v - want[i]!) < 1e-6, `y[${i}] ${v} vs ${want[i]}`));
+});
+
+test('an unsupported op is E0901 naming the node, the op and the opset', (t) => {
+  const bytes = model([{ opType: 'Erf', input: ['x'], output: ['y'], name: 'my_erf' }], [vi('x', [4])], [vi('y', [4])]);
+  const e = t.throws(() => importOnnx(bytes, { file: 'm.onnx' }));
+  t.true(isAmpcError(e));
+  t.is(e!.message, "m.onnx:1:1: node 'my_erf' (Erf): error E0901: Erf (opset 13): this op is not supported");
+});
+
+test('an unsupported attribute value and an unknown attribute are E0901, not approximations', (t) => {
+  const pool = (attribute: onnxProto.onnx.IAttributeProto[]) =>
+    model([{ opType: 'MaxPool', input: ['x'], output: ['y'], name: 'p', attribute }], [vi('x', [1, 1, 6, 6])], [vi('y', [1, 1, 2, 2])]);
+  const ints = (name: string, v: number[]) => ({ name, type: 7, ints: v });
+  const e1 = t.throws(() => importOnnx(pool([ints('kernel_shape', [2, 2]), ints('dilations', [2, 2])])));
+  t.regex(e1!.message, /node 'p' \(MaxPool\): error E0901: MaxPool \(opset 13\): dilations \[2,2\]/);
+  const e2 = t.throws(() => importOnnx(pool([ints('kernel_shape', [2, 2]), ints('frobnicate', [1])])));
+  t.regex(e2!.message, /E0901: MaxPool \(opset 13\): attribute 'frobnicate' is not supported/);
+});
+
+test('external tensor data is refused with E0901', (t) => {
+  const bytes = model([{ opType: 'Add', input: ['x', 'w'], output: ['y'] }], [vi('x', [2])], [vi('y', [2])], [
+    { name: 'w', dims: [2], dataType: 1, dataLocation: 1, externalData: [{ key: 'location', value: 'w.bin' }] },
+  ]);
+  const e = t.throws(() => importOnnx(bytes));
+  t.true(isAmpcError(e) && e.code === 'E0901');
+  t.regex(e!.message, /external data is not supported/);
+});
+
+test('shape arithmetic (Shape, Gather, Unsqueeze, Concat, Constant) folds: one reshape remains', (t) => {
+  const i64 = (name: string, v: number[]) => ({ name: 'value', type: 4, t: { name, dims: [v.length], dataType: 7, int64Data: v } });
+  const bytes = model(
+    [
+      { opType: 'Shape', input: ['x'], output: ['s'] },
+      { opType: 'Constant', input: [], output: ['zero'], attribute: [{ name: 'value', type: 4, t: { dims: [], dataType: 7, int64Data: [0] } }] },
+      { opType: 'Gather', input: ['s', 'zero'], output: ['n'] },
+      { opType: 'Unsqueeze', input: ['n', 'axes'], output: ['n1'] },
+      { opType: 'Constant', input: [], output: ['minus1'], attribute: [i64('m', [-1])] },
+      { opType: 'Concat', input: ['n1', 'minus1'], output: ['shape'], attribute: [{ name: 'axis', type: 2, i: 0 }] },
+      { opType: 'Reshape', input: ['x', 'shape'], output: ['y'] },
+    ],
+    [vi('x', [2, 3, 4])],
+    [vi('y', [2, 12])],
+    [{ name: 'axes', dims: [1], dataType: 7, int64Data: [0] }],
+  );
+  const r = importOnnx(bytes);
+  t.deepEqual(r.graph.nodes.map((n) => n.op), ['reshape']);
+  t.deepEqual(r.graph.outputs[0]!.type.shape, [2, 12]);
+  t.deepEqual(r.values, {}, 'the integer initializer was folded, not made an input');
+});
+
+async function cli(argv: string[]) {
+  let stdout = '', stderr = '';
+  const code = await runCli(argv, { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s) });
+  return { code, stdout, stderr };
+}
+
+test('ampc import: IR to -o, initializer values to --inputs-out; errors exit 1 with the place', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ampc-onnx-'));
+  writeFileSync(join(dir, 'mlp.onnx'), mlp());
+  const r = await cli(['import', join(dir, 'mlp.onnx'), '-o', join(dir, 'mlp.ir'), '--inputs-out', join(dir, 'params.json')]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(readFileSync(join(dir, 'mlp.ir'), 'utf8'), /\{param\}/);
+  t.deepEqual(Object.keys(JSON.parse(readFileSync(join(dir, 'params.json'), 'utf8'))), ['fc.weight', 'fc.bias']);
+  writeFileSync(join(dir, 'bad.onnx'), model([{ opType: 'Erf', input: ['x'], output: ['y'], name: 'e' }], [vi('x', [4])], [vi('y', [4])]));
+  const bad = await cli(['import', join(dir, 'bad.onnx')]);
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /bad\.onnx:1:1: node 'e' \(Erf\): error E0901/);
+  writeFileSync(join(dir, 'junk.onnx'), 'not a model at all');
+  const junk = await cli(['import', join(dir, 'junk.onnx')]);
+  t.is(junk.code, 1);
+  t.regex(junk.stderr, /E0902/);
+});
+
+const GEMM = join(ONNX_NODE_DIR, 'test_gemm_all_attributes');
+if (existsSync(GEMM)) {
+  gpuTest('ampc import + ampc run reproduce an ONNX operator test (test_gemm_all_attributes)', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ampc-onnx-'));
+    t.is((await cli(['import', join(GEMM, 'model.onnx'), '-o', join(dir, 'gemm.ir')])).code, 0);
+    const ins = ['a', 'b', 'c'].map((_, k) => readOnnxTensor(readFileSync(join(GEMM, 'test_data_set_0', `input_${k}.pb`))));
+    writeFileSync(join(dir, 'in.json'), tensorRecordToJson(Object.fromEntries(ins.map((i) => [i.name, i.tensor]))));
+    const r = await cli(['run', join(dir, 'gemm.ir'), '--inputs', join(dir, 'in.json'), '--out', join(dir, 'out.json')]);
+    t.is(r.code, 0, r.stderr);
+    const got = parseTensorListJson(readFileSync(join(dir, 'out.json'), 'utf8'), 'out.json');
+    const want = readOnnxTensor(readFileSync(join(GEMM, 'test_data_set_0', 'output_0.pb'))).tensor;
+    t.is(compareOutputs(got, [want], TOLERANCE.f32), undefined);
+  });
+}
