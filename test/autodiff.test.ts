@@ -277,3 +277,36 @@ test('the autodiff pass and the grad pipeline', (t) => {
   t.deepEqual(only.outputs.map((v) => v.name), ['loss', 'grad.b1']);
   t.is(errorOf(() => autodiffPass.run(g, { options: { gradWrt: 'b1' } as unknown as PassOptions })).code, 'E0609');
 });
+
+test('a weight under a batched left operand (a Linear on [B, T, K]) gets its gradient from one matmul over the merged rows, equal to the per-batch sum', (t) => {
+  for (const tb of [false, true]) {
+    const w = tb ? 'f32[3,4]' : 'f32[4,3]';
+    const g = parseModule(`graph @lin(%x: f32[2,5,4], %w: ${w} {param}) -> (f32[]) {
+  %y = matmul %x, %w {transpose_b = ${tb}} : f32[2,5,3]
+  %sq = mul %y, %y : f32[2,5,3]
+  %l = reduce_sum %sq {axes = [0, 1, 2]} : f32[]
+  return %l
+}`, 'lin.ir').main;
+    const d = gradientGraph(g);
+    const dw = d.outputs[1]!;
+    t.is(dw.def?.op, 'matmul', 'the gradient is the matmul itself, no reduce_sum after it');
+    t.deepEqual(dw.def!.operands.map((v) => v.type.shape), tb ? [[10, 3], [10, 4]] : [[10, 4], [10, 3]], 'its operands are the merged rows');
+    t.false(d.nodes.some((n) => n.op === 'matmul' && n.results[0]!.type.shape.length === 3 && n.results[0]!.type.shape[1] === (tb ? 3 : 4)), 'no batched [B, K, N] product');
+    const x = Array.from({ length: 40 }, (_, i) => Math.sin(i + 1)), wv = Array.from({ length: 12 }, (_, i) => Math.cos(i * 0.7));
+    const [, grad] = interpret(d, { x: hostTensor('f32', [2, 5, 4], x), w: hostTensor('f32', tb ? [3, 4] : [4, 3], wv) });
+    // By hand: dW[k][n] = Σ_rows x[r][k] · 2 y[r][n] (transposed when tb).
+    const W = (k: number, n: number) => (tb ? wv[n * 4 + k]! : wv[k * 3 + n]!);
+    for (let k = 0; k < 4; k++) {
+      for (let n = 0; n < 3; n++) {
+        let want = 0;
+        for (let r = 0; r < 10; r++) {
+          let y = 0;
+          for (let p = 0; p < 4; p++) y += x[r * 4 + p]! * W(p, n);
+          want += x[r * 4 + k]! * 2 * y;
+        }
+        const got = Number(grad!.data[tb ? n * 4 + k : k * 3 + n]);
+        t.true(Math.abs(got - want) < 1e-9, `tb ${tb} dW[${k}][${n}]: ${got} vs ${want}`);
+      }
+    }
+  }
+});

@@ -1,6 +1,8 @@
 // Vjp rules of matmul, conv2d and the pools. Matmul gradients are matmuls
 // whose transpose flags absorb the forward transposes (no transpose ops),
-// with the forward op's `acc`; batch broadcasting is undone by reduce_sum.
+// with the forward op's `acc`; batch broadcasting is undone by reduce_sum,
+// except for a rank-2 right operand (a weight) under a batched left one,
+// whose gradient is one matmul over the merged rows.
 // conv2d and the pools use the gradient ops of ir/ops-gradient.ts, which
 // carry the forward op's attributes (and `acc` for the convolution).
 
@@ -26,7 +28,16 @@ export const matmul: VjpRule = ({ b, g, x, attrs, needs }) => {
     da = !ta ? (!tb ? mm(g, c, false, true) : mm(g, c, false, false)) : !tb ? mm(c, g, false, true) : mm(c, g, true, true);
     da = b.sumTo(da, a.type.shape);
   }
-  if (needs[1]) {
+  if (needs[1] && !ta && c.type.shape.length === 2 && a.type.shape.length > 2) {
+    // A weight [K, N] applied to a batch of rows a [..., M, K] (a Linear on [B, T, K]): its gradient sums
+    // over every row, so merge the batch dimensions into the rows and take one matmul, rather than a
+    // batched [..., K, N] product reduced afterwards (B times the memory, and a rounding to the result
+    // dtype before the sum).
+    const k = a.type.shape[a.type.shape.length - 1]!, n = g.type.shape[g.type.shape.length - 1]!;
+    const rows = a.type.shape.slice(0, -1).reduce((p, d) => p * d, 1);
+    const a2 = b.op('reshape', [a], { shape: [rows, k] }), g2 = b.op('reshape', [g], { shape: [rows, n] });
+    dc = !tb ? mm(a2, g2, true, false) : mm(g2, a2, true, false);
+  } else if (needs[1]) {
     dc = !tb ? (!ta ? mm(a, g, true, false) : mm(a, g, false, false)) : !ta ? mm(g, a, true, false) : mm(g, a, true, true);
     dc = b.sumTo(dc, c.type.shape);
   }
