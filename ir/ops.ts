@@ -35,6 +35,38 @@ function generatedShape(op: string, shape: readonly number[]): number[] {
   return [...shape];
 }
 
+/**
+ * argmax / argmin along one axis (i32 positions; keepdims leaves the axis at extent 1): the first
+ * extreme position, or the last with select_last_index; NaN counts as the extreme (numpy).
+ */
+function argReduction(op: string): OpDef {
+  return {
+    operands: 1,
+    attrs: { axis: { kind: 'int', default: 0 }, keepdims: { kind: 'bool', default: false }, select_last_index: { kind: 'bool', default: false } },
+    traits: [],
+    infer: ([x], a) => {
+      requireDtype(op, x!, isNumeric, 'numeric');
+      const axis = normalizeAxis(op, a.axis as number, x!.shape.length);
+      if (x!.shape[axis] === 0) throw new AmpcError('E0201', `${op}: axis ${axis} of ${shapeToString(x!.shape)} is empty`);
+      const shape = a.keepdims ? x!.shape.map((d, i) => (i === axis ? 1 : d)) : x!.shape.filter((_, i) => i !== axis);
+      return [{ dtype: 'i32', shape }];
+    },
+  };
+}
+
+/** A float → bool elementwise test (isinf, isnan). */
+function floatPredicate(): OpDef {
+  return {
+    operands: 1,
+    attrs: {},
+    traits: ['elementwise', 'unary'],
+    infer: ([x]) => {
+      requireDtype('unary op', x!, isFloat, 'float');
+      return [{ dtype: 'bool', shape: x!.shape }];
+    },
+  };
+}
+
 const isNum = isNumeric;
 const isFlt = isFloat;
 const isSigned = (d: DType) => d === 'f32' || d === 'f16' || d === 'i32';
@@ -52,6 +84,23 @@ const CORE_DEFS = {
   sin: unary(isFlt, 'float'),
   cos: unary(isFlt, 'float'),
   floor: unary(isFlt, 'float'),
+  tan: unary(isFlt, 'float'),
+  asin: unary(isFlt, 'float'),
+  acos: unary(isFlt, 'float'),
+  atan: unary(isFlt, 'float'),
+  sinh: unary(isFlt, 'float'),
+  cosh: unary(isFlt, 'float'),
+  asinh: unary(isFlt, 'float'),
+  acosh: unary(isFlt, 'float'),
+  atanh: unary(isFlt, 'float'),
+  erf: unary(isFlt, 'float'),
+  /** Rounds half to even (numpy, ONNX Round). */
+  round: unary(isFlt, 'float'),
+  ceil: unary(isFlt, 'float'),
+  /** -1, 0 or 1 (NaN stays NaN, -0 stays -0). */
+  sign: unary(isSigned, 'signed numeric'),
+  isinf: floatPredicate(),
+  isnan: floatPredicate(),
   sigmoid: unary(isFlt, 'float'),
   relu: unary(isSigned, 'signed numeric'),
   gelu: unary(isFlt, 'float', { approximate: { kind: 'string', default: 'none', oneOf: ['none', 'tanh'] } }),
@@ -64,6 +113,8 @@ const CORE_DEFS = {
   maximum: binary(isNum, 'numeric', true),
   minimum: binary(isNum, 'numeric', true),
   pow: binary(isFlt, 'float', false),
+  /** Remainder of truncated division (C fmod, ONNX Mod with fmod=1): the sign of the dividend; mod(a, 0) = NaN. */
+  mod: binary(isFlt, 'float', false),
 
   // comparisons
   equal: compare(),
@@ -170,6 +221,11 @@ const CORE_DEFS = {
   reduce_sum: reduction(true, isNum, 'numeric'),
   reduce_mean: reduction(true, isFlt, 'float'),
   reduce_max: reduction(false, isNum, 'numeric'),
+  /** The product over `axes` (1 for none): floats multiply in f32 (f16 too), integers wrap in their own type. */
+  reduce_prod: reduction(false, isNum, 'numeric'),
+
+  argmax: argReduction('argmax'),
+  argmin: argReduction('argmin'),
 
   softmax: softmaxLike('softmax'),
   log_softmax: softmaxLike('log_softmax'),
@@ -242,6 +298,33 @@ const CORE_DEFS = {
         throw new AmpcError('E0201', `mse_loss: shapes differ (${shapeToString(x!.shape)} vs ${shapeToString(y!.shape)})`);
       }
       return [{ dtype: d, shape: a.reduction === 'none' ? x!.shape : [] }];
+    },
+  },
+
+  // gather_elements (ONNX GatherElements, torch.gather): y[c] = x[c with c[axis] = indices[c]];
+  // the result has the shape of the i32 indices (same rank as x, no larger on the other axes);
+  // a negative index counts from the end; one outside [-n, n) gives 0.
+  gather_elements: {
+    operands: 2,
+    attrs: { axis: { kind: 'int', default: 0 } },
+    traits: [],
+    infer: ([x, idx], a) => {
+      requireDtype('gather_elements', x!, isNum, 'numeric');
+      if (idx!.dtype !== 'i32') throw new AmpcError('E0206', `gather_elements: indices must be i32, got ${typeToString(idx!)}`);
+      const r = x!.shape.length;
+      if (idx!.shape.length !== r) {
+        throw new AmpcError('E0203', `gather_elements: indices must have the rank of the data (${r}), got ${typeToString(idx!)}`);
+      }
+      const axis = normalizeAxis('gather_elements', a.axis as number, r);
+      x!.shape.forEach((d, k) => {
+        if (k !== axis && idx!.shape[k]! > d) {
+          throw new AmpcError('E0201', `gather_elements: indices ${shapeToString(idx!.shape)} exceed the data ${shapeToString(x!.shape)} on axis ${k}`);
+        }
+      });
+      if (x!.shape[axis] === 0 && numel(idx!.shape) > 0) {
+        throw new AmpcError('E0201', `gather_elements: nothing to gather from: axis ${axis} of ${shapeToString(x!.shape)} is empty`);
+      }
+      return [{ dtype: x!.dtype, shape: [...idx!.shape] }];
     },
   },
 

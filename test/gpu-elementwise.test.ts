@@ -19,8 +19,11 @@ const UNARY: readonly [OpName, number, number][] = [
   ['neg', -3, 3], ['abs', -3, 3], ['exp', -4, 4], ['log', 0.05, 20], ['sqrt', 0, 9], ['rsqrt', 0.1, 9],
   ['reciprocal', 0.2, 5], ['tanh', -12, 12], ['sigmoid', -20, 20], ['relu', -2, 2], ['gelu', -5, 5],
   ['sin', -7, 7], ['cos', -7, 7], ['floor', -3.5, 3.5],
+  ['tan', -1.4, 1.4], ['asin', -1, 1], ['acos', -1, 1], ['atan', -10, 10], ['sinh', -10, 10], ['cosh', -10, 10],
+  ['asinh', -50, 50], ['acosh', 1, 50], ['atanh', -0.99, 0.99], ['erf', -4, 4], ['round', -3.5, 3.5], ['ceil', -3.5, 3.5],
+  ['sign', -2, 2],
 ];
-const BINARY: readonly OpName[] = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'pow', 'equal', 'less', 'greater', 'less_equal', 'greater_equal'];
+const BINARY: readonly OpName[] = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'pow', 'mod', 'equal', 'less', 'greater', 'less_equal', 'greater_equal'];
 const SHAPES: readonly [number[], number[]][] = [
   [[7], [7]],
   [[3, 33], [33]],
@@ -57,11 +60,55 @@ for (const mode of MODES) {
         // Operands from a small set so compares see ties; divisors and pow bases kept away from 0.
         const pick = (seed: number, n: number, set: number[]) => seededValues(seed, n, 0, set.length).map((r) => set[Math.floor(r)]!);
         const av = op === 'pow' ? seededValues(3, na, 0.1, 3) : pick(1, na, [-2.5, -1, -0.375, 0, 0.5, 1, 3.25]);
-        const bv = op === 'div' ? pick(2, nb, [-4, -1.5, 0.5, 2, 3]) : op === 'pow' ? pick(2, nb, [-2, -0.5, 0, 1, 2.5]) : pick(2, nb, [-1, 0, 0.5, 1, 3.25]);
+        const bv = op === 'div' || op === 'mod' ? pick(2, nb, [-4, -1.5, 0.5, 2, 3]) : op === 'pow' ? pick(2, nb, [-2, -0.5, 0, 1, 2.5]) : pick(2, nb, [-1, 0, 0.5, 1, 3.25]);
         await run(t, ctx, g, { a: hostTensor(dt, sa, av), b: hostTensor(dt, sb, bv) }, mode);
       }
     });
   }
+
+  modeTest(mode)(`round at halves (to even), sign, isinf, isnan and atan at 0, ±inf and NaN; asin, acos at ±1 ${mode}`, async (t, ctx) => {
+    const g = new Graph('t');
+    const x = g.addInput('x', { dtype: dt, shape: [12] });
+    const s = g.addInput('s', { dtype: dt, shape: [6] });
+    const u = g.addInput('u', { dtype: dt, shape: [5] });
+    g.setOutputs([g.add('round', [x]), g.add('sign', [s]), g.add('isinf', [s]), g.add('isnan', [s]), g.add('atan', [s]), g.add('asin', [u]), g.add('acos', [u])]);
+    await run(t, ctx, g, {
+      x: hostTensor(dt, [12], [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 3.5, -3.5, 0.25, 2.75, -2.25, 1024.5]),
+      s: hostTensor(dt, [6], [0, -3, Infinity, -Infinity, NaN, 2]),
+      u: hostTensor(dt, [5], [1, -1, 0, 0.5, -0.875]),
+    }, mode);
+  });
+
+  modeTest(mode)(`mod of exact and large quotients ${mode}`, async (t, ctx) => {
+    const g = new Graph('t');
+    const a = g.addInput('a', { dtype: dt, shape: [8] });
+    const b = g.addInput('b', { dtype: dt, shape: [8] });
+    g.setOutputs([g.add('mod', [a, b])]);
+    await run(t, ctx, g, {
+      a: hostTensor(dt, [8], [6, -6, 7.5, -7.5, 1000, -1000, 0.75, 2]),
+      b: hostTensor(dt, [8], [3, 3, -2.5, 2.5, 0.75, 7, 1000, Infinity]),
+    }, mode);
+  });
+
+  // Smooth ops chained (f16 rounding stays small); the discontinuous ones on exact values (x · 4 is exact);
+  // infinities and NaN come from an input (lavapipe may fold inf - inf in a shader).
+  modeTest(mode)(`a fused chain of the inverse, hyperbolic, erf, rounding, sign, fmod and isinf / isnan ops ${mode}`, async (t, ctx) => {
+    const g = new Graph('t');
+    const x = g.addInput('x', { dtype: dt, shape: [7, 19] });
+    const s = g.addInput('s', { dtype: dt, shape: [19] });
+    const k = (v: number) => g.add('constant', [], { value: v }, { declared: [{ dtype: dt, shape: [] }] });
+    let v = g.add('mul', [g.add('erf', [x]), k(0.9)]);
+    v = g.add('add', [g.add('asin', [v]), g.add('acos', [v])]);
+    v = g.add('mul', [g.add('atanh', [g.add('tanh', [x])]), g.add('cosh', [v])]);
+    v = g.add('add', [g.add('asinh', [g.add('sinh', [v])]), g.add('acosh', [g.add('add', [g.add('abs', [v]), k(1)])])]);
+    v = g.add('add', [v, g.add('tan', [g.add('atan', [x])])]);
+    const x4 = g.add('mul', [x, k(4)]);
+    const steps = g.add('add', [g.add('round', [x4]), g.add('mul', [g.add('ceil', [x]), g.add('sign', [x])])]);
+    const sx = g.add('mul', [s, x]);
+    g.setOutputs([v, g.add('add', [steps, g.add('mod', [x4, k(0.75)])]), g.add('isinf', [sx]), g.add('isnan', [sx])]);
+    const sv = Array.from({ length: 19 }, (_, i) => [Infinity, NaN, -Infinity, 1.5][i % 4]!);
+    await run(t, ctx, g, { x: hostTensor(dt, [7, 19], seededValues(9, 133, -2, 2).map((z) => z || 0.5)), s: hostTensor(dt, [19], sv) }, mode);
+  });
 
   modeTest(mode)(`pow of negative bases with integral exponents ${mode}`, async (t, ctx) => {
     const g = new Graph('t');
@@ -113,7 +160,7 @@ gpuTest('i32 arithmetic wraps and divides as WGSL does', async (t, ctx) => {
   const a = g.addInput('a', { dtype: 'i32', shape: [8] });
   const b = g.addInput('b', { dtype: 'i32', shape: [8] });
   g.setOutputs(['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'less', 'equal'].map((op) => g.add(op as OpName, [a, b])));
-  g.outputs.push(g.add('neg', [a]), g.add('abs', [a]), g.add('relu', [a]));
+  g.outputs.push(g.add('neg', [a]), g.add('abs', [a]), g.add('relu', [a]), g.add('sign', [a]));
   const A = [7, -7, 2147483647, -2147483648, 5, 0, 100000, -3];
   const B = [2, 2, 1, -1, 0, 3, 100000, -3];
   await checkAgainstReference(t, ctx, g, { a: hostTensor('i32', [8], A), b: hostTensor('i32', [8], B) }, 'native');

@@ -1,4 +1,4 @@
-// reduce_sum / reduce_mean / reduce_max on the GPU against the reference, in
+// reduce_sum / reduce_mean / reduce_max / reduce_prod on the GPU against the reference, in
 // the three modes (f32, native f16, packed f16): odd sizes, any axes
 // (negative, non-adjacent, strided), keepdims, tiny rows (thread per output),
 // long rows (workgroup per output), full reductions of ~100k elements (two
@@ -82,6 +82,16 @@ for (const mode of MODES) {
       await checkPieces(t, ctx, f16Mode, ['reduce_sum', 'reduce_mean'].flatMap((op) => cases.map((c, k) => reducePiece(op as OpName, dtype, c, 200 + k, 'f16'))));
     });
   }
+  modeTest(mode, `reduce_prod over ${CASES.length} shape / axes cases (factors near ±1, some zeros)`, async (t, ctx, dtype, f16Mode) => {
+    await checkPieces(t, ctx, f16Mode, CASES.map((c, k) => {
+      const n = c.shape.reduce((p, d) => p * d, 1);
+      const u = seededValues(300 + k, n, 0, 1), s = seededValues(400 + k, n, 0, 1);
+      const values = u.map((v, i) => (s[i]! < 0.002 ? 0 : (s[i]! < 0.5 ? -1 : 1) * (0.97 + 0.06 * v)));
+      const { count } = sumScale(c.shape, c.axes, values);
+      // f32 products round once per factor: the relative error grows like √count.
+      return { ...reducePiece('reduce_prod', dtype, c, 0, undefined, values), scale: Math.max(1, Math.sqrt(count)) };
+    }));
+  });
   modeTest(mode, 'reduce_max propagates NaN and handles ±inf', async (t, ctx, dtype, f16Mode) => {
     await checkPieces(t, ctx, f16Mode, [[4, 5], [4, 300]].map((shape) => {
       const n = shape[0]! * shape[1]!;
@@ -95,13 +105,13 @@ for (const mode of MODES) {
   });
 }
 
-gpuTest('integer reduce_sum (wrapping) and reduce_max, i32 and u32', async (t, ctx) => {
+gpuTest('integer reduce_sum and reduce_prod (wrapping) and reduce_max, i32 and u32', async (t, ctx) => {
   const pieces = (['i32', 'u32'] as const).flatMap((dtype) =>
     [{ shape: [3, 7], axes: [1] }, { shape: [5, 300], axes: [0] }, { shape: [200, 200], axes: [0, 1] }, { shape: [8, 4100], axes: [-1] }].flatMap((c) => {
       const n = c.shape.reduce((p, d) => p * d, 1);
       const values = seededValues(11, n, dtype === 'i32' ? -2e9 : 0, dtype === 'i32' ? 2e9 : 4e9).map(Math.trunc);
       // Integers compare exactly, whatever the scale.
-      return (['reduce_sum', 'reduce_max'] as const).map((op) => ({ ...reducePiece(op, dtype, c, 0, undefined, values), scale: 1 }));
+      return (['reduce_sum', 'reduce_max', 'reduce_prod'] as const).map((op) => ({ ...reducePiece(op, dtype, c, 0, undefined, values), scale: 1 }));
     }),
   );
   await checkPieces(t, ctx, 'native', pieces);

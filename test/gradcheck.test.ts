@@ -15,7 +15,7 @@ import type { HostTensor } from '../ir/interp/index.ts';
 import type { OpName } from '../ir/ops.ts';
 import { OP_NAMES } from '../ir/ops.ts';
 import { gradientGraph, VJP_RULES } from '../passes/autodiff.ts';
-import { awayFromIntegers, awayFromZero, distinct, gradcheck, positive } from './helpers/gradcheck.ts';
+import { awayFromHalfIntegers, awayFromIntegers, awayFromZero, distinct, gradcheck, positive, within } from './helpers/gradcheck.ts';
 
 type InputSpec = readonly number[] | { readonly shape: readonly number[]; readonly dtype?: DType; readonly param?: boolean };
 type Prepare = (inputs: Record<string, HostTensor>) => void;
@@ -67,6 +67,19 @@ const CASES: { readonly [P in OpName]?: readonly OpCase[] } = {
   sin: unary('sin'),
   cos: unary('cos'),
   floor: unary('floor', awayFromIntegers),
+  tan: unary('tan', (n) => within(n, -1.2, 1.2)),
+  asin: unary('asin', (n) => within(n, -0.8, 0.8)),
+  acos: unary('acos', (n) => within(n, -0.8, 0.8)),
+  atan: unary('atan', (n) => within(n, -3, 3)),
+  sinh: unary('sinh', (n) => within(n, -2, 2)),
+  cosh: unary('cosh', (n) => within(n, -2, 2)),
+  asinh: unary('asinh', (n) => within(n, -3, 3)),
+  acosh: unary('acosh', (n) => within(n, 1.2, 3)),
+  atanh: unary('atanh', (n) => within(n, -0.8, 0.8)),
+  erf: unary('erf', (n) => within(n, -2, 2)),
+  round: unary('round', awayFromHalfIntegers),
+  ceil: unary('ceil', awayFromIntegers),
+  sign: unary('sign', awayFromZero),
   sigmoid: unary('sigmoid'),
   relu: unary('relu', awayFromZero),
   gelu: [...unary('gelu', undefined, { approximate: 'none' }), ...unary('gelu', undefined, { approximate: 'tanh' })],
@@ -78,6 +91,8 @@ const CASES: { readonly [P in OpName]?: readonly OpCase[] } = {
   maximum: binary('maximum'),
   minimum: binary('minimum'),
   pow: binary('pow', positive('a')),
+  // a at k + 1/4 .. k + 3/4 and b in [1, 1.05): a / b stays 0.1 away from the integers where fmod jumps.
+  mod: binary('mod', (ins) => { awayFromIntegers('a')(ins); within('b', 1, 1.05)(ins); }),
 
   select: [
     c('select same shape', { c: cond([3, 4]), a: [3, 4], b: [3, 4] }, op('select')),
@@ -122,6 +137,22 @@ const CASES: { readonly [P in OpName]?: readonly OpCase[] } = {
     c('reduce_mean axes [1]', { x: [3, 4, 2] }, op('reduce_mean', { axes: [1] })),
     c('reduce_mean axes [-3, -1] keepdims', { x: [3, 4, 2] }, op('reduce_mean', { axes: [-3, -1], keepdims: true })),
     c('reduce_mean all axes', { x: [3, 4] }, op('reduce_mean', { axes: [0, 1] })),
+  ],
+  // Repeated, negative and out-of-range indices.
+  gather_elements: [0, 1].map((axis) => c(`gather_elements axis ${axis}`, { x: [3, 4], idx: { shape: [2, 3], dtype: 'i32', param: false } },
+    op('gather_elements', { axis }), (ins) => {
+      ins.idx = { ...ins.idx!, data: Int32Array.from(axis === 0 ? [0, 2, -1, 0, 0, 5] : [3, 3, -4, 1, -1, 4]) };
+    })),
+  // Zeros: none, one in a row (its gradient is the product of the others) and two (all zero).
+  reduce_prod: [
+    c('reduce_prod axes [1]', { x: [3, 4, 2] }, op('reduce_prod', { axes: [1] }), within('x', 0.5, 1.5)),
+    c('reduce_prod axes [0, 2] keepdims', { x: [3, 4, 2] }, op('reduce_prod', { axes: [0, 2], keepdims: true }), awayFromZero('x', 0.3)),
+    c('reduce_prod with zeros', { x: [3, 4] }, op('reduce_prod', { axes: [1] }), (ins) => {
+      awayFromZero('x', 0.3)(ins);
+      const d = ins.x!.data;
+      d[1] = 0; // row 0: one zero
+      d[8] = 0; d[10] = 0; // row 2: two zeros
+    }),
   ],
   reduce_max: [
     c('reduce_max axes [1]', { x: [3, 4, 2] }, op('reduce_max', { axes: [1] }), distinct('x')),

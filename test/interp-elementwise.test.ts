@@ -116,6 +116,58 @@ test('sin, cos and floor', (t) => {
   t.deepEqual([...run1('floor', [T('f32', [1.5, -1.5, 2, -0.25])]).data], [1, -2, 2, -1]);
 });
 
+test('tan, inverse and hyperbolic functions at known points', (t) => {
+  near(t, run1('tan', [T('f32', [0, Math.PI / 4, -Math.PI / 3])]), [0, 1, -Math.sqrt(3)], 1e-14);
+  near(t, run1('asin', [T('f32', [0, 0.5, -1])]), [0, Math.PI / 6, -Math.PI / 2], 1e-14);
+  near(t, run1('acos', [T('f32', [1, 0.5, -1])]), [0, Math.PI / 3, Math.PI], 1e-14);
+  near(t, run1('atan', [T('f32', [0, 1, -Math.sqrt(3)])]), [0, Math.PI / 4, -Math.PI / 3], 1e-14);
+  // sinh(ln 2) = 3/4, cosh(ln 2) = 5/4; the inverses give ln 2 back.
+  near(t, run1('sinh', [T('f32', [0, Math.LN2, -Math.LN2])]), [0, 0.75, -0.75], 1e-14);
+  near(t, run1('cosh', [T('f32', [0, Math.LN2, -Math.LN2])]), [1, 1.25, 1.25], 1e-14);
+  near(t, run1('asinh', [T('f32', [0, 0.75, -0.75])]), [0, Math.LN2, -Math.LN2], 1e-14);
+  near(t, run1('acosh', [T('f32', [1, 1.25])]), [0, Math.LN2], 1e-14);
+  near(t, run1('atanh', [T('f32', [0, 1 / 3, -1 / 3])]), [0, Math.LN2 / 2, -Math.LN2 / 2], 1e-14);
+  t.true(Number.isNaN(run1('asin', [T('f32', [1.5])]).data[0]!));
+  t.true(Number.isNaN(run1('acosh', [T('f32', [0.5])]).data[0]!));
+  t.deepEqual([...run1('atanh', [T('f32', [1, -1])]).data], [Infinity, -Infinity]);
+});
+
+test('erf at published values', (t) => {
+  // erf(0.5), erf(1), erf(2) from Abramowitz & Stegun table 7.1.
+  near(t, run1('erf', [T('f32', [0, 0.5, -1, 2, 10])]), [0, 0.5204998778130465, -0.8427007929497149, 0.9953222650189527, 1], 1e-15);
+  t.deepEqual([...run1('erf', [T('f32', [Infinity, -Infinity])]).data], [1, -1]);
+});
+
+test('round is half to even; ceil; sign keeps NaN and -0', (t) => {
+  t.deepEqual([...run1('round', [T('f32', [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4, -2.6, 3.5])]).data], [0, 2, 2, -0, -2, -2, 2, -3, 4]);
+  t.true(Object.is(run1('round', [T('f32', [-0.5])]).data[0], -0));
+  t.deepEqual([...run1('ceil', [T('f32', [1.5, -1.5, 2, -0.25])]).data], [2, -1, 2, -0]);
+  const s = run1('sign', [T('f32', [3, -0.5, 0, -0, NaN, -Infinity])]).data;
+  t.deepEqual([...s.slice(0, 3)], [1, -1, 0]);
+  t.true(Object.is(s[3], -0));
+  t.true(Number.isNaN(s[4]!));
+  t.is(s[5], -1);
+  t.deepEqual(toArray(run1('sign', [T('i32', [-7, 0, 9])])), [-1, 0, 1]);
+});
+
+test('isinf and isnan give bool', (t) => {
+  const x = T('f32', [1, Infinity, -Infinity, NaN, 0]);
+  const a = run1('isinf', [x]), b = run1('isnan', [x]);
+  t.is(a.dtype, 'bool');
+  t.deepEqual(toArray(a), [0, 1, 1, 0, 0]);
+  t.deepEqual(toArray(b), [0, 0, 0, 1, 0]);
+  t.deepEqual(toArray(run1('isinf', [T('f16', [65504, 70000])])), [0, 1]);
+});
+
+test('mod is C fmod: the sign of the dividend', (t) => {
+  const r = run1('mod', [T('f32', [5.5, -5.5, 5.5, -5.5, 3, 1, 7, -0]), T('f32', [2, 2, -2, -2, 0, Infinity, 3.5, 3])]).data;
+  t.deepEqual([...r.slice(0, 4)], [1.5, -1.5, 1.5, -1.5]);
+  t.true(Number.isNaN(r[4]!));
+  t.deepEqual([...r.slice(5, 7)], [1, 0]);
+  t.true(Object.is(r[7], -0));
+  t.deepEqual([...run1('mod', [T('f32', [[7], [-7]]), T('f32', [3, -3])]).data], [1, 1, -1, -1]);
+});
+
 test('gelu, erf form and tanh form', (t) => {
   near(t, run1('gelu', [T('f32', [1, -1, 2, -3, 0.5, 0])]),
     [0.8413447460685429, -0.15865525393145707, 1.9544997361036416, -0.00404969409489031, 0.34573123063700656, 0], 1e-14);

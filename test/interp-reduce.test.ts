@@ -111,6 +111,18 @@ test('reduce_max over axes, with keepdims and negative axes', (t) => {
   t.deepEqual(toNested(run1('reduce_max', T('i32', [[-7, 3], [4, -9]]), { axes: [1] })), [3, 4]);
 });
 
+test('reduce_prod over axes, with keepdims; empty is 1; integers wrap; f16 rounds once', (t) => {
+  const x = T('f32', [[1, 5, 3], [-2, -8, 0.5]]);
+  t.deepEqual(toNested(run1('reduce_prod', x, { axes: [1] })), [15, 8]);
+  t.deepEqual(toNested(run1('reduce_prod', x, { axes: [0], keepdims: true })), [[-2, -40, 1.5]]);
+  t.deepEqual(toNested(run1('reduce_prod', x, { axes: [-1, 0] })), 120);
+  t.deepEqual(toNested(run1('reduce_prod', x, { axes: [] })), [[1, 5, 3], [-2, -8, 0.5]]);
+  t.deepEqual(toArray(run1('reduce_prod', zeros('f32', [2, 0]), { axes: [1] })), [1, 1]);
+  t.deepEqual(toArray(run1('reduce_prod', T('i32', [65536, 65537, 3]), { axes: [0] })), [(65536 * 3) | 0]);
+  t.deepEqual(toArray(run1('reduce_prod', T('f16', [300, 300, 0.001]), { axes: [0] })), [90.0625]); // 300 · 300 would be inf in f16
+  t.true(Number.isNaN(run1('reduce_prod', T('f32', [2, NaN, 0]), { axes: [0] }).data[0]!));
+});
+
 test('reduce_max propagates NaN', (t) => {
   const r = run1('reduce_max', T('f32', [[1, NaN, 3], [4, 5, 6], [NaN, 0, Infinity]]), { axes: [1] });
   t.true(Number.isNaN(r.data[0]!));

@@ -5,7 +5,7 @@
 // operator test's outputs (libonnx-testdata) on the device.
 
 import test from 'ava';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -17,7 +17,7 @@ import { parseModule } from '../ir/text/parser.ts';
 import { isAmpcError } from '../ir/errors.ts';
 import { tensorRecordToJson, parseTensorListJson } from '../runtime/tensor-json.ts';
 import { gpuTest } from './helpers/gpu.ts';
-import { compareOutputs, ONNX_NODE_DIR, TOLERANCE } from './helpers/onnx-conformance.ts';
+import { compareOutputs, loadCase, ONNX_NODE_DIR, TOLERANCE } from './helpers/onnx-conformance.ts';
 
 const { onnx } = onnxProto;
 
@@ -67,11 +67,81 @@ test('initializers become {param} inputs with their values; nodes keep their ONN
   [...y!.data].forEach((v, i) => t.true(Math.abs(v - want[i]!) < 1e-6, `y[${i}] ${v} vs ${want[i]}`));
 });
 
+test('Mod: fmod=1 is C fmod; fmod=0 on floats takes the sign of the divisor (Python); integers fold either way', (t) => {
+  const mod = (fmod: number) => importOnnx(model(
+    [{ opType: 'Mod', input: ['a', 'b'], output: ['y'], name: 'm', attribute: [{ name: 'fmod', type: onnx.AttributeProto.AttributeType.INT, i: fmod }] }],
+    [vi('a', [6]), vi('b', [6])], [vi('y', [6])],
+  ), { file: 'mod.onnx' });
+  const a = { dtype: 'f32' as const, shape: [6], data: Float64Array.from([5.5, -5.5, 5.5, -5.5, 4, -3]) };
+  const b = { dtype: 'f32' as const, shape: [6], data: Float64Array.from([2, 2, -2, -2, 2, 7]) };
+  t.deepEqual([...interpret(mod(1).graph, { a, b })[0]!.data], [1.5, -1.5, 1.5, -1.5, 0, -3]);
+  t.deepEqual([...interpret(mod(0).graph, { a, b })[0]!.data], [1.5, 0.5, -0.5, -1.5, 0, 4]);
+  const folded = (fmod: number) => {
+    const ints = (name: string, v: number[]) => ({ name, dims: [4], dataType: 6, int32Data: v });
+    const r = importOnnx(model(
+      [{ opType: 'Mod', input: ['a', 'b'], output: ['m'], name: 'm', attribute: [{ name: 'fmod', type: onnx.AttributeProto.AttributeType.INT, i: fmod }] },
+        { opType: 'Cast', input: ['m'], output: ['y'], name: 'c', attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] }],
+      [], [vi('y', [4])], [ints('a', [7, -7, 7, -7]), ints('b', [3, 3, -3, -3])],
+    ), { file: 'imod.onnx' });
+    return [...interpret(r.graph, r.values)[0]!.data];
+  };
+  t.deepEqual(folded(0), [1, 2, -2, -1]);
+  t.deepEqual(folded(1), [1, -1, 1, -1]);
+});
+
+test('Gather with runtime indices goes through gather_elements (index axes in place of the axis; negative from the end; scalar index)', (t) => {
+  const INT = onnx.AttributeProto.AttributeType.INT;
+  const gather = (idxShape: number[], axis: number, outShape: number[]) => importOnnx(model(
+    [{ opType: 'Cast', input: ['f'], output: ['i'], name: 'c', attribute: [{ name: 'to', type: INT, i: 7 }] },
+      { opType: 'Gather', input: ['x', 'i'], output: ['y'], name: 'g', attribute: [{ name: 'axis', type: INT, i: axis }] }],
+    [vi('x', [2, 3, 4]), vi('f', idxShape)], [vi('y', outShape)],
+  ), { file: 'gather.onnx' });
+  const xs = Array.from({ length: 24 }, (_, k) => k);
+  const x = { dtype: 'f32' as const, shape: [2, 3, 4], data: Float64Array.from(xs) };
+  const at = (a: number, b: number, c: number) => xs[a * 12 + b * 4 + c]!;
+  const r = gather([2, 2], 1, [2, 2, 2, 4]);
+  t.true(r.graph.nodes.some((n) => n.op === 'gather_elements'));
+  const iv = [2, -1, 0, 1];
+  const y = interpret(r.graph, { x, f: { dtype: 'f32', shape: [2, 2], data: Float64Array.from(iv) } })[0]!;
+  const want: number[] = [];
+  for (let a = 0; a < 2; a++) for (const j of iv) for (let c = 0; c < 4; c++) want.push(at(a, (j + 3) % 3, c));
+  t.deepEqual(y.shape, [2, 2, 2, 4]);
+  t.deepEqual([...y.data], want);
+  const s = gather([], -1, [2, 3]);
+  const ys = interpret(s.graph, { x, f: { dtype: 'f32', shape: [], data: Float64Array.from([-2]) } })[0]!;
+  t.deepEqual(ys.shape, [2, 3]);
+  t.deepEqual([...ys.data], [0, 1, 2, 3, 4, 5].map((k) => at(Math.floor(k / 3), k % 3, 2)));
+});
+
+test("ArgMax / ArgMin node tests (int64 outputs, out of the conformance run's scope) match exactly on the reference", (t) => {
+  const names = existsSync(ONNX_NODE_DIR) ? readdirSync(ONNX_NODE_DIR).filter((n) => /^test_arg(max|min)_/.test(n)) : [];
+  if (names.length === 0) return t.pass('no ONNX test data');
+  for (const name of names) {
+    const { imported, feeds, expected } = loadCase(ONNX_NODE_DIR, name);
+    t.is(compareOutputs(interpret(imported.graph, feeds), expected, { rtol: 0, atol: 0 }), undefined, name);
+  }
+  t.is(names.length, 32);
+});
+
+test('IsInf narrows to one sign with detect_negative / detect_positive', (t) => {
+  const isinf = (neg: number, pos: number) => importOnnx(model(
+    [{ opType: 'IsInf', input: ['x'], output: ['y'], name: 'i', attribute: [
+      { name: 'detect_negative', type: onnx.AttributeProto.AttributeType.INT, i: neg },
+      { name: 'detect_positive', type: onnx.AttributeProto.AttributeType.INT, i: pos }] }],
+    [vi('x', [4])], [vi('y', [4], 9)],
+  ), { file: 'isinf.onnx' }).graph;
+  const x = { dtype: 'f32' as const, shape: [4], data: Float64Array.from([Infinity, -Infinity, NaN, 1]) };
+  t.deepEqual([...interpret(isinf(1, 1), { x })[0]!.data], [1, 1, 0, 0]);
+  t.deepEqual([...interpret(isinf(0, 1), { x })[0]!.data], [1, 0, 0, 0]);
+  t.deepEqual([...interpret(isinf(1, 0), { x })[0]!.data], [0, 1, 0, 0]);
+  t.deepEqual([...interpret(isinf(0, 0), { x })[0]!.data], [0, 0, 0, 0]);
+});
+
 test('an unsupported op is E0901 naming the node, the op and the opset', (t) => {
-  const bytes = model([{ opType: 'Erf', input: ['x'], output: ['y'], name: 'my_erf' }], [vi('x', [4])], [vi('y', [4])]);
+  const bytes = model([{ opType: 'Det', input: ['x'], output: ['y'], name: 'my_det' }], [vi('x', [4])], [vi('y', [4])]);
   const e = t.throws(() => importOnnx(bytes, { file: 'm.onnx' }));
   t.true(isAmpcError(e));
-  t.is(e!.message, "m.onnx:1:1: node 'my_erf' (Erf): error E0901: Erf (opset 13): this op is not supported");
+  t.is(e!.message, "m.onnx:1:1: node 'my_det' (Det): error E0901: Det (opset 13): this op is not supported");
 });
 
 test('an unsupported attribute value and an unknown attribute are E0901, not approximations', (t) => {
@@ -128,10 +198,10 @@ test('ampc import: IR to -o, initializer values to --inputs-out; errors exit 1 w
   t.is(r.code, 0, r.stderr);
   t.regex(readFileSync(join(dir, 'mlp.ir'), 'utf8'), /\{param\}/);
   t.deepEqual(Object.keys(JSON.parse(readFileSync(join(dir, 'params.json'), 'utf8'))), ['fc.weight', 'fc.bias']);
-  writeFileSync(join(dir, 'bad.onnx'), model([{ opType: 'Erf', input: ['x'], output: ['y'], name: 'e' }], [vi('x', [4])], [vi('y', [4])]));
+  writeFileSync(join(dir, 'bad.onnx'), model([{ opType: 'Det', input: ['x'], output: ['y'], name: 'e' }], [vi('x', [4])], [vi('y', [4])]));
   const bad = await cli(['import', join(dir, 'bad.onnx')]);
   t.is(bad.code, 1);
-  t.regex(bad.stderr, /bad\.onnx:1:1: node 'e' \(Erf\): error E0901/);
+  t.regex(bad.stderr, /bad\.onnx:1:1: node 'e' \(Det\): error E0901/);
   writeFileSync(join(dir, 'junk.onnx'), 'not a model at all');
   const junk = await cli(['import', join(dir, 'junk.onnx')]);
   t.is(junk.code, 1);

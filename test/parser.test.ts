@@ -65,16 +65,17 @@ function elementwiseGraph(): Graph {
   const row = g.addInput('row', f32(8));
   const n = g.addInput('n', i32(4, 8));
   let v: Value = x;
-  for (const op of ['neg', 'abs', 'exp', 'log', 'sqrt', 'rsqrt', 'reciprocal', 'tanh', 'sigmoid', 'relu', 'sin', 'cos', 'floor'] as const) v = g.add(op, [v]);
+  for (const op of ['neg', 'abs', 'exp', 'log', 'sqrt', 'rsqrt', 'reciprocal', 'tanh', 'sigmoid', 'relu', 'sin', 'cos', 'floor',
+    'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'erf', 'round', 'ceil', 'sign'] as const) v = g.add(op, [v]);
   v = g.add('gelu', [v]);
   v = g.add('gelu', [v], { approximate: 'tanh' });
-  for (const op of ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'pow'] as const) v = g.add(op, [v, row]);
+  for (const op of ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'pow', 'mod'] as const) v = g.add(op, [v, row]);
   const cmps = (['equal', 'less', 'greater', 'less_equal', 'greater_equal'] as const).map((op) => g.add(op, [v, row]));
   const sel = g.add('select', [cmps[1]!, v, x]);
   const h = g.add('cast', [sel], { to: 'f16' });
   const back = g.add('cast', [h], { to: 'f32' });
   const ni = g.add('add', [g.add('neg', [n]), g.add('abs', [n])]);
-  g.setOutputs([back, cmps[4]!, ni]);
+  g.setOutputs([back, cmps[4]!, ni, g.add('isinf', [v]), g.add('isnan', [x]), g.add('sign', [n])]);
   return g;
 }
 
@@ -132,6 +133,10 @@ function transformerGraph(): Graph {
     g.add('reduce_sum', [cat], { axes: [0, 2] }),
     g.add('reduce_mean', [cat], { axes: [-1], keepdims: true }),
     g.add('reduce_max', [cat], { axes: [1] }),
+    g.add('reduce_prod', [cat], { axes: [0, -1], keepdims: true }),
+    g.add('argmax', [cat], { axis: 1 }),
+    g.add('argmin', [cat], { axis: -1, keepdims: true, select_last_index: true }),
+    g.add('gather_elements', [cat, g.add('constant', [], { value: 3 }, { declared: [{ dtype: 'i32', shape: [2, 4, 5] }] })], { axis: -1 }),
   ];
   g.setOutputs([sm, heads, ...red]);
   return g;

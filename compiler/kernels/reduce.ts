@@ -21,7 +21,7 @@
 // adds in f32 and rounds the running sum to f16 after every addition
 // (combine op 'sum_f16'), keeping f16-accumulator numerics. Integer sums add and wrap
 // in their own type (acc does not apply). reduce_max compares in the compute
-// type and propagates NaN. The mean divides the accumulated sum by R in f32.
+// type and propagates NaN; reduce_prod multiplies floats in f32 (integers wrap). The mean divides the accumulated sum by R in f32.
 
 import type { DType } from '../../ir/dtype.ts';
 import type { Node } from '../../ir/graph.ts';
@@ -31,6 +31,7 @@ import type { CombineOp, Element } from '../wgsl/workgroup.ts';
 import { convertType, offsetExpr, RowScheme, rowKernel, rowLayout, threadsForRow } from '../wgsl/workgroup.ts';
 import type { BoundBuffer, EmitContext, KernelLaunch } from './context.ts';
 import { nodeLabel, readOf, writeOf } from './context.ts';
+import { mapKernel } from './map.ts';
 
 /** Reduced extent from which few outputs are reduced in two stages. */
 export const TWO_STAGE_MIN_EXTENT = 16384;
@@ -118,7 +119,7 @@ function twoStage(ctx: EmitContext, spec: ReductionSpec): KernelLaunch[] {
   return [stage1, stage2];
 }
 
-/** reduce_sum, reduce_mean, reduce_max. */
+/** reduce_sum, reduce_mean, reduce_max, reduce_prod. */
 export function emitReduce(node: Node, ctx: EmitContext): KernelLaunch[] {
   return reduceLaunches(node, ctx, { label: nodeLabel(node, ctx), x: readOf(ctx, node.operands[0]!, 'x'), output: writeOf(ctx, node.results[0]!, 'y') });
 }
@@ -142,8 +143,10 @@ export function reduceLaunches(node: Node, ctx: EmitContext, io: ReduceIo): Kern
   const ct = computeType(dtype, ctx.mode);
   const isInt = dtype === 'i32' || dtype === 'u32';
   // acc = f16 is f16 arithmetic in native mode; in packed mode (no f16 arithmetic) f32 rounded to f16 at every addition.
-  const op: CombineOp = node.op === 'reduce_max' ? 'max' : !isInt && roundsAccToF16(node.attrs.acc as DType, ctx.mode) ? 'sum_f16' : 'sum';
-  const acc = op === 'max' || isInt ? ct : accType(node.attrs.acc as DType, ctx.mode);
+  const op: CombineOp = node.op === 'reduce_max' ? 'max' : node.op === 'reduce_prod' ? 'prod'
+    : !isInt && roundsAccToF16(node.attrs.acc as DType, ctx.mode) ? 'sum_f16' : 'sum';
+  // Float products multiply in f32 (f16 ones too: a running f16 product under- and overflows early).
+  const acc = op === 'max' || isInt ? ct : op === 'prod' ? 'f32' : accType(node.attrs.acc as DType, ctx.mode);
   const x = io.x;
   const n = layout.extent;
   // The result's compute type: the operands' unless the result is the widened accumulator (f16 in, f32 out).
@@ -165,4 +168,38 @@ export function reduceLaunches(node: Node, ctx: EmitContext, io: ReduceIo): Kern
     element: (o, r) => convertType(load(x.binding, `${offsetExpr(layout.kept, o)} + ${offsetExpr(layout.reduced, r)}`, ctx.mode), ct, acc),
     finalize,
   });
+}
+
+/**
+ * argmax / argmin: an invocation per output walks its row in order, keeping the first (or, with
+ * select_last_index, the last) extreme; NaN is the extreme (tested on the bits), as the reference.
+ */
+export function emitArgReduce(node: Node, ctx: EmitContext): KernelLaunch[] {
+  const xv = node.operands[0]!;
+  const shape = xv.type.shape;
+  const axis = normalizeAxes(node.op, [node.attrs.axis as number], shape.length)[0]!;
+  const layout = rowLayout(shape, [axis]);
+  const ct = computeType(xv.type.dtype, ctx.mode);
+  const x = readOf(ctx, xv, 'x');
+  const isFloat = ct === 'f32' || ct === 'f16';
+  const nan = (v: string) => (isFloat ? `ampc_isnan_${ct}(${v})` : 'false');
+  const cmp = node.op === 'argmax' ? '>' : '<';
+  const take = node.attrs.select_last_index === true
+    ? `${nan('v')} || (!${nan('best')} && (v == best || v ${cmp} best))`
+    : `!${nan('best')} && (${nan('v')} || v ${cmp} best)`;
+  const at = (i: string, r: string) => load(x.binding, `${offsetExpr(layout.kept, i)} + ${offsetExpr(layout.reduced, r)}`, ctx.mode);
+  return [
+    mapKernel(ctx, {
+      label: nodeLabel(node, ctx),
+      inputs: [x],
+      output: writeOf(ctx, node.results[0]!, 'y'),
+      count: layout.rows,
+      bodyUsesF16: ct === 'f16',
+      body: (i) => ({
+        stmts: `var best = ${at(i, '0u')}; var bi = 0i;\n` +
+          `    for (var r = 1u; r < ${layout.extent}u; r++) { let v = ${at(i, 'r')}; if (${take}) { best = v; bi = i32(r); } }`,
+        value: 'bi',
+      }),
+    }),
+  ];
 }

@@ -1,5 +1,5 @@
 // Shape ops that move data: transpose, broadcast_to, slice, concat and
-// one_hot as map kernels (reshape is a view and emits nothing).
+// one_hot and gather_elements as map kernels (reshape is a view and emits nothing).
 
 import type { Node } from '../../ir/graph.ts';
 import { stridesOf } from '../../ir/types.ts';
@@ -78,6 +78,33 @@ export function emitConcat(node: Node, ctx: EmitContext): KernelLaunch[] {
       count: count(out),
       bodyUsesF16: t === 'f16',
       body: () => ({ stmts, value: 'v' }),
+    }),
+  ];
+}
+
+/** gather_elements: the index wraps once from the end; out of range gives 0 (the load is clamped in range). */
+export function emitGatherElements(node: Node, ctx: EmitContext): KernelLaunch[] {
+  const res = node.results[0]!;
+  const out = res.type.shape;
+  const xs = node.operands[0]!.type.shape;
+  const axis = ((node.attrs.axis as number) + xs.length) % xs.length;
+  const n = xs[axis]!;
+  const x = readOf(ctx, node.operands[0]!, 'x');
+  const idx = readOf(ctx, node.operands[1]!, 'idx');
+  const t = computeType(res.type.dtype, ctx.mode);
+  const strides = stridesOf(xs);
+  const at = xs.map((_, k) => (k === axis ? `u32(clamp(j, 0i, ${n - 1}i))` : `c${k}`)).map((c, k) => `${c} * ${strides[k]}u`).join(' + ') || '0u';
+  return [
+    mapKernel(ctx, {
+      label: nodeLabel(node, ctx),
+      inputs: [x, idx],
+      output: writeOf(ctx, res, 'y'),
+      count: count(out),
+      bodyUsesF16: t === 'f16',
+      body: (i) => ({
+        stmts: `${coordsOf(out, i)} var j = ${load(idx.binding, i, ctx.mode)}; if (j < 0i) { j = j + ${n}i; }`,
+        value: `select(${literal(0, t)}, ${load(x.binding, at, ctx.mode)}, j >= 0i && j < ${n}i)`,
+      }),
     }),
   ];
 }

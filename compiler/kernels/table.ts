@@ -11,17 +11,19 @@ import { emitFused } from './fused.ts';
 import { emitMatmul } from './matmul.ts';
 import { emitAvgPool2d, emitMaxPool2d } from './pool.ts';
 import { emitAvgPool2dGrad, emitMaxPool2dGrad } from './pool-grad.ts';
-import { emitBroadcastTo, emitConcat, emitOneHot, emitReshape, emitSlice, emitTranspose } from './shape.ts';
+import { emitBroadcastTo, emitConcat, emitGatherElements, emitOneHot, emitReshape, emitSlice, emitTranspose } from './shape.ts';
 import { emitBatchNorm } from './batch-norm.ts';
 import { emitCrossEntropy, emitMseLoss } from './loss.ts';
 import { emitUnscaleCheck } from './loss-scaling.ts';
-import { emitReduce } from './reduce.ts';
+import { emitArgReduce, emitReduce } from './reduce.ts';
 import { emitLayerNorm, emitSoftmax } from './rows.ts';
 
 export const EMITTERS: EmitterTable = {
   neg: emitUnary, abs: emitUnary, exp: emitUnary, log: emitUnary, sqrt: emitUnary, rsqrt: emitUnary,
   reciprocal: emitUnary, tanh: emitUnary, sigmoid: emitUnary, relu: emitUnary, gelu: emitUnary, sin: emitUnary, cos: emitUnary, floor: emitUnary,
-  add: emitBinary, sub: emitBinary, mul: emitBinary, div: emitBinary, maximum: emitBinary, minimum: emitBinary, pow: emitBinary,
+  tan: emitUnary, asin: emitUnary, acos: emitUnary, atan: emitUnary, sinh: emitUnary, cosh: emitUnary, asinh: emitUnary,
+  acosh: emitUnary, atanh: emitUnary, erf: emitUnary, round: emitUnary, ceil: emitUnary, sign: emitUnary, isinf: emitUnary, isnan: emitUnary,
+  add: emitBinary, sub: emitBinary, mul: emitBinary, div: emitBinary, maximum: emitBinary, minimum: emitBinary, pow: emitBinary, mod: emitBinary,
   equal: emitBinary, less: emitBinary, greater: emitBinary, less_equal: emitBinary, greater_equal: emitBinary,
   select: emitSelect,
   cast: emitCast,
@@ -33,6 +35,9 @@ export const EMITTERS: EmitterTable = {
   reduce_sum: emitReduce,
   reduce_mean: emitReduce,
   reduce_max: emitReduce,
+  reduce_prod: emitReduce,
+  argmax: emitArgReduce,
+  argmin: emitArgReduce,
   softmax: emitSoftmax,
   log_softmax: emitSoftmax,
   layer_norm: emitLayerNorm,
@@ -40,6 +45,7 @@ export const EMITTERS: EmitterTable = {
   cross_entropy: emitCrossEntropy,
   mse_loss: emitMseLoss,
   one_hot: emitOneHot,
+  gather_elements: emitGatherElements,
   random_uniform: emitRandomUniform,
   iota: emitIota,
   reshape: emitReshape,

@@ -135,6 +135,8 @@ const SUPPORT: Readonly<Record<string, string>> = {
   // NaN is tested on the bits: lavapipe (LLVM with no-NaN assumptions) folds `a != a` to false.
   ampc_isnan_f32: 'fn ampc_isnan_f32(a: f32) -> bool { return (bitcast<u32>(a) & 0x7fffffffu) > 0x7f800000u; }',
   ampc_isnan_f16: 'fn ampc_isnan_f16(a: f16) -> bool { return (bitcast<u32>(vec2<f16>(a, a)) & 0x7fffu) > 0x7c00u; }',
+  ampc_isinf_f32: 'fn ampc_isinf_f32(a: f32) -> bool { return (bitcast<u32>(a) & 0x7fffffffu) == 0x7f800000u; }',
+  ampc_isinf_f16: 'fn ampc_isinf_f16(a: f16) -> bool { return (bitcast<u32>(vec2<f16>(a, a)) & 0x7fffu) == 0x7c00u; }',
   // NaN-propagating max / min (numpy's maximum / minimum); WGSL's max(NaN, x) is unspecified.
   ampc_nanmax_f32: 'fn ampc_nanmax_f32(a: f32, b: f32) -> f32 { return select(select(max(a, b), b, ampc_isnan_f32(b)), a, ampc_isnan_f32(a)); }',
   ampc_nanmax_f16: 'fn ampc_nanmax_f16(a: f16, b: f16) -> f16 { return select(select(max(a, b), b, ampc_isnan_f16(b)), a, ampc_isnan_f16(a)); }',

@@ -80,13 +80,14 @@ export function offsetExpr(dims: readonly Dim[], flat: string): string {
 // ---------------------------------------------------------------- combining
 
 /** `sum_f16`: an f16 accumulator emulated in f32 (packed mode): the sum is rounded to f16 after every addition. */
-export type CombineOp = 'sum' | 'sum_f16' | 'max';
+export type CombineOp = 'sum' | 'sum_f16' | 'max' | 'prod';
 
 const isFloatType = (t: string) => t === 'f32' || t === 'f16';
 
-/** The value a reduction starts from: 0, or the lowest value (-inf for floats). */
+/** The value a reduction starts from: 0, 1 (products), or the lowest value (-inf for floats). */
 export function identityOf(op: CombineOp, type: string): string {
   if (op === 'sum' || op === 'sum_f16') return literal(0, type);
+  if (op === 'prod') return literal(1, type);
   if (isFloatType(type)) return literal(-Infinity, type);
   return type === 'i32' ? 'i32(-2147483647 - 1)' : '0u';
 }
@@ -95,6 +96,7 @@ export function identityOf(op: CombineOp, type: string): string {
 export function combineExpr(op: CombineOp, type: string, a: string, b: string): string {
   if (op === 'sum') return `(${a} + ${b})`;
   if (op === 'sum_f16') return `ampc_round_f16(${a} + ${b})`;
+  if (op === 'prod') return `(${a} * ${b})`;
   return isFloatType(type) ? `ampc_nanmax_${type}(${a}, ${b})` : `max(${a}, ${b})`;
 }
 

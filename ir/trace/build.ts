@@ -26,8 +26,9 @@ export type TensorLike = Tensor | StateTensor;
 /** An operand: a tensor, or a JS number / boolean that becomes a scalar constant. */
 export type Operand = TensorLike | number | boolean;
 
-export type UnaryOpName = 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'reciprocal' | 'tanh' | 'sigmoid' | 'relu' | 'gelu' | 'sin' | 'cos' | 'floor';
-export type BinaryOpName = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'pow';
+export type UnaryOpName = 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'reciprocal' | 'tanh' | 'sigmoid' | 'relu' | 'gelu' | 'sin' | 'cos' | 'floor'
+  | 'tan' | 'asin' | 'acos' | 'atan' | 'sinh' | 'cosh' | 'asinh' | 'acosh' | 'atanh' | 'erf' | 'round' | 'ceil' | 'sign' | 'isinf' | 'isnan';
+export type BinaryOpName = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'pow' | 'mod';
 export type CompareOpName = 'equal' | 'less' | 'greater' | 'less_equal' | 'greater_equal';
 export type Reduction = 'mean' | 'sum' | 'none';
 export type Pair = number | readonly [number, number];
@@ -309,7 +310,7 @@ export function pool2d(op: 'max_pool2d' | 'avg_pool2d', x: TensorLike, kernel: P
 // ---------------------------------------------------------------- reductions and normalization
 
 export function reduce(
-  op: 'reduce_sum' | 'reduce_mean' | 'reduce_max',
+  op: 'reduce_sum' | 'reduce_mean' | 'reduce_max' | 'reduce_prod',
   x: TensorLike,
   axes: number | readonly number[] | undefined,
   opts: boolean | ReduceOptions | undefined,
@@ -317,12 +318,13 @@ export function reduce(
 ): Tensor {
   const ctx = contextOf(op, [x], loc);
   const o: ReduceOptions = typeof opts === 'boolean' ? { keepdims: opts } : (opts ?? {});
-  checkOptions(op, o, op === 'reduce_max' ? ['keepdims'] : ['keepdims', 'acc'], loc);
+  const noAcc = op === 'reduce_max' || op === 'reduce_prod';
+  checkOptions(op, o, noAcc ? ['keepdims'] : ['keepdims', 'acc'], loc);
   const [v] = tensors(op, ctx, [x], loc);
   const rank = v!.type.shape.length;
   const list = axes === undefined ? [...Array(rank).keys()] : typeof axes === 'number' ? [axes] : ints(op, 'axes', axes, loc);
   const attrs: Record<string, AttrValue | undefined> = { axes: list, keepdims: o.keepdims };
-  if (op !== 'reduce_max') attrs.acc = checkDtype(op, 'acc', o.acc, loc);
+  if (!noAcc) attrs.acc = checkDtype(op, 'acc', o.acc, loc);
   return one(ctx, op, [v!], attrs, loc);
 }
 
@@ -352,6 +354,23 @@ export function batchNorm(
 export function loss(op: 'cross_entropy' | 'mse_loss', a: TensorLike, b: TensorLike, reduction: Reduction | undefined, loc: Loc | undefined): Tensor {
   const ctx = contextOf(op, [a, b], loc);
   return one(ctx, op, tensors(op, ctx, [a, b], loc), { reduction }, loc);
+}
+
+export interface ArgOptions {
+  readonly keepdims?: boolean;
+  /** The last extreme position rather than the first. */
+  readonly selectLastIndex?: boolean;
+}
+
+export function argReduce(op: 'argmax' | 'argmin', x: TensorLike, axis: number | undefined, opts: ArgOptions | undefined, loc: Loc | undefined): Tensor {
+  const ctx = contextOf(op, [x], loc);
+  checkOptions(op, opts ?? {}, ['keepdims', 'selectLastIndex'], loc);
+  return one(ctx, op, tensors(op, ctx, [x], loc), { axis, keepdims: opts?.keepdims, select_last_index: opts?.selectLastIndex }, loc);
+}
+
+export function gatherElements(x: TensorLike, indices: TensorLike, axis: number | undefined, loc: Loc | undefined): Tensor {
+  const ctx = contextOf('gather_elements', [x, indices], loc);
+  return one(ctx, 'gather_elements', tensors('gather_elements', ctx, [x, indices], loc), { axis }, loc);
 }
 
 export function oneHot(labels: TensorLike, classes: number, dtype: DType | undefined, loc: Loc | undefined): Tensor {

@@ -10,7 +10,8 @@ import type { OpName } from '../ops.ts';
 export const TRACED_BY: { readonly [P in OpName]: string | null } = {
   neg: 'neg', abs: 'abs', exp: 'exp', log: 'log', sqrt: 'sqrt', rsqrt: 'rsqrt', reciprocal: 'reciprocal', tanh: 'tanh',
   sigmoid: 'sigmoid', relu: 'relu', gelu: 'gelu', sin: 'sin', cos: 'cos', floor: 'floor',
-  add: 'add', sub: 'sub', mul: 'mul', div: 'div', maximum: 'maximum', minimum: 'minimum', pow: 'pow',
+  tan: 'tan', asin: 'asin', acos: 'acos', atan: 'atan', sinh: 'sinh', cosh: 'cosh', asinh: 'asinh', acosh: 'acosh', atanh: 'atanh', erf: 'erf', round: 'round', ceil: 'ceil', sign: 'sign', isinf: 'isinf', isnan: 'isnan',
+  add: 'add', sub: 'sub', mul: 'mul', div: 'div', maximum: 'maximum', minimum: 'minimum', pow: 'pow', mod: 'fmod',
   equal: 'equal', less: 'less', greater: 'greater', less_equal: 'lessEqual', greater_equal: 'greaterEqual',
   select: 'where',
   cast: 'cast',
@@ -22,6 +23,7 @@ export const TRACED_BY: { readonly [P in OpName]: string | null } = {
   reduce_sum: 'sum',
   reduce_mean: 'mean',
   reduce_max: 'max',
+  reduce_prod: 'prod',
   softmax: 'softmax',
   log_softmax: 'logSoftmax',
   layer_norm: 'layerNorm',
@@ -29,6 +31,9 @@ export const TRACED_BY: { readonly [P in OpName]: string | null } = {
   cross_entropy: 'crossEntropy',
   mse_loss: 'mseLoss',
   one_hot: 'oneHot',
+  gather_elements: 'gatherElements',
+  argmax: 'argmax',
+  argmin: 'argmin',
   // Free functions only: no tensor they would be a method of.
   random_uniform: 'randomUniform',
   iota: 'iota',

@@ -30,6 +30,21 @@ export const tanh = (x: TensorLike): Tensor => B.unary('tanh', x, {}, callerLoc(
 export const sin = (x: TensorLike): Tensor => B.unary('sin', x, {}, callerLoc());
 export const cos = (x: TensorLike): Tensor => B.unary('cos', x, {}, callerLoc());
 export const floor = (x: TensorLike): Tensor => B.unary('floor', x, {}, callerLoc());
+export const tan = (x: TensorLike): Tensor => B.unary('tan', x, {}, callerLoc());
+export const asin = (x: TensorLike): Tensor => B.unary('asin', x, {}, callerLoc());
+export const acos = (x: TensorLike): Tensor => B.unary('acos', x, {}, callerLoc());
+export const atan = (x: TensorLike): Tensor => B.unary('atan', x, {}, callerLoc());
+export const sinh = (x: TensorLike): Tensor => B.unary('sinh', x, {}, callerLoc());
+export const cosh = (x: TensorLike): Tensor => B.unary('cosh', x, {}, callerLoc());
+export const asinh = (x: TensorLike): Tensor => B.unary('asinh', x, {}, callerLoc());
+export const acosh = (x: TensorLike): Tensor => B.unary('acosh', x, {}, callerLoc());
+export const atanh = (x: TensorLike): Tensor => B.unary('atanh', x, {}, callerLoc());
+export const erf = (x: TensorLike): Tensor => B.unary('erf', x, {}, callerLoc());
+/** Half to even (numpy, torch.round). */ export const round = (x: TensorLike): Tensor => B.unary('round', x, {}, callerLoc());
+export const ceil = (x: TensorLike): Tensor => B.unary('ceil', x, {}, callerLoc());
+/** -1, 0 or 1 (NaN and -0 kept). */ export const sign = (x: TensorLike): Tensor => B.unary('sign', x, {}, callerLoc());
+/** bool: x is ±inf. */ export const isinf = (x: TensorLike): Tensor => B.unary('isinf', x, {}, callerLoc());
+/** bool: x is NaN. */ export const isnan = (x: TensorLike): Tensor => B.unary('isnan', x, {}, callerLoc());
 export const sigmoid = (x: TensorLike): Tensor => B.unary('sigmoid', x, {}, callerLoc());
 export const relu = (x: TensorLike): Tensor => B.unary('relu', x, {}, callerLoc());
 export const gelu = (x: TensorLike, approximate?: 'none' | 'tanh'): Tensor => B.unary('gelu', x, { approximate }, callerLoc());
@@ -43,6 +58,8 @@ export const div = (a: Operand, b: Operand): Tensor => B.binary('div', a, b, cal
 export const maximum = (a: Operand, b: Operand): Tensor => B.binary('maximum', a, b, callerLoc());
 export const minimum = (a: Operand, b: Operand): Tensor => B.binary('minimum', a, b, callerLoc());
 export const pow = (a: Operand, b: Operand): Tensor => B.binary('pow', a, b, callerLoc());
+/** C's fmod (torch.fmod): a - trunc(a / b) · b, with the sign of a (IR op `mod`). */
+export const fmod = (a: Operand, b: Operand): Tensor => B.binary('mod', a, b, callerLoc());
 export const equal = (a: Operand, b: Operand): Tensor => B.binary('equal', a, b, callerLoc());
 export const less = (a: Operand, b: Operand): Tensor => B.binary('less', a, b, callerLoc());
 export const greater = (a: Operand, b: Operand): Tensor => B.binary('greater', a, b, callerLoc());
@@ -90,6 +107,9 @@ export const sum = (x: TensorLike, axes?: number | readonly number[], opts?: boo
 export const mean = (x: TensorLike, axes?: number | readonly number[], opts?: boolean | ReduceOptions): Tensor => B.reduce('reduce_mean', x, axes, opts, callerLoc());
 export const max = (x: TensorLike, axes?: number | readonly number[], opts?: boolean | { readonly keepdims?: boolean }): Tensor =>
   B.reduce('reduce_max', x, axes, opts, callerLoc());
+/** The product over `axes` (all by default). */
+export const prod = (x: TensorLike, axes?: number | readonly number[], opts?: boolean | { readonly keepdims?: boolean }): Tensor =>
+  B.reduce('reduce_prod', x, axes, opts, callerLoc());
 export const softmax = (x: TensorLike, axis = -1): Tensor => B.softmax('softmax', x, axis, callerLoc());
 export const logSoftmax = (x: TensorLike, axis = -1): Tensor => B.softmax('log_softmax', x, axis, callerLoc());
 export const layerNorm = (x: TensorLike, gamma: TensorLike, beta: TensorLike, opts?: LayerNormOptions): Tensor =>
@@ -114,6 +134,12 @@ export function batchNorm(
 export const crossEntropy = (logits: TensorLike, labels: TensorLike, reduction?: Reduction): Tensor =>
   B.loss('cross_entropy', logits, labels, reduction, callerLoc());
 export const mseLoss = (input: TensorLike, target: TensorLike, reduction?: Reduction): Tensor => B.loss('mse_loss', input, target, reduction, callerLoc());
+/** i32 position of the maximum along `axis` (0 by default; NaN counts as the maximum). */
+export const argmax = (x: TensorLike, axis?: number, opts?: B.ArgOptions): Tensor => B.argReduce('argmax', x, axis, opts, callerLoc());
+/** i32 position of the minimum along `axis` (0 by default; NaN counts as the minimum). */
+export const argmin = (x: TensorLike, axis?: number, opts?: B.ArgOptions): Tensor => B.argReduce('argmin', x, axis, opts, callerLoc());
+/** y[c] = x[c with c[axis] = indices[c]] (ONNX GatherElements, torch.gather); i32 indices, negative from the end. */
+export const gatherElements = (x: TensorLike, indices: TensorLike, axis?: number): Tensor => B.gatherElements(x, indices, axis, callerLoc());
 export const oneHot = (labels: TensorLike, classes: number, dtype?: DType): Tensor => B.oneHot(labels, classes, dtype, callerLoc());
 
 // ---------------------------------------------------------------- shapes

@@ -63,6 +63,21 @@ export class Tensor {
   sin(): Tensor { return B.unary('sin', this, {}, callerLoc()); }
   cos(): Tensor { return B.unary('cos', this, {}, callerLoc()); }
   floor(): Tensor { return B.unary('floor', this, {}, callerLoc()); }
+  tan(): Tensor { return B.unary('tan', this, {}, callerLoc()); }
+  asin(): Tensor { return B.unary('asin', this, {}, callerLoc()); }
+  acos(): Tensor { return B.unary('acos', this, {}, callerLoc()); }
+  atan(): Tensor { return B.unary('atan', this, {}, callerLoc()); }
+  sinh(): Tensor { return B.unary('sinh', this, {}, callerLoc()); }
+  cosh(): Tensor { return B.unary('cosh', this, {}, callerLoc()); }
+  asinh(): Tensor { return B.unary('asinh', this, {}, callerLoc()); }
+  acosh(): Tensor { return B.unary('acosh', this, {}, callerLoc()); }
+  atanh(): Tensor { return B.unary('atanh', this, {}, callerLoc()); }
+  erf(): Tensor { return B.unary('erf', this, {}, callerLoc()); }
+  /** Half to even (numpy, torch.round). */ round(): Tensor { return B.unary('round', this, {}, callerLoc()); }
+  ceil(): Tensor { return B.unary('ceil', this, {}, callerLoc()); }
+  /** -1, 0 or 1 (NaN and -0 kept). */ sign(): Tensor { return B.unary('sign', this, {}, callerLoc()); }
+  /** bool: x is ±inf. */ isinf(): Tensor { return B.unary('isinf', this, {}, callerLoc()); }
+  /** bool: x is NaN. */ isnan(): Tensor { return B.unary('isnan', this, {}, callerLoc()); }
   sigmoid(): Tensor { return B.unary('sigmoid', this, {}, callerLoc()); }
   relu(): Tensor { return B.unary('relu', this, {}, callerLoc()); }
   /** `approximate`: 'none' (erf, the default) or 'tanh'. */
@@ -78,6 +93,8 @@ export class Tensor {
   maximum(other: Operand): Tensor { return B.binary('maximum', this, other, callerLoc()); }
   minimum(other: Operand): Tensor { return B.binary('minimum', this, other, callerLoc()); }
   pow(exponent: Operand): Tensor { return B.binary('pow', this, exponent, callerLoc()); }
+  /** C's fmod (torch.fmod): the sign of this tensor. */
+  fmod(divisor: Operand): Tensor { return B.binary('mod', this, divisor, callerLoc()); }
 
   equal(other: Operand): Tensor { return B.binary('equal', this, other, callerLoc()); }
   less(other: Operand): Tensor { return B.binary('less', this, other, callerLoc()); }
@@ -108,6 +125,8 @@ export class Tensor {
   sum(axes?: number | readonly number[], opts?: boolean | ReduceOptions): Tensor { return B.reduce('reduce_sum', this, axes, opts, callerLoc()); }
   mean(axes?: number | readonly number[], opts?: boolean | ReduceOptions): Tensor { return B.reduce('reduce_mean', this, axes, opts, callerLoc()); }
   max(axes?: number | readonly number[], opts?: boolean | { readonly keepdims?: boolean }): Tensor { return B.reduce('reduce_max', this, axes, opts, callerLoc()); }
+  /** The product over `axes` (all by default). */
+  prod(axes?: number | readonly number[], opts?: boolean | { readonly keepdims?: boolean }): Tensor { return B.reduce('reduce_prod', this, axes, opts, callerLoc()); }
 
   softmax(axis = -1): Tensor { return B.softmax('softmax', this, axis, callerLoc()); }
   logSoftmax(axis = -1): Tensor { return B.softmax('log_softmax', this, axis, callerLoc()); }
@@ -128,6 +147,12 @@ export class Tensor {
   crossEntropy(labels: TensorLike, reduction?: Reduction): Tensor { return B.loss('cross_entropy', this, labels, reduction, callerLoc()); }
   mseLoss(target: TensorLike, reduction?: Reduction): Tensor { return B.loss('mse_loss', this, target, reduction, callerLoc()); }
   /** On i32 labels: a new last dimension of `classes` entries. */
+  /** i32 position of the maximum along `axis` (0 by default). */
+  argmax(axis?: number, opts?: B.ArgOptions): Tensor { return B.argReduce('argmax', this, axis, opts, callerLoc()); }
+  /** i32 position of the minimum along `axis` (0 by default). */
+  argmin(axis?: number, opts?: B.ArgOptions): Tensor { return B.argReduce('argmin', this, axis, opts, callerLoc()); }
+  /** y[c] = this[c with c[axis] = indices[c]] (ONNX GatherElements, torch.gather). */
+  gatherElements(indices: TensorLike, axis?: number): Tensor { return B.gatherElements(this, indices, axis, callerLoc()); }
   oneHot(classes: number, dtype?: DType): Tensor { return B.oneHot(this, classes, dtype, callerLoc()); }
 
   // ---------------------------------------------------------------- shapes

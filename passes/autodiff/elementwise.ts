@@ -16,14 +16,14 @@ function unaryRule(f: (b: GradBuilder, g: Value, x: Value, y: Value) => Value): 
 }
 
 /** sign(x) as 0/±1 of x's dtype: cast(x > 0) - cast(x < 0). */
-function sign(b: GradBuilder, x: Value): Value {
+function signOf(b: GradBuilder, x: Value): Value {
   const zero = b.constant(0, x.type.dtype);
   const d = x.type.dtype;
   return b.sub(b.maskAs(b.op('greater', [x, zero]), d), b.maskAs(b.op('less', [x, zero]), d));
 }
 
 export const neg: VjpRule = unaryRule((b, g) => b.neg(g));
-export const abs: VjpRule = unaryRule((b, g, x) => b.mul(g, sign(b, x)));
+export const abs: VjpRule = unaryRule((b, g, x) => b.mul(g, signOf(b, x)));
 export const exp: VjpRule = unaryRule((b, g, _x, y) => b.mul(g, y));
 export const log: VjpRule = unaryRule((b, g, x) => b.div(g, x));
 /** d sqrt(x) = 1 / (2 sqrt(x)) = 0.5 / y. */
@@ -40,6 +40,34 @@ export const sin: VjpRule = unaryRule((b, g, x) => b.mul(g, b.op('cos', [x])));
 export const cos: VjpRule = unaryRule((b, g, x) => b.neg(b.mul(g, b.op('sin', [x]))));
 /** floor' = 0 wherever it is differentiable (as PyTorch). */
 export const floor: VjpRule = unaryRule((b, g) => b.zerosLike(g));
+/** tan' = 1 + y². */
+export const tan: VjpRule = unaryRule((b, g, _x, y) => b.mul(g, b.add(b.constant(1, y.type.dtype), b.mul(y, y))));
+/** 1 - x², x² - 1 or 1 + x² (the radicands and denominators of the inverse functions). */
+const oneMinusSq = (b: GradBuilder, x: Value) => b.sub(b.constant(1, x.type.dtype), b.mul(x, x));
+const sqMinusOne = (b: GradBuilder, x: Value) => b.sub(b.mul(x, x), b.constant(1, x.type.dtype));
+const onePlusSq = (b: GradBuilder, x: Value) => b.add(b.mul(x, x), b.constant(1, x.type.dtype));
+/** asin' = 1 / √(1 - x²). */
+export const asin: VjpRule = unaryRule((b, g, x) => b.mul(g, b.op('rsqrt', [oneMinusSq(b, x)])));
+/** acos' = -1 / √(1 - x²). */
+export const acos: VjpRule = unaryRule((b, g, x) => b.neg(b.mul(g, b.op('rsqrt', [oneMinusSq(b, x)]))));
+/** atan' = 1 / (1 + x²). */
+export const atan: VjpRule = unaryRule((b, g, x) => b.div(g, onePlusSq(b, x)));
+/** sinh' = cosh. */
+export const sinh: VjpRule = unaryRule((b, g, x) => b.mul(g, b.op('cosh', [x])));
+/** cosh' = sinh. */
+export const cosh: VjpRule = unaryRule((b, g, x) => b.mul(g, b.op('sinh', [x])));
+/** asinh' = 1 / √(x² + 1). */
+export const asinh: VjpRule = unaryRule((b, g, x) => b.mul(g, b.op('rsqrt', [onePlusSq(b, x)])));
+/** acosh' = 1 / √(x² - 1). */
+export const acosh: VjpRule = unaryRule((b, g, x) => b.mul(g, b.op('rsqrt', [sqMinusOne(b, x)])));
+/** atanh' = 1 / (1 - x²). */
+export const atanh: VjpRule = unaryRule((b, g, x) => b.div(g, oneMinusSq(b, x)));
+/** erf' = 2/√π · e^(-x²). */
+export const erf: VjpRule = unaryRule((b, g, x) => b.mul(g, b.scale(b.op('exp', [b.neg(b.mul(x, x))]), 2 / Math.sqrt(Math.PI))));
+/** round', ceil', sign' = 0 wherever they are differentiable (as floor and PyTorch). */
+export const round: VjpRule = unaryRule((b, g) => b.zerosLike(g));
+export const ceil: VjpRule = unaryRule((b, g) => b.zerosLike(g));
+export const sign: VjpRule = unaryRule((b, g) => b.zerosLike(g));
 /** sigmoid' = y (1 - y). */
 export const sigmoid: VjpRule = unaryRule((b, g, _x, y) => b.mul(b.mul(g, y), b.sub(b.constant(1, y.type.dtype), y)));
 /**
@@ -77,6 +105,15 @@ export const div: VjpRule = binaryRule((b, g, _a, c, y, needs) => [
 export const pow: VjpRule = binaryRule((b, g, a, c, y, needs) => [
   needs[0] ? b.mul(b.mul(g, c), b.op('pow', [a, b.sub(c, b.constant(1, c.type.dtype))])) : undefined,
   needs[1] ? b.mul(b.mul(g, y), b.op('log', [a])) : undefined,
+]);
+
+/**
+ * y = fmod(a, c) = a - trunc(a / c) · c: da = g, dc = -g · trunc(a / c), with the quotient
+ * taken as (a - y) / c (exact where y is; as PyTorch's fmod, the jumps get no gradient).
+ */
+export const mod: VjpRule = binaryRule((b, g, a, c, y, needs) => [
+  needs[0] ? g : undefined,
+  needs[1] ? b.neg(b.mul(g, b.div(b.sub(a, y), c))) : undefined,
 ]);
 
 /**

@@ -79,3 +79,34 @@ export const concat: VjpRule = ({ b, g, x, attrs, needs }) => {
     return b.op('slice', [g], { starts, ends });
   });
 };
+
+/**
+ * gather_elements: the cotangent scatter-added into zeros of x's shape, as a sum of one-hot masks
+ * (exact: every element of g lands where its index points, summed in index order): one_hot(index) · g
+ * summed over the gathered axis, that axis moved back in place, zeros appended on the axes where the
+ * indices are shorter than x. Out-of-range indices get no gradient (their one-hot row is zero).
+ */
+export const gatherElements: VjpRule = ({ b, g, x, attrs }) => {
+  const [xv, idx] = x as [Value, Value];
+  const xs = xv.type.shape, is = idx.type.shape;
+  const r = xs.length;
+  const axis = normalizeAxis('gather_elements', attrs.axis as number, r);
+  const n = xs[axis]!;
+  if (numel(is) === 0 || n === 0) return [b.zerosLike(xv), undefined];
+  const d = g.type.dtype;
+  const wrapped = b.op('select', [b.op('less', [idx, b.constant(0, 'i32')]), b.op('add', [idx, b.constant(n, 'i32')]), idx]);
+  const masks = b.op('one_hot', [wrapped], { classes: n, dtype: d });
+  const spread = b.mul(masks, b.reshape(g, [...is, 1]));
+  const summed = b.sum(spread, [axis]);
+  // summed: is without `axis`, then n; move the last axis to `axis`.
+  const perm = [...Array(r).keys()].map((k) => (k < axis ? k : k === axis ? r - 1 : k - 1));
+  let cur = perm.every((p, k) => p === k) ? summed : b.op('transpose', [summed], { perm });
+  for (let k = 0; k < r; k++) {
+    const missing = xs[k]! - cur.type.shape[k]!;
+    if (missing === 0) continue;
+    const shape = [...cur.type.shape];
+    shape[k] = missing;
+    cur = b.op('concat', [cur, b.constant(0, d, shape)], { axis: k });
+  }
+  return [cur, undefined];
+};

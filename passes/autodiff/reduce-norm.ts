@@ -32,6 +32,25 @@ export const reduceMean: VjpRule = ({ b, g, x, attrs }) => {
 };
 
 /** dx = [x == max] · g / (number of elements equal to the max). */
+/**
+ * d prod / dx_i = the product of the other elements, exact where x has zeros (no prod / x_i):
+ * with p the product of the row's nonzero elements and z its count of zeros, it is p / x_i where
+ * z = 0, p at the zero where z = 1, and 0 everywhere else.
+ */
+export const reduceProd: VjpRule = ({ b, g, x, attrs }) => {
+  const xv = x[0]!;
+  const d = xv.type.dtype;
+  const axes = reducedAxes('reduce_prod', attrs, xv.type.shape.length);
+  const zero = b.constant(0, d), one = b.constant(1, d);
+  const isZero = b.op('equal', [xv, zero]);
+  const p = b.op('reduce_prod', [b.op('select', [isZero, one, xv])], { axes: [...axes], keepdims: true });
+  const z = b.sum(b.maskAs(isZero, d), axes, true);
+  const none = b.op('equal', [z, zero]);
+  const single = b.op('select', [b.op('equal', [z, one]), isZero, b.constant(0, 'bool')]);
+  const others = b.op('select', [none, b.div(p, b.op('select', [isZero, one, xv])), b.op('select', [single, b.broadcastTo(p, xv.type.shape), b.zerosLike(xv)])]);
+  return [b.mul(others, keptCotangent(b, g, xv, axes))];
+};
+
 export const reduceMax: VjpRule = ({ b, g, x, y, attrs }) => {
   const xv = x[0]!;
   const d = xv.type.dtype;

@@ -125,6 +125,14 @@ export const awayFromZero = (name: string, margin = 0.2) => (inputs: Record<stri
 export const awayFromIntegers = (name: string) => (inputs: Record<string, HostTensor>) =>
   mapInput(inputs, name, (v) => Math.floor(v * 3) + 0.25 + 0.5 * ((v * 3) - Math.floor(v * 3)));
 
+/** Values of [-1, 1] mapped linearly onto [lo, hi] (asin, atanh, acosh domains; fmod divisors). */
+export const within = (name: string, lo: number, hi: number) => (inputs: Record<string, HostTensor>) =>
+  mapInput(inputs, name, (v) => lo + ((hi - lo) * (Math.min(1, Math.max(-1, v)) + 1)) / 2);
+
+/** Values moved to k + 0.75 .. k + 1.25: no half-integer (where round jumps) within a finite-difference step. */
+export const awayFromHalfIntegers = (name: string) => (inputs: Record<string, HostTensor>) =>
+  mapInput(inputs, name, (v) => Math.floor(v * 3) + 0.75 + 0.5 * ((v * 3) - Math.floor(v * 3)));
+
 /** Distinct values, evenly spaced in [-1, 1] and shuffled (no near-ties for max and max-pool). */
 export const distinct = (name: string, seed = 7) => (inputs: Record<string, HostTensor>) => {
   const n = inputs[name]!.data.length;

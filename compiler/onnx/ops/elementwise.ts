@@ -94,16 +94,30 @@ export const ELEMENTWISE_OPS: Record<string, OpMapping> = {
   Sin: unary('sin'),
   Cos: unary('cos'),
   Floor: unary('floor'),
-  // ceil(x) = -floor(-x), exactly.
-  Ceil: { map: (c) => val(c.add('neg', [c.add('floor', [c.add('neg', [c.value(0)])])])) },
-  // sign(x): 1, -1, or x itself for 0 and NaN.
-  Sign: {
+  Ceil: unary('ceil'),
+  Round: unary('round'),
+  Sign: unary('sign', Math.sign),
+  Tan: unary('tan'),
+  Asin: unary('asin'),
+  Acos: unary('acos'),
+  Atan: unary('atan'),
+  Sinh: unary('sinh'),
+  Cosh: unary('cosh'),
+  Asinh: unary('asinh'),
+  Acosh: unary('acosh'),
+  Atanh: unary('atanh'),
+  Erf: unary('erf'),
+  IsNaN: { map: (c) => val(c.add('isnan', [c.value(0)])) },
+  IsInf: {
+    // detect_negative / detect_positive (default 1) narrow the test to one sign.
     map: (c) => {
       const x = c.value(0);
-      const neg = c.add('select', [c.add('less', [x, lit(c, x, 0)]), lit(c, x, -1), x]);
-      return val(c.add('select', [c.add('greater', [x, lit(c, x, 0)]), lit(c, x, 1), neg]));
+      const neg = c.int('detect_negative', 1) !== 0, pos = c.int('detect_positive', 1) !== 0;
+      const inf = c.add('isinf', [x]);
+      if (neg && pos) return val(inf);
+      if (!neg && !pos) return val(c.add('select', [inf, boolConst(c, false), boolConst(c, false)]));
+      return val(c.add('select', [inf, c.add(pos ? 'greater' : 'less', [x, lit(c, x, 0)]), boolConst(c, false)]));
     },
-    fold: intFold(Math.sign),
   },
   Identity: { map: (c) => [c.entry(0)], fold: (_c, ins) => [ins[0]!] },
 
@@ -113,6 +127,30 @@ export const ELEMENTWISE_OPS: Record<string, OpMapping> = {
   // ONNX integer division truncates toward zero (as C and WGSL do).
   Div: binary('div', (a, b) => Math.trunc(a / b)),
   Pow: { map: (c) => val(c.add('pow', pair(c))) },
+  // fmod=1: C's fmod (the IR's mod); fmod=0 (integers only in the spec; floats too here): the sign of the
+  // divisor (Python's %), fmod's remainder plus b where it is nonzero and of the other sign. Integers fold.
+  Mod: {
+    map: (c) => {
+      const [a, b] = pair(c);
+      if (a.type.dtype !== 'f32' && a.type.dtype !== 'f16') c.unsupported(`${a.type.dtype} operands must be known at import time`);
+      const r = c.add('mod', [a, b]);
+      if (c.int('fmod', 0) !== 0) return val(r);
+      const zero = lit(c, r, 0);
+      const bNeg = c.add('less', [b, lit(c, b, 0)]);
+      const differ = c.add('select', [c.add('less', [r, zero]), not(c, bNeg), bNeg]);
+      const fix = c.add('select', [c.add('equal', [r, zero]), boolConst(c, false), differ]);
+      return val(c.add('select', [fix, c.add('add', [r, b]), r]));
+    },
+    fold: (c, ins) => {
+      if (!allIntegral(ins)) return undefined;
+      const f = c.int('fmod', 0) !== 0;
+      return [elementwise([ins[0]!, ins[1]!], ins[0]!.type, (a, b) => {
+        if (b === 0) return 0;
+        const r = a % b;
+        return f || r === 0 || (r < 0) === (b < 0) ? r : r + b;
+      })];
+    },
+  },
 
   Equal: compare('equal', (a, b) => a === b),
   Less: compare('less', (a, b) => a < b),

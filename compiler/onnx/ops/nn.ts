@@ -2,7 +2,8 @@
 // numpy does, batched for rank >= 3), Gemm (alpha, beta, transA, transB),
 // Conv (2-D, and 1-D as 2-D with height 1; auto_pad), MaxPool/AveragePool
 // (2-D and 1-D; ceil_mode as extra end padding where that is exact),
-// GlobalAverage/MaxPool, Softmax/LogSoftmax (opset < 13 flattens to 2-D),
+// GlobalAverage/MaxPool, Softmax/LogSoftmax/Hardmax (opset < 13 flattens to
+// 2-D; Hardmax is one_hot(argmax), the first maximum winning ties),
 // LayerNormalization (with its Mean and InvStdDev outputs), BatchNormalization (inference), InstanceNormalization
 // (layer_norm over the spatial axes, then the per-channel affine), Dropout
 // (inference: the identity, and an all-true mask).
@@ -158,6 +159,29 @@ function softmax(op: 'softmax' | 'log_softmax'): OpMapping {
   };
 }
 
+/** one_hot(argmax(x along axis)) with the one-hot axis moved back to `axis`. */
+function hardmaxAlong(c: NodeCtx, x: Value, axis: number): Value {
+  const r = rankOf(x);
+  const n = x.type.shape[axis]!;
+  const oh = c.add('one_hot', [c.add('argmax', [x], { axis })], { classes: n, dtype: x.type.dtype });
+  if (axis === r - 1) return oh;
+  const perm = [...Array(r).keys()].map((k) => (k < axis ? k : k === axis ? r - 1 : k - 1));
+  return c.add('transpose', [oh], { perm });
+}
+
+const hardmax: OpMapping = {
+  map: (c) => {
+    const x = c.value(0);
+    const r = rankOf(x);
+    if (x.type.shape.some((d) => d === 0)) return val(x);
+    if (c.opset >= 13) return val(hardmaxAlong(c, x, axisOf(c, c.int('axis', -1), r)));
+    const axis = axisOf(c, c.int('axis', 1), r);
+    const s = x.type.shape;
+    const flat = reshapeTo(c, x, [s.slice(0, axis).reduce((a, b) => a * b, 1), s.slice(axis).reduce((a, b) => a * b, 1)]);
+    return val(reshapeTo(c, hardmaxAlong(c, flat, 1), s));
+  },
+};
+
 const layerNorm: OpMapping = {
   map: (c) => {
     const x = c.value(0);
@@ -246,6 +270,7 @@ export const NN_OPS: Record<string, OpMapping> = {
   GlobalMaxPool: globalPool('reduce_max'),
   Softmax: softmax('softmax'),
   LogSoftmax: softmax('log_softmax'),
+  Hardmax: hardmax,
   LayerNormalization: layerNorm,
   BatchNormalization: batchNorm,
   InstanceNormalization: instanceNorm,

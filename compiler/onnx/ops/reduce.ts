@@ -1,10 +1,10 @@
 // ONNX reductions. Axes come from the `axes` attribute before the opset that
 // made them an input (ReduceSum: 13, the others: 18); keepdims defaults to 1;
 // no axes means all axes unless noop_with_empty_axes. ReduceSum, ReduceMean,
-// ReduceMax map to the IR's reductions; the rest are exact compositions
+// ReduceMax, ReduceProd map to the IR's reductions; the rest are exact compositions
 // (ReduceMin = -max(-x), ReduceL1 = sum |x|, ReduceL2 = sqrt(sum x²),
 // ReduceSumSquare, ReduceLogSum = log(sum), ReduceLogSumExp = log(sum exp)).
-// ReduceProd has no IR op and is refused.
+// ArgMax / ArgMin (axis, keepdims, select_last_index) map to argmax / argmin.
 
 import type { Value } from '../../../ir/graph.ts';
 import type { OpName } from '../../../ir/ops.ts';
@@ -43,10 +43,23 @@ function reduce(op: OpName, inputFrom: number, pre?: Pre, post?: Post): OpMappin
 
 const square: Pre = (c, x) => c.add('mul', [x, x]);
 
+function argReduce(op: 'argmax' | 'argmin'): OpMapping {
+  return {
+    map: (c) => {
+      const x = c.value(0);
+      const axis = axisOf(c, c.int('axis', 0), rankOf(x));
+      return val(c.add(op, [x], { axis, keepdims: c.int('keepdims', 1) === 1, select_last_index: c.int('select_last_index', 0) === 1 }));
+    },
+  };
+}
+
 export const REDUCE_OPS: Record<string, OpMapping> = {
+  ArgMax: argReduce('argmax'),
+  ArgMin: argReduce('argmin'),
   ReduceSum: reduce('reduce_sum', 13),
   ReduceMean: reduce('reduce_mean', 18),
   ReduceMax: reduce('reduce_max', 18),
+  ReduceProd: reduce('reduce_prod', 18),
   ReduceMin: reduce('reduce_max', 18, (c, x) => c.add('neg', [x]), (c, y) => c.add('neg', [y])),
   ReduceL1: reduce('reduce_sum', 18, (c, x) => c.add('abs', [x])),
   ReduceL2: reduce('reduce_sum', 18, square, (c, y) => c.add('sqrt', [y])),

@@ -4,15 +4,17 @@
 // unless allowzero, one -1 is inferred), Flatten, Transpose, Squeeze /
 // Unsqueeze (axes attribute before opset 13, input after), Concat, Slice
 // (constant starts/ends/axes/steps; steps other than 1 as width-1 slices
-// concatenated), Gather with constant indices (slices concatenated), Expand,
-// Split, Tile (copies concatenated).
+// concatenated), Gather (constant indices: slices concatenated; runtime ones,
+// or more than 256 scattered: gather_elements on broadcasts), Expand,
+// Split, Tile (copies concatenated). GatherElements maps to gather_elements
+// (indices as i32; constant ones are checked in range at import).
 
 import type { Value } from '../../../ir/graph.ts';
 import type { NodeCtx } from '../context.ts';
 import { broadcastShape, broadcastTo, concat, ct, gather, numel, pick, reshaped, sliceIndices, storeElem, transpose } from '../fold.ts';
 import type { ConstTensor } from '../proto.ts';
 import type { OpMapping } from './types.ts';
-import { axisOf, konst, rankOf, reshapeTo, val } from './types.ts';
+import { asDtype, axisOf, konst, rankOf, reshapeTo, val } from './types.ts';
 
 /** Most width-1 pieces a strided Slice or a Gather may become. */
 const MAX_PIECES = 256;
@@ -104,6 +106,26 @@ function pickValue(c: NodeCtx, x: Value, lists: readonly (readonly number[])[]):
   return y;
 }
 
+/**
+ * Gather as gather_elements (runtime indices, or too many to take as slices): x with a unit axis
+ * for each further index axis, broadcast over them, gathered along `axis` by the indices broadcast
+ * over x's other axes; a scalar index gathers with one unit axis, then drops it.
+ */
+function gatherByElements(c: NodeCtx, x: Value, axis: number): Value {
+  const s = x.type.shape;
+  const idx = asDtype(c, c.value(1), 'i32');
+  const is = idx.type.shape.length ? idx.type.shape : [1];
+  const before = s.slice(0, axis), after = s.slice(axis + 1);
+  const data = reshapeTo(c, x, [...before, s[axis]!, ...is.slice(1).map(() => 1), ...after]);
+  const wide = [...before, s[axis]!, ...is.slice(1), ...after];
+  const xb = wide.every((d, k) => d === data.type.shape[k]) ? data : c.add('broadcast_to', [data], { shape: wide });
+  const full = [...before, ...is, ...after];
+  const ir = reshapeTo(c, idx, [...before.map(() => 1), ...is, ...after.map(() => 1)]);
+  const ib = full.every((d, k) => d === ir.type.shape[k]) ? ir : c.add('broadcast_to', [ir], { shape: full });
+  const y = c.add('gather_elements', [xb, ib], { axis });
+  return reshapeTo(c, y, [...before, ...idx.type.shape, ...after]);
+}
+
 function constantAttr(c: NodeCtx): ConstTensor {
   const t = c.tensor('value');
   if (t) return t;
@@ -171,16 +193,31 @@ export const SHAPE_OPS: Record<string, OpMapping> = {
     map: (c) => {
       const x = c.value(0);
       const axis = axisOf(c, c.int('axis', 0), rankOf(x));
+      if (c.entry(1).kind !== 'const') return val(gatherByElements(c, x, axis));
       const idx = c.constant(1, 'indices');
       const dim = x.type.shape[axis]!;
       const list = [...idx.data].map((i) => (i < 0 ? i + dim : i));
       if (list.some((i) => i < 0 || i >= dim)) c.bad(`an index is out of range for an axis of ${dim}`);
+      if (list.length > MAX_PIECES && !list.every((v, k) => v === list[0]! + k)) return val(gatherByElements(c, x, axis));
       const lists = x.type.shape.map((d, i) => (i === axis ? list : Array.from({ length: d }, (_, k) => k)));
       const y = pickValue(c, x, lists);
       const s = x.type.shape;
       return val(reshapeTo(c, y, [...s.slice(0, axis), ...idx.shape, ...s.slice(axis + 1)]));
     },
     fold: (c, [x, idx]) => [gather(x!, idx!, c.int('axis', 0))],
+  },
+  GatherElements: {
+    map: (c) => {
+      const x = c.value(0);
+      const axis = axisOf(c, c.int('axis', 0), rankOf(x));
+      if (c.shape(1).length !== rankOf(x)) c.bad(`indices of rank ${c.shape(1).length} for data of rank ${rankOf(x)}`);
+      const e = c.entry(1);
+      if (e.kind === 'const') {
+        const dim = x.type.shape[axis]!;
+        if ([...e.t.data].some((i) => i < -dim || i >= dim)) c.bad(`an index is out of range for an axis of ${dim}`);
+      }
+      return val(c.add('gather_elements', [x, asDtype(c, c.value(1), 'i32')], { axis }));
+    },
   },
   Expand: {
     map: (c) => {

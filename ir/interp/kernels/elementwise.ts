@@ -7,7 +7,7 @@ import type { DType } from '../../dtype.ts';
 import { isFloat, isInteger } from '../../dtype.ts';
 import type { TensorType } from '../../types.ts';
 import { numel, shapesEqual } from '../../types.ts';
-import { geluErf, geluTanh, powC, sigmoid } from '../math.ts';
+import { erf as erfScalar, geluErf, geluTanh, powC, sigmoid } from '../math.ts';
 import type { HostTensor } from '../tensor.ts';
 import { allocData, storeAs } from '../tensor.ts';
 import { broadcastOffsets, makeTensor } from './util.ts';
@@ -49,6 +49,27 @@ export const tanh = unary(Math.tanh);
 export const sin = unary(Math.sin);
 export const cos = unary(Math.cos);
 export const floor = unary(Math.floor);
+export const tan = unary(Math.tan);
+export const asin = unary(Math.asin);
+export const acos = unary(Math.acos);
+export const atan = unary(Math.atan);
+export const sinh = unary(Math.sinh);
+export const cosh = unary(Math.cosh);
+export const asinh = unary(Math.asinh);
+export const acosh = unary(Math.acosh);
+export const atanh = unary(Math.atanh);
+export const erf = unary(erfScalar);
+/** Half to even: ties go to the even neighbour (Math.round sends them up). */
+export function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+export const round = unary(roundHalfEven);
+export const ceil = unary(Math.ceil);
+// sign(NaN) = NaN and sign(-0) = -0 (numpy); Math.sign does both.
+export const sign = unary(Math.sign, (v) => Math.sign(v));
+export const isinf = unary((v) => (v === Infinity || v === -Infinity ? 1 : 0));
+export const isnan = unary((v) => (Number.isNaN(v) ? 1 : 0));
 export const sigmoidKernel = unary(sigmoid);
 // relu(NaN) = NaN; relu(-0) = 0.
 export const relu = unary((v) => (Number.isNaN(v) ? v : v > 0 ? v : 0), (v) => (v > 0 ? v : 0));
@@ -102,6 +123,8 @@ export const div = binary((a, b) => a / b, divI32, divU32);
 export const maximum = binary(Math.max, Math.max, Math.max);
 export const minimum = binary(Math.min, Math.min, Math.min);
 export const pow = binary(powC, powC, powC);
+// JavaScript's % is C's fmod: the sign of the dividend, NaN for a zero divisor, a for an infinite one.
+export const mod = binary((a, b) => a % b, (a, b) => a % b, (a, b) => a % b);
 
 // ---------------------------------------------------------------- compare and select
 

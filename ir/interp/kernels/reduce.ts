@@ -40,6 +40,21 @@ export const reduceMean: Kernel = ([x], a, [out]) => {
   return [makeTensor(out!, values)];
 };
 
+/** The product in f64 (rounded once to the dtype; f32 products on the device round more often), integer products wrap; an empty one is 1. */
+export const reduceProd: Kernel = ([x], a, [out]) => {
+  const { outer, inner } = splitAxes(x!.shape, reducedAxes('reduce_prod', x!, a));
+  const d = x!.dtype;
+  const mul = d === 'i32' ? (p: number, v: number) => Math.imul(p, v) : d === 'u32' ? (p: number, v: number) => Math.imul(p, v) >>> 0 : (p: number, v: number) => p * v;
+  const values = new Float64Array(outer.length);
+  for (let o = 0; o < outer.length; o++) {
+    const base = outer[o]!;
+    let p = 1;
+    for (let r = 0; r < inner.length; r++) p = mul(p, x!.data[base + inner[r]!]!);
+    values[o] = p;
+  }
+  return [makeTensor(out!, values)];
+};
+
 /** NaN propagates; an empty reduction gives -inf (stored as the dtype's lowest value for integers). */
 export const reduceMax: Kernel = ([x], a, [out]) => {
   const { outer, inner } = splitAxes(x!.shape, reducedAxes('reduce_max', x!, a));
@@ -56,3 +71,26 @@ export const reduceMax: Kernel = ([x], a, [out]) => {
   }
   return [makeTensor(out!, values)];
 };
+
+/** argmax / argmin: the first (or, select_last_index, the last) extreme position; NaN is the extreme. */
+function argKernel(better: (v: number, best: number) => boolean): Kernel {
+  return ([x], a, [out]) => {
+    const axis = normalizeAxes('argmax', [a.axis as number], x!.shape.length)[0]!;
+    const { outer, inner } = splitAxes(x!.shape, [axis]);
+    const last = a.select_last_index === true;
+    const values = new Float64Array(outer.length);
+    for (let o = 0; o < outer.length; o++) {
+      const base = outer[o]!;
+      let best = x!.data[base]!, at = 0;
+      for (let r = 1; r < inner.length; r++) {
+        const v = x!.data[base + inner[r]!]!;
+        const take = last ? Number.isNaN(v) || (!Number.isNaN(best) && (v === best || better(v, best))) : !Number.isNaN(best) && (Number.isNaN(v) || better(v, best));
+        if (take) { best = v; at = r; }
+      }
+      values[o] = at;
+    }
+    return [makeTensor(out!, values)];
+  };
+}
+export const argmax = argKernel((v, best) => v > best);
+export const argmin = argKernel((v, best) => v < best);

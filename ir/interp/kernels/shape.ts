@@ -62,3 +62,24 @@ export const concat: Kernel = (inputs, a, [out]) => {
   }
   return [{ dtype: out!.dtype, shape: [...out!.shape], data }];
 };
+
+/** gather_elements: indices wrap once from the end; one out of range gives 0. */
+export const gatherElements: Kernel = ([x, idx], a, [out]) => {
+  const xs = x!.shape, is = idx!.shape;
+  const axis = normalizeAxis('gather_elements', a.axis as number, xs.length);
+  const n = xs[axis]!;
+  const xStrides = stridesOf(xs), iStrides = stridesOf(is);
+  const data = allocData(out!.dtype, numel(is));
+  for (let i = 0; i < data.length; i++) {
+    let j = idx!.data[i]!;
+    if (j < 0) j += n;
+    if (j < 0 || j >= n) continue;
+    let off = 0;
+    for (let k = 0; k < is.length; k++) {
+      const c = Math.floor(i / iStrides[k]!) % is[k]!;
+      off += (k === axis ? j : c) * xStrides[k]!;
+    }
+    data[i] = x!.data[off]!;
+  }
+  return [{ dtype: out!.dtype, shape: [...is], data }];
+};
