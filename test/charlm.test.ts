@@ -6,35 +6,16 @@
 // code 1, an error code and no stack trace, before any training.
 
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { parseMetricsLog } from '../compiler/train/metrics.ts';
 import { gpuTest } from './helpers/gpu.ts';
+import { expectRefusals, runNamedExample } from './helpers/example.ts';
 
-const exec = promisify(execFile);
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const MAIN = fileURLToPath(new URL('../examples/charlm/main.ts', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'ampc-charlm-'));
 
-interface ProcessResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function runCharlm(...args: string[]): Promise<ProcessResult> {
-  try {
-    const r = await exec(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 1 << 24 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
+const runCharlm = (...args: string[]) => runNamedExample('charlm', args);
 
 /** A model small enough to compile and train in seconds on lavapipe. */
 const TINY = ['--context', '8', '--embed', '16', '--heads', '2', '--layers', '1', '--batch-size', '8', '--lr', '1e-2', '--seed', '1'];
@@ -98,12 +79,5 @@ test('the example refuses a missing, empty or binary text and bad flags with exi
     [['--steps', '0'], /--steps.*positive integer/],
     [['--plot', join(tmp, 'loss.png')], /E0604: --plot .*loss\.png: the picture is an SVG/],
   ];
-  const results = await Promise.all(cases.map(([args]) => runCharlm(...args)));
-  results.forEach((r, i) => {
-    const [args, want] = cases[i]!;
-    t.is(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
-    t.regex(r.stderr, want, args.join(' '));
-    t.notRegex(r.stderr, /\n\s+at /, `${args.join(' ')}: no stack trace`);
-    t.notRegex(r.stdout, /validation loss/, `${args.join(' ')}: nothing trained`);
-  });
+  await expectRefusals(t, cases, 'charlm', /validation loss/);
 });

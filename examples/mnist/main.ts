@@ -27,6 +27,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { nonNegativeInt, positiveInt, positiveNumber } from '../shared/flags.ts';
 import { AmpcError } from '../../ir/errors.ts';
 import { drawGraphs, pictureFormatOfPath } from '../../compiler/picture/render.ts';
 import { Trainer, writeFileAtomic } from '../../compiler/train/index.ts';
@@ -65,24 +66,6 @@ interface Flags {
   lrSchedule: 'constant' | 'step' | 'cosine' | 'linear';
   accumulate: number;
   warmup?: number;
-}
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer.');
-  return n;
-}
-
-function nonNegativeInt(v: string): number {
-  const n = Number(v);
-  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a non-negative integer.');
-  return n;
-}
-
-function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number.');
-  return n;
 }
 
 function lossScale(v: string): string {

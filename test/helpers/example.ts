@@ -1,6 +1,6 @@
-// Runs the MNIST example as a real process (as a user would) and collects its
-// exit code, stdout and stderr; shared by the training tests, with the check
-// that bad flags are refused cleanly.
+// Runs an example (MNIST by default, or charlm) as a real process (as a user
+// would) and collects its exit code, stdout and stderr; shared by the
+// training tests, with the check that bad flags are refused cleanly.
 
 import type { ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
@@ -9,7 +9,11 @@ import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../examples/mnist/main.ts', import.meta.url));
+const MAINS = {
+  mnist: fileURLToPath(new URL('../../examples/mnist/main.ts', import.meta.url)),
+  charlm: fileURLToPath(new URL('../../examples/charlm/main.ts', import.meta.url)),
+};
+export type ExampleName = keyof typeof MAINS;
 
 export interface ProcessResult {
   code: number;
@@ -17,9 +21,13 @@ export interface ProcessResult {
   stderr: string;
 }
 
-export async function runExample(...args: string[]): Promise<ProcessResult> {
+export function runExample(...args: string[]): Promise<ProcessResult> {
+  return runNamedExample('mnist', args);
+}
+
+export async function runNamedExample(name: ExampleName, args: readonly string[]): Promise<ProcessResult> {
   try {
-    const r = await exec(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 1 << 24 });
+    const r = await exec(process.execPath, ['--import', 'tsx', MAINS[name], ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: '0' }, maxBuffer: 1 << 24 });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -27,14 +35,20 @@ export async function runExample(...args: string[]): Promise<ProcessResult> {
   }
 }
 
-/** Runs the example once per case (in parallel) and asserts each is refused: exit 1, the message on stderr, no stack trace, no training. */
-export async function expectRefusals(t: ExecutionContext, cases: readonly (readonly [readonly string[], RegExp])[]): Promise<void> {
-  const results = await Promise.all(cases.map(([args]) => runExample(...args)));
+/**
+ * Runs the example once per case (in parallel) and asserts each is refused:
+ * exit 1, the message on stderr, no stack trace, no training (`trained`, a
+ * line only a finished run prints, is absent from stdout).
+ */
+export async function expectRefusals(
+  t: ExecutionContext, cases: readonly (readonly [readonly string[], RegExp])[], name: ExampleName = 'mnist', trained = /test accuracy/,
+): Promise<void> {
+  const results = await Promise.all(cases.map(([args]) => runNamedExample(name, args)));
   results.forEach((r, i) => {
     const [args, want] = cases[i]!;
     t.is(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
     t.regex(r.stderr, want, args.join(' '));
     t.notRegex(r.stderr, /\n\s+at /, `${args.join(' ')}: no stack trace`);
-    t.notRegex(r.stdout, /test accuracy/, `${args.join(' ')}: nothing trained`);
+    t.notRegex(r.stdout, trained, `${args.join(' ')}: nothing trained`);
   });
 }
