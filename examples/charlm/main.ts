@@ -22,8 +22,9 @@
 
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, probability } from '../shared/flags.ts';
+import { exitCodeOf } from '../shared/exit.ts';
 import { AmpcError } from '../../ir/errors.ts';
 import { writeFileAtomic } from '../../compiler/train/index.ts';
 import type { OptimizerSpec } from '../../compiler/train/index.ts';
@@ -141,13 +142,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.help' ? 0 : 1;
-    if (e instanceof AmpcError) {
-      process.stderr.write(`charlm: ${e.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`charlm: internal error: ${e instanceof Error && e.stack ? e.stack : String(e)}\n`);
-    return 2;
+    return exitCodeOf('charlm', e);
   }
 }
 

@@ -26,8 +26,9 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { nonNegativeInt, positiveInt, positiveNumber } from '../shared/flags.ts';
+import { exitCodeOf } from '../shared/exit.ts';
 import { AmpcError } from '../../ir/errors.ts';
 import { drawGraphs, pictureFormatOfPath } from '../../compiler/picture/render.ts';
 import { Trainer, writeFileAtomic } from '../../compiler/train/index.ts';
@@ -212,13 +213,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.help' ? 0 : 1;
-    if (e instanceof AmpcError) {
-      process.stderr.write(`mnist: ${e.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`mnist: internal error: ${e instanceof Error && e.stack ? e.stack : String(e)}\n`);
-    return 2;
+    return exitCodeOf('mnist', e);
   }
 }
 
