@@ -475,8 +475,9 @@ export class Trainer<M extends Module = Module> {
     if (this.#opts.report?.[what] !== true) {
       throw new AmpcError('E0609', `${what}(): the train step does not report it; create the Trainer with report: { ${what}: true } (it costs one stored ${what === 'gradNorm' ? 'scalar' : 'gradient per parameter'})`);
     }
-    const entry = this.#lastEntry.get('train')!;
-    if (this.#steps === 0) throw new AmpcError('E0609', `${what}(): no train step has run yet`);
+    // The owner of the state is the train step that ran last (with several batch shapes, not the last compiled).
+    const entry = this.#owner;
+    if (this.#steps === 0 || !entry || entry.kind !== 'train') throw new AmpcError('E0609', `${what}(): no train step has run yet`);
     return entry;
   }
 
