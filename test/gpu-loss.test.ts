@@ -10,7 +10,7 @@ import { interpret } from '../ir/interp/interpret.ts';
 import { hostTensor } from '../ir/interp/tensor.ts';
 import { runGraphOnGpu } from '../compiler/execute.ts';
 import { mismatches, MODES, seededValues, TOLERANCES } from './helpers/compare.ts';
-import { gpuTest, modeTest } from './helpers/gpu.ts';
+import { gpuTest, modeTestPerKind } from './helpers/gpu.ts';
 import { checkPieces, input } from './helpers/pieces.ts';
 import type { Piece } from './helpers/pieces.ts';
 
@@ -49,7 +49,7 @@ function msePiece(dtype: DType, shape: number[], reduction: string, seed: number
 }
 
 for (const mode of MODES) {
-  modeTest(mode, 'cross_entropy: mean / sum / none, few and many classes, logits ±1000', async (t, ctx, dtype, f16Mode) => {
+  modeTestPerKind(mode, 'cross_entropy: mean / sum / none, few and many classes, logits ±1000', async (t, ctx, dtype, f16Mode) => {
     const shapes: [number, number][] = [[1, 3], [7, 10], [33, 257], [4, 1000], [100, 5], [3, 2049]];
     const pieces = REDUCTIONS.flatMap((r) => [
       ...shapes.map(([N, C], k) => crossEntropyPiece(dtype, N, C, r, 10 + k)),
@@ -61,7 +61,7 @@ for (const mode of MODES) {
     await checkPieces(t, ctx, f16Mode, pieces);
   });
 
-  modeTest(mode, 'mse_loss: mean / sum / none, odd sizes and a two-stage sum of 100k', async (t, ctx, dtype, f16Mode) => {
+  modeTestPerKind(mode, 'mse_loss: mean / sum / none, odd sizes and a two-stage sum of 100k', async (t, ctx, dtype, f16Mode) => {
     const shapes = [[7], [1], [3, 33], [257, 4], [2, 3, 50], [100, 1000]];
     await checkPieces(t, ctx, f16Mode, REDUCTIONS.flatMap((r) => shapes.map((s, k) => msePiece(dtype, s, r, 60 + k))));
   });

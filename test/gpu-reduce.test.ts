@@ -1,7 +1,8 @@
 // reduce_sum / reduce_mean / reduce_max / reduce_prod on the GPU against the reference, in
 // the three modes (f32, native f16, packed f16): odd sizes, any axes
 // (negative, non-adjacent, strided), keepdims, tiny rows (thread per output),
-// long rows (workgroup per output), full reductions of ~100k elements (two
+// long rows (workgroup per output; on a CPU adapter only few long rows, so
+// every case also runs with the GPU kind's choices), full reductions of ~100k elements (two
 // stages), acc = f16, integers, NaN, and grid splitting.
 
 import type { DType } from '../ir/dtype.ts';
@@ -10,7 +11,9 @@ import type { OpName } from '../ir/ops.ts';
 import { normalizeAxes } from '../ir/shape-rules.ts';
 import { compileForDevice } from '../compiler/execute.ts';
 import { MODES, seededValues } from './helpers/compare.ts';
-import { gpuTest, modeTest, withMaxWorkgroups } from './helpers/gpu.ts';
+import { asAdapterKind, gpuTest, modeTestPerKind, withMaxWorkgroups } from './helpers/gpu.ts';
+import type { AdapterKind } from '../compiler/kernels/context.ts';
+import type { Plan } from '../runtime/plan.ts';
 import { checkPieces, input } from './helpers/pieces.ts';
 import type { Piece } from './helpers/pieces.ts';
 
@@ -72,17 +75,17 @@ function reduceGraph(op: OpName, dtype: DType, c: Case): Graph {
 
 for (const mode of MODES) {
   for (const op of ['reduce_sum', 'reduce_mean', 'reduce_max'] as const) {
-    modeTest(mode, `${op} over ${CASES.length} shape / axes cases`, async (t, ctx, dtype, f16Mode) => {
+    modeTestPerKind(mode, `${op} over ${CASES.length} shape / axes cases`, async (t, ctx, dtype, f16Mode) => {
       await checkPieces(t, ctx, f16Mode, CASES.map((c, k) => reducePiece(op, dtype, c, 100 + k)));
     });
   }
   if (mode !== 'f32') {
-    modeTest(mode, 'reduce_sum and reduce_mean with acc = f16', async (t, ctx, dtype, f16Mode) => {
+    modeTestPerKind(mode, 'reduce_sum and reduce_mean with acc = f16', async (t, ctx, dtype, f16Mode) => {
       const cases: Case[] = [{ shape: [3, 7], axes: [1] }, { shape: [5, 300], axes: [-1] }, { shape: [40, 3, 9], axes: [0, 2], keepdims: true }, { shape: [100, 1000], axes: [0, 1] }];
       await checkPieces(t, ctx, f16Mode, ['reduce_sum', 'reduce_mean'].flatMap((op) => cases.map((c, k) => reducePiece(op as OpName, dtype, c, 200 + k, 'f16'))));
     });
   }
-  modeTest(mode, `reduce_prod over ${CASES.length} shape / axes cases (factors near ±1, some zeros)`, async (t, ctx, dtype, f16Mode) => {
+  modeTestPerKind(mode, `reduce_prod over ${CASES.length} shape / axes cases (factors near ±1, some zeros)`, async (t, ctx, dtype, f16Mode) => {
     await checkPieces(t, ctx, f16Mode, CASES.map((c, k) => {
       const n = c.shape.reduce((p, d) => p * d, 1);
       const u = seededValues(300 + k, n, 0, 1), s = seededValues(400 + k, n, 0, 1);
@@ -92,7 +95,7 @@ for (const mode of MODES) {
       return { ...reducePiece('reduce_prod', dtype, c, 0, undefined, values), scale: Math.max(1, Math.sqrt(count)) };
     }));
   });
-  modeTest(mode, 'reduce_max propagates NaN and handles ±inf', async (t, ctx, dtype, f16Mode) => {
+  modeTestPerKind(mode, 'reduce_max propagates NaN and handles ±inf', async (t, ctx, dtype, f16Mode) => {
     await checkPieces(t, ctx, f16Mode, [[4, 5], [4, 300]].map((shape) => {
       const n = shape[0]! * shape[1]!;
       const values = seededValues(7, n, -100, 100);
@@ -119,7 +122,8 @@ gpuTest('integer reduce_sum and reduce_prod (wrapping) and reduce_max, i32 and u
 
 gpuTest('more rows than a grid dimension holds: the dispatch is split over y and z', async (t, ctx) => {
   // A device that allows only 5 workgroups per dimension forces 2-D and 3-D grids on small tensors.
-  const small = withMaxWorkgroups(ctx, 5);
+  // The GPU kind's choices: a workgroup per row, so that a modest number of rows needs y (and z).
+  const small = asAdapterKind(withMaxWorkgroups(ctx, 5), 'gpu');
   for (const f16Mode of ['native', 'packed'] as const) {
     const dtype = f16Mode === 'packed' ? 'f16' : 'f32';
     const cases: Case[] = [{ shape: [70, 40], axes: [1] }, { shape: [40, 70], axes: [0] }, { shape: [1000, 5], axes: [1] }, { shape: [2, 50000], axes: [1] }];
@@ -129,15 +133,26 @@ gpuTest('more rows than a grid dimension holds: the dispatch is split over y and
   }
 });
 
-gpuTest('strategy: tiny rows loop per thread, long rows use workgroups, full reductions two stages', (t, ctx) => {
-  const kernels = (c: Case) => compileForDevice(reduceGraph('reduce_sum', 'f32', c), ctx, { f16Mode: 'native' });
-  const tiny = kernels({ shape: [1000, 5], axes: [1] });
-  t.is(tiny.dispatches.length, 1);
-  t.false(tiny.kernels[0]!.code.includes('var<workgroup>'));
-  const long = kernels({ shape: [8, 3000], axes: [1] });
+gpuTest('strategy: tiny rows loop per invocation; long rows get workgroups on GPUs, on CPUs only when few; full reductions two stages', (t, ctx) => {
+  const kernelsFor = (kind: AdapterKind) => (c: Case) => compileForDevice(reduceGraph('reduce_sum', 'f32', c), asAdapterKind(ctx, kind), { f16Mode: 'native' });
+  const shared = (plan: Plan) => plan.kernels[0]!.code.includes('var<workgroup>');
+  for (const kind of ['cpu', 'gpu'] as const) {
+    const tiny = kernelsFor(kind)({ shape: [1000, 5], axes: [1] });
+    t.is(tiny.dispatches.length, 1);
+    t.false(shared(tiny), `${kind}: rows of 5`);
+  }
+  const gpu = kernelsFor('gpu'), cpu = kernelsFor('cpu');
+  const long = gpu({ shape: [8, 3000], axes: [1] });
   t.is(long.dispatches.length, 1);
   t.regex(long.kernels[0]!.code, /var<workgroup> wg_f32: array<f32, 256>/);
   t.deepEqual(long.dispatches[0]!.workgroups, [8, 1, 1]);
+  t.regex(gpu({ shape: [32, 16384], axes: [0] }).kernels[0]!.code, /array<f32, 64>/);
+  // lavapipe pays microseconds per workgroup barrier: an invocation per row, unless the rows are few and long.
+  t.false(shared(cpu({ shape: [8, 3000], axes: [1] })));
+  t.false(shared(cpu({ shape: [32, 16384], axes: [0] })));
+  t.false(shared(cpu({ shape: [64, 9000], axes: [1] })));
+  t.true(shared(cpu({ shape: [63, 9000], axes: [1] })));
+  const kernels = gpu;
   const full = kernels({ shape: [1000, 1000], axes: [0, 1] });
   t.is(full.dispatches.length, 2);
   t.deepEqual(full.dispatches[0]!.workgroups, [Math.ceil(1e6 / 4096), 1, 1]);

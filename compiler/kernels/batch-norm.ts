@@ -63,7 +63,7 @@ export function emitBatchNorm(node: Node, ctx: EmitContext): KernelLaunch[] {
   const statsIn: BoundBuffer = { binding: { name: 'stats', dtype: 'f32', access: 'read' }, buffer: statsId };
   const momentum = node.attrs.momentum as number;
   const keep = literal(1 - momentum, 'f32'), mom = literal(momentum, 'f32');
-  const scheme = new RowScheme(threadsForRow(n));
+  const scheme = new RowScheme(threadsForRow(ctx.target, C, n));
   const at = (r: string) => `base + ${offsetExpr(layout.reduced, r)}`;
   // Channels are rows: `row` is the channel, `base` its first element.
   const body = [

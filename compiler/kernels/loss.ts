@@ -65,7 +65,7 @@ export function emitCrossEntropy(node: Node, ctx: EmitContext): KernelLaunch[] {
   const perRow: BoundBuffer = reduction === 'none'
     ? out
     : { binding: { name: 'losses', dtype: 'f32', access: 'write' }, buffer: ctx.scratch('f32', N) };
-  const scheme = new RowScheme(threadsForRow(C));
+  const scheme = new RowScheme(threadsForRow(ctx.target, N, C));
   const x = (r: string) => f32Of(ctx, logits, `base + ${r}`);
   const body = [
     `let base = row * ${C}u;`,

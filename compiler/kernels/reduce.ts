@@ -75,7 +75,7 @@ export function emitReduction(ctx: EmitContext, spec: ReductionSpec): KernelLaun
 }
 
 function singleStage(ctx: EmitContext, spec: ReductionSpec): KernelLaunch {
-  const scheme = new RowScheme(threadsForRow(spec.extent));
+  const scheme = new RowScheme(threadsForRow(ctx.target, spec.rows, spec.extent));
   const value = spec.finalize('total');
   const body = [
     scheme.reduce('total', spec.acc, spec.op, spec.extent, (r) => spec.element('row', r)),

@@ -27,7 +27,7 @@ export function emitSoftmax(node: Node, ctx: EmitContext): KernelLaunch[] {
   if (layout.rows === 0 || layout.extent === 0) return [];
   const x = readOf(ctx, xv, 'x'), y = writeOf(ctx, yv, 'y');
   const ct = computeType(xv.type.dtype, ctx.mode), ot = computeType(yv.type.dtype, ctx.mode);
-  const scheme = new RowScheme(threadsForRow(layout.extent));
+  const scheme = new RowScheme(threadsForRow(ctx.target, layout.rows, layout.extent));
   const at = (r: string) => `base + ${offsetExpr(layout.reduced, r)}`;
   const xf = (r: string) => convertType(load(x.binding, at(r), ctx.mode), ct, 'f32');
   const result = node.op === 'softmax'
@@ -66,7 +66,7 @@ export function emitLayerNorm(node: Node, ctx: EmitContext): KernelLaunch[] {
   const x = readOf(ctx, xv!, 'x'), g = readOf(ctx, gv!, 'gamma'), b = readOf(ctx, bv!, 'beta'), y = writeOf(ctx, yv, 'y');
   const f32Of = (v: BoundBuffer, idx: string) => convertType(load(v.binding, idx, ctx.mode), computeType(v.binding.dtype, ctx.mode), 'f32');
   const ot = computeType(yv.type.dtype, ctx.mode);
-  const scheme = new RowScheme(threadsForRow(n));
+  const scheme = new RowScheme(threadsForRow(ctx.target, rows, n));
   const eps = literal(node.attrs.epsilon as number, 'f32');
   const body = [
     `let base = row * ${n}u;`,

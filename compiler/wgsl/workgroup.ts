@@ -14,7 +14,7 @@
 
 import { stridesOf } from '../../ir/types.ts';
 import type { Shape } from '../../ir/types.ts';
-import type { BoundBuffer, EmitContext, KernelLaunch } from '../kernels/context.ts';
+import type { AdapterKind, BoundBuffer, EmitContext, KernelLaunch } from '../kernels/context.ts';
 import { ENTRY_PARAMS, gridFor } from './grid.ts';
 import { declareBindings, literal, toF16 } from './storage.ts';
 
@@ -109,11 +109,30 @@ function splitElement(e: Element): { stmts: string; value: string } {
 
 // ---------------------------------------------------------------- schemes
 
-/** Threads per workgroup for a row of `extent` elements (1 = thread per row). */
-export function threadsForRow(extent: number): number {
+/**
+ * Threads per workgroup for `rows` rows of `extent` elements (1 = an invocation per row, which
+ * loops over its row), per adapter kind.
+ *
+ * - gpu: a workgroup per row from 32 elements on (64 invocations up to 1024, else 256), the
+ *   usual choice on GPUs, where barriers are cheap and a row's loads coalesce. (Unmeasured: no
+ *   GPU on these machines.)
+ * - cpu (lavapipe): an invocation per row unless the rows are few (< 64, one workgroup) and long
+ *   (>= 8192): a workgroup barrier costs lavapipe microseconds, so a workgroup per row made
+ *   reduce_sum over axis 0 of f16[32, 16384] (16384 rows of 32) take 56 ms against 2.0 ms, and a
+ *   softmax over f32[4, 8, 64, 64] 7.5 ms against 0.44; only few long rows (batch_norm's
+ *   per-channel statistics, 16 channels of 50176) gain from spreading a row over a workgroup
+ *   (11.7 against 14.7 ms). Figures: `npm run bench:rows` (bench/README.md).
+ */
+export function threadsForRow(target: AdapterKind, rows: number, extent: number): number {
   if (extent < 32) return 1;
+  if (target === 'cpu' && (rows >= CPU_FEW_ROWS || extent < CPU_LONG_ROW)) return 1;
   return extent <= 1024 ? 64 : 256;
 }
+
+/** cpu: below this many rows, a row may get a workgroup of its own (if long). */
+const CPU_FEW_ROWS = 64;
+/** cpu: from this many elements on, a row of few is long enough for a workgroup. */
+const CPU_LONG_ROW = 8192;
 
 /** Invocations per workgroup in the thread-per-row scheme. */
 export const ROWS_PER_WORKGROUP = 64;

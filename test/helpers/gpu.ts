@@ -15,6 +15,8 @@ import type { ExecutionContext } from 'ava';
 import { isAmpcError } from '../../ir/errors.ts';
 import { acquireDevice, describeDevice } from '../../runtime/device.ts';
 import type { GpuContext } from '../../runtime/device.ts';
+import type { AdapterKind } from '../../compiler/kernels/context.ts';
+import { adapterKindOf } from '../../compiler/kernels/matmul-config.ts';
 import type { F16Mode } from '../../runtime/plan.ts';
 import { dtypeOf, f16ModeOf, needsShaderF16 } from './compare.ts';
 import type { Mode } from './compare.ts';
@@ -95,6 +97,26 @@ export type ModeTestFn = (t: ExecutionContext, ctx: GpuContext, dtype: 'f32' | '
 /** A GPU test of one mode, titled `${title} [${mode}]`; mode 'f16' needs shader-f16. */
 export function modeTest(mode: Mode, title: string, fn: ModeTestFn): void {
   register(`${title} [${mode}]`, (t, ctx) => fn(t, ctx, dtypeOf(mode), f16ModeOf(mode)), needsShaderF16(mode));
+}
+
+/** The same device, compiled for as if its adapter were of kind `kind`: the other kind's kernel choices, run on this adapter. */
+export function asAdapterKind(ctx: GpuContext, kind: AdapterKind): GpuContext {
+  if (adapterKindOf(ctx.adapterInfo) === kind) return ctx;
+  // The name alone would say "llvmpipe" and make a CPU of it: a GPU gets a neutral description.
+  const info = kind === 'cpu'
+    ? { ...ctx.adapterInfo, isFallbackAdapter: true, name: `${ctx.adapterInfo.name} (compiled for a CPU)` }
+    : { vendor: 'ampc-test', architecture: '', device: '', description: 'a GPU', isFallbackAdapter: false, name: `${ctx.adapterInfo.name} (compiled for a GPU)` };
+  return Object.create(ctx, { adapterInfo: { value: info } }) as GpuContext;
+}
+
+/**
+ * modeTest for kernels whose strategy depends on the adapter kind (row schemes, matmul
+ * configurations): once as compiled for this adapter, once as for the other kind.
+ */
+export function modeTestPerKind(mode: Mode, title: string, fn: ModeTestFn): void {
+  for (const kind of ['cpu', 'gpu'] as const) {
+    modeTest(mode, `${title} (${kind} kernel choices)`, (t, ctx, dtype, f16Mode) => fn(t, asAdapterKind(ctx, kind), dtype, f16Mode));
+  }
 }
 
 /** The same device with a smaller workgroup-grid limit, so that a modest dispatch needs y (and z). */
