@@ -13,7 +13,11 @@
 // constants, all broadcasting to one iteration shape (the shape of every
 // result), so one invocation per element evaluates it; or one matmul or
 // reduction (its anchor) giving that shape, whose elementwise consumers in
-// the body are its epilogue, applied before the anchor's result is stored. A fused node's
+// the body are its epilogue, applied before the anchor's result is stored. An
+// anchor may read casts of body inputs as it loads (its prologue): a matmul or
+// finite_check any cast, a reduction or batch_norm an exact widening one (f16
+// -> f32), so a deny-listed op reads f16 storage. A batch_norm body is the op
+// and its prologue only; its results are its own. A fused node's
 // numerics are those of its body: the dtype of every intermediate is in the
 // body, and kernels round an f16 intermediate exactly where the unfused graph
 // stored it.

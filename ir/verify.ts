@@ -71,9 +71,16 @@ export function verifyModule(m: Module): void {
 }
 
 /** Ops that can head a fused body, the elementwise ops after them being their epilogue. */
-const FUSED_ANCHORS: ReadonlySet<string> = new Set(['matmul', 'reduce_sum', 'reduce_mean', 'reduce_max', 'finite_check']);
-/** Anchors that convert cast operands as they load them (a prologue). */
-const PROLOGUE_ANCHORS: ReadonlySet<string> = new Set(['matmul', 'finite_check']);
+const FUSED_ANCHORS: ReadonlySet<string> = new Set(['matmul', 'reduce_sum', 'reduce_mean', 'reduce_max', 'finite_check', 'batch_norm']);
+/** Anchors that take no epilogue: the body is the op and the casts it converts as it loads. */
+const NO_EPILOGUE: ReadonlySet<string> = new Set(['finite_check', 'batch_norm']);
+/**
+ * Anchors that convert cast operands as they load them (a prologue): any
+ * cast, or only exact widening ones (f16 -> f32), which they read as f16.
+ */
+const PROLOGUE_ANCHORS: Readonly<Record<string, 'any' | 'widening'>> = {
+  matmul: 'any', finite_check: 'any', reduce_sum: 'widening', reduce_mean: 'widening', reduce_max: 'widening', batch_norm: 'widening',
+};
 
 /**
  * A fused node's body (ir/ops-fused.ts): a well-formed graph whose inputs are
@@ -88,21 +95,28 @@ export function verifyFusedBody(body: Graph, operands: readonly Value['type'][],
   verifyGraph(body);
   checkFusedSignature(body, operands);
   checkDeclared('fused', body.outputs.map((v) => v.type), results);
+  const anchors = body.nodes.filter((n) => FUSED_ANCHORS.has(n.op));
+  if (anchors.length > 1) throw new AmpcError('E0404', `fused: body @${body.name} holds ${anchors.length} matmuls or reductions; at most one can head a fused kernel`, anchors[1]!.loc);
+  const anchor = anchors[0];
+  // An anchor's prologue: a cast of a body input that only the anchor reads (converted as it loads).
+  const converts = anchor ? PROLOGUE_ANCHORS[anchor.op] : undefined;
+  const prologue = new Set(anchor && converts ? anchor.operands.map((v) => v.def).filter((d): d is NonNullable<typeof d> =>
+    d?.op === 'cast' && d.operands[0]!.def === undefined && body.nodes.every((n) => n === anchor || !n.operands.includes(d.results[0]!)) && !body.outputs.includes(d.results[0]!) &&
+    (converts === 'any' || (d.operands[0]!.type.dtype === 'f16' && d.results[0]!.type.dtype === 'f32'))) : []);
+  if (anchor) {
+    if (anchor.operands.some((v) => v.def !== undefined && !prologue.has(v.def))) throw new AmpcError('E0404', `fused: the ${anchor.op} of body @${body.name} must read body inputs${converts ? ` or ${converts === 'widening' ? 'f16 -> f32 ' : ''}casts of them` : ''}`, anchor.loc);
+    if (NO_EPILOGUE.has(anchor.op) && body.nodes.some((n) => n !== anchor && !prologue.has(n))) throw new AmpcError('E0404', `fused: the ${anchor.op} of body @${body.name} takes no epilogue; only the casts it converts as it loads can join it`, anchor.loc);
+  }
+  // batch_norm's results (y and the new running statistics) are its own: no common shape to iterate over.
+  if (anchor?.op === 'batch_norm') {
+    if (body.outputs.some((v) => v.def !== anchor)) throw new AmpcError('E0404', `fused: body @${body.name} of a batch_norm returns only its results`, anchor.loc);
+    return;
+  }
   const shape = results[0]!.shape;
   for (const r of results) {
     if (!shapesEqual(r.shape, shape)) throw new AmpcError('E0404', `fused: results differ in shape (${shapeToString(shape)} vs ${shapeToString(r.shape)}); one kernel iterates over one shape`);
   }
-  const anchors = body.nodes.filter((n) => FUSED_ANCHORS.has(n.op));
-  if (anchors.length > 1) throw new AmpcError('E0404', `fused: body @${body.name} holds ${anchors.length} matmuls or reductions; at most one can head a fused kernel`, anchors[1]!.loc);
-  const anchor = anchors[0];
-  // A matmul's prologue: a cast of a body input that only the matmul reads (converted as it loads).
-  const prologue = new Set(anchor && PROLOGUE_ANCHORS.has(anchor.op) ? anchor.operands.map((v) => v.def).filter((d): d is NonNullable<typeof d> =>
-    d?.op === 'cast' && d.operands[0]!.def === undefined && body.nodes.every((n) => n === anchor || !n.operands.includes(d.results[0]!)) && !body.outputs.includes(d.results[0]!)) : []);
-  if (anchor) {
-    if (anchor.operands.some((v) => v.def !== undefined && !prologue.has(v.def))) throw new AmpcError('E0404', `fused: the ${anchor.op} of body @${body.name} must read body inputs${PROLOGUE_ANCHORS.has(anchor.op) ? ' or casts of them' : ''}`, anchor.loc);
-    if (anchor.op === 'finite_check' && body.nodes.some((n) => n !== anchor && !prologue.has(n))) throw new AmpcError('E0404', `fused: the finite_check of body @${body.name} takes no epilogue; only the casts it converts as it loads can join it`, anchor.loc);
-    if (!shapesEqual(anchor.results[0]!.type.shape, shape)) throw new AmpcError('E0404', `fused: the ${anchor.op} of body @${body.name} gives ${shapeToString(anchor.results[0]!.type.shape)}, not the fused shape ${shapeToString(shape)}`, anchor.loc);
-  }
+  if (anchor && !shapesEqual(anchor.results[0]!.type.shape, shape)) throw new AmpcError('E0404', `fused: the ${anchor.op} of body @${body.name} gives ${shapeToString(anchor.results[0]!.type.shape)}, not the fused shape ${shapeToString(shape)}`, anchor.loc);
   const anchorInputs = new Set([...(anchor?.operands ?? []), ...[...prologue].map((c) => c.operands[0]!)]);
   for (const v of body.inputs) {
     if (anchorInputs.has(v) && !body.nodes.some((n) => n !== anchor && !prologue.has(n) && n.operands.includes(v))) continue;

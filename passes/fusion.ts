@@ -18,7 +18,7 @@ import type { Node, Value } from '../ir/graph.ts';
 import { nameValues } from '../ir/text/printer.ts';
 import { numel } from '../ir/types.ts';
 import type { FusionGroup } from './fusion/groups.ts';
-import { anchorOf, CAST_PROLOGUE_OPS, findGroups, PROLOGUE_ONLY_OPS } from './fusion/groups.ts';
+import { anchorOf, CAST_PROLOGUE_OPS, findGroups, isWideningCast, PROLOGUE_ONLY_OPS, WIDENING_PROLOGUE_OPS } from './fusion/groups.ts';
 import { narrowFiniteChecks } from './fusion/finite.ts';
 import { recomputeUnscaled } from './fusion/unscale.ts';
 import { Rewriter, rewriteGraph } from './rewrite.ts';
@@ -60,12 +60,18 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
   const names = nameValues(g);
   const isConstant = (v: Value) => v.def?.op === 'constant';
   const alone = new Set(found.filter((grp) => grp.nodes.length === 1).map((grp) => grp.nodes[0]!));
-  /** A cast no group holds, which readers may recompute (a matmul as it loads, with cast prologues). */
-  const freeCast = (v: Value) => v.def?.op === 'cast' && alone.has(v.def);
-  // A group of one op gains nothing unless it inlines something: a constant, or a matmul's cast operand.
+  const grouped = new Set(found.flatMap((grp) => grp.nodes));
+  /** A cast no group holds with others (alone, or left out for its readers), which readers may recompute. */
+  const freeCast = (v: Value) => v.def?.op === 'cast' && (alone.has(v.def) || !grouped.has(v.def));
+  const freeWidening = (v: Value) => freeCast(v) && isWideningCast(v);
+  // A group of one op gains nothing unless it inlines something: a constant, a cast (an
+  // elementwise op recomputes it; a matmul converts it with cast prologues; batch_norm and
+  // reductions read a widening one through).
   const groups = found.filter((grp) => {
     if (grp.nodes.length > 1) return true;
     const n = grp.nodes[0]!;
+    if (WIDENING_PROLOGUE_OPS.has(n.op) && n.operands.some(freeWidening)) return true;
+    if (!headOf(grp.nodes) && n.operands.some(freeCast)) return true;
     return CAST_PROLOGUE_OPS.has(n.op) ? prologues && n.operands.some(freeCast) : !anchorOf(grp.nodes) && n.operands.some(isConstant);
   });
   const groupOf = new Map<Node, FusionGroup>();
@@ -86,7 +92,7 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
     if (isConstant(v)) return true;
     if (!freeCast(v) || groupOf.has(v.def)) return false;
     const head = headOf(grp.nodes);
-    return !head?.operands.includes(v) || (prologues && CAST_PROLOGUE_OPS.has(head.op));
+    return !head?.operands.includes(v) || (prologues && CAST_PROLOGUE_OPS.has(head.op)) || (WIDENING_PROLOGUE_OPS.has(head.op) && isWideningCast(v));
   };
   /** Values the kernel of `grp` reads from elsewhere (through inlined casts to their sources). */
   const reads = (grp: FusionGroup): Value[] => grp.nodes.flatMap((m) => m.operands.flatMap((v) => {
@@ -201,7 +207,7 @@ function emitGroup(
     ...(scopes.size === 1 && last.scope !== undefined ? { scope: last.scope } : {}),
   });
   const bodyHead = headOf(body.nodes);
-  const prologueCasts = bodyHead && CAST_PROLOGUE_OPS.has(bodyHead.op)
+  const prologueCasts = bodyHead && (CAST_PROLOGUE_OPS.has(bodyHead.op) || WIDENING_PROLOGUE_OPS.has(bodyHead.op))
     ? body.nodes.filter((n) => n.op === 'cast' && bodyHead.operands.includes(n.results[0]!)).length : 0;
   node.note = fusedNote(grp, constants, prologueCasts);
   results.forEach((r, i) => rw.replace(r, node.results[i]!));
@@ -235,7 +241,7 @@ function describeLeftAlone(counts: Readonly<Record<string, number>>): string {
   return fired.length ? `; left alone: ${fired.map(([r, k]) => `${r} ${k}`).join(', ')}` : '';
 }
 
-/** The op heading a group: its anchor (matmul, reduction), or its one prologue-only op (finite_check). */
+/** The op heading a group: its anchor (matmul, reduction), or its one prologue-only op (finite_check, batch_norm). */
 function headOf(nodes: readonly Node[]): Node | undefined {
   return anchorOf(nodes) ?? nodes.find((n) => PROLOGUE_ONLY_OPS.has(n.op));
 }

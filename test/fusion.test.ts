@@ -16,7 +16,7 @@ import { verifyGraph } from '../ir/verify.ts';
 import { countKernels, fuseGraph } from '../passes/fusion.ts';
 import { CHECKS_PER_KERNEL } from '../compiler/kernels/loss-scaling.ts';
 import { pipelineByName, runPipeline } from '../passes/pipeline.ts';
-import { batchSpecs, classificationLoss, mlp } from '../examples/mnist/models.ts';
+import { batchSpecs, classificationLoss, cnn, mlp } from '../examples/mnist/models.ts';
 import { traceModule } from '../ir/trace/index.ts';
 import { trainStepGraph } from '../passes/train-step.ts';
 import { errorOf } from './helpers/errors.ts';
@@ -79,6 +79,43 @@ test('MNIST MLP AMP train step: every parameter update is one kernel; bias, acti
   for (const n of graph.nodes) {
     if (n.op === 'cast' && n.operands[0]!.def?.op === 'matmul') t.fail(`unfused output cast ${printGraph(graph).split('\n').find((l) => l.includes(`%${n.results[0]!.name} =`))}`);
   }
+});
+
+test('MNIST CNN AMP train step: batch_norm and the reductions of its backward read the f16 conv output through its widening cast (no f32 copy stored)', (t) => {
+  const r = traceModule(cnn(), batchSpecs('cnn', 8), { call: classificationLoss });
+  const updates = r.stateUpdates.map((u) => ({ output: u.outputIndex, input: u.name }));
+  const step = trainStepGraph(r.graph, { kind: 'adam', lr: 1e-3 }, { precision: 'amp', extraUpdates: updates });
+  const { graph, stats } = fuseGraph(step.graph, { maxBindings: 16 });
+  t.true((stats.leftAlone['recomputed-by-readers'] ?? 0) >= 2, JSON.stringify(stats.leftAlone));
+  const norms = graph.nodes.filter((n) => n.op === 'fused' && n.body!.nodes.some((b) => b.op === 'batch_norm'));
+  t.is(norms.length, 2);
+  for (const n of norms) {
+    t.is(n.operands[0]!.type.dtype, 'f16');
+    // The cast of the conv output to f32 is gone: every reader converts the f16 value itself.
+    t.false(graph.nodes.some((c) => c.op === 'cast' && c.operands[0] === n.operands[0]), 'an f32 copy of the batch_norm input');
+    t.deepEqual(n.body!.nodes.map((b) => b.op), ['cast', 'batch_norm']);
+    t.regex(n.note ?? '', /^fused: batch_norm, converting an operand as it loads \(cast prologue\)/);
+    t.is(n.results[0]!.type.dtype, 'f32', 'batch_norm still computes and writes f32 (deny list)');
+  }
+  const reductions = graph.nodes.filter((n) => n.op === 'fused' && n.body!.nodes[0]!.op === 'cast' && n.body!.nodes.some((b) => b.op === 'reduce_mean'));
+  t.true(reductions.length >= 2, 'the backward\'s mean of x reads f16');
+  const inputs = randomInputs(step.graph, 5);
+  sameTensors(t, interpret(graph, inputs), interpret(step.graph, inputs), 'cnn amp');
+});
+
+test('a batch_norm or reduction body converts only widening casts as it loads', (t) => {
+  const text = `graph @g(%x: f32[2,3,4], %g: f32[3], %b: f32[3], %m: f32[3], %v: f32[3]) -> (f16[2,3,4]) {
+  %y = fused %x, %g, %b, %m, %v : f16[2,3,4]
+    graph @fused.0(%a: f32[2,3,4], %g: f32[3], %b: f32[3], %m: f32[3], %v: f32[3]) -> (f16[2,3,4]) {
+      %0 = cast %a {to = f16} : f16[2,3,4]
+      %1 = batch_norm %0, %g, %b, %m, %v {training = false} : f16[2,3,4]
+      return %1
+    }
+  return %y
+}`;
+  const e = errorOf(() => verifyGraph(parse(text)));
+  t.is(e.code, 'E0404');
+  t.regex(e.message, /the batch_norm of body @fused.0 must read body inputs or f16 -> f32 casts of them/);
 });
 
 test('a group never contains a path through an outside op (convexity)', (t) => {

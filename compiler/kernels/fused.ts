@@ -35,6 +35,7 @@ import type { CheckedSource } from './loss-scaling.ts';
 import { checkLaunches } from './loss-scaling.ts';
 import type { OutputSite } from './matmul.ts';
 import { matmulKernel, matmulMath } from './matmul.ts';
+import { emitBatchNorm } from './batch-norm.ts';
 import { reduceLaunches } from './reduce.ts';
 
 /** Where a body node is evaluated: the flat index (a u32 expression) of the kernel's iteration shape. */
@@ -92,9 +93,17 @@ function rounded(expr: string, dtype: DType, ctx: EmitContext, isCast = false): 
 }
 
 /** The statements evaluating the body's elementwise ops at flat index `idx`, after `preset` values (an anchor's result). */
-/** A cast the body's matmul converts as it loads (its prologue): not evaluated per output element, its source not bound for the epilogue. */
+/** Body ops that convert their cast operands as they load them. */
+const LOADS_THROUGH_CASTS: ReadonlySet<string> = new Set(['matmul', 'reduce_sum', 'reduce_mean', 'reduce_max', 'batch_norm']);
+
+/** A cast the body's head (matmul, reduction, batch_norm) converts as it loads (its prologue): not evaluated per output element, its source not bound for the epilogue. */
 function isPrologue(n: Node, body: NonNullable<Node['body']>): boolean {
-  return n.op === 'cast' && body.nodes.some((m) => m.op === 'matmul' && m.operands.includes(n.results[0]!));
+  return n.op === 'cast' && body.nodes.some((m) => LOADS_THROUGH_CASTS.has(m.op) && m.operands.includes(n.results[0]!));
+}
+
+/** The value a head op loads for operand `v`: the cast's source for a prologue cast. */
+function loadedSource(v: Value): Value {
+  return v.def?.op === 'cast' ? v.def.operands[0]! : v;
 }
 
 function bodyLines(
@@ -143,6 +152,8 @@ export function emitFused(node: Node, ctx: EmitContext): KernelLaunch[] {
   if (matmul) return [fusedMatmul(node, matmul, ctx)];
   const reduce = body.nodes.find((n) => n.op === 'reduce_sum' || n.op === 'reduce_mean' || n.op === 'reduce_max');
   if (reduce) return fusedReduce(node, reduce, ctx);
+  const norm = body.nodes.find((n) => n.op === 'batch_norm');
+  if (norm) return fusedBatchNorm(node, norm, ctx);
   return [fusedMap(node, ctx)];
 }
 
@@ -205,14 +216,39 @@ function fusedReduce(node: Node, anchor: Node, ctx: EmitContext): KernelLaunch[]
   const body = node.body!;
   const { inputs, outputs, storeAt, helpers } = epilogue(node, anchor, ctx, 'y');
   const res = anchor.results[0]!;
+  // A widening cast operand (the prologue) is read from its f16 source; the kernel converts it as it loads.
   return reduceLaunches(anchor, ctx, {
     label: nodeLabel(node, ctx),
-    x: readOf(ctx, node.operands[body.inputs.indexOf(anchor.operands[0]!)]!, 'x'),
+    x: readOf(ctx, node.operands[body.inputs.indexOf(loadedSource(anchor.operands[0]!))]!, 'x'),
     output: outputs[0]!,
     extra: [...inputs.values(), ...outputs.slice(1)],
     storeRow: (value, row) => storeAt(rounded(value, res.type.dtype, ctx), row),
     helpers: helpers(),
   });
+}
+
+/**
+ * batch_norm reading its widening cast operands (f16 storage) through: its
+ * own kernels (compiler/kernels/batch-norm.ts, which load every operand as
+ * the dtype of its buffer and compute in f32) on the cast's sources. The
+ * results are the fused node's; one the graph no longer reads gets scratch.
+ */
+function fusedBatchNorm(node: Node, norm: Node, ctx: EmitContext): KernelLaunch[] {
+  const body = node.body!;
+  const outer = new Map<Value, Value>();
+  body.inputs.forEach((v, k) => outer.set(v, node.operands[k]!));
+  body.outputs.forEach((v, k) => outer.set(v, node.results[k]!));
+  const operands = norm.operands.map((v) => outer.get(loadedSource(v))!);
+  const scratch = new Map<Value, number>();
+  const results = norm.results.map((r) => outer.get(r) ?? r);
+  const inner: EmitContext = Object.create(ctx, {
+    buffer: { value: (v: Value) => (outer.has(v) || node.operands.includes(v) || node.results.includes(v) ? ctx.buffer(v) : scratch.get(v) ?? scratch.set(v, ctx.scratch(v.type.dtype, numel(v.type.shape))).get(v)!) },
+    nameOf: { value: (v: Value) => ctx.nameOf(v) },
+  });
+  const view = Object.create(norm, { operands: { value: operands }, results: { value: results } }) as Node;
+  const launches = emitBatchNorm(view, inner);
+  // Labels name the fused node's values.
+  return launches.map((l) => ({ ...l, label: l.label.replace(nodeLabel(view, inner), nodeLabel(node, ctx)) }));
 }
 
 /** Elementwise only: a map kernel over the fused shape. */

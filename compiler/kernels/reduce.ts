@@ -165,7 +165,8 @@ export function reduceLaunches(node: Node, ctx: EmitContext, io: ReduceIo): Kern
     extent: n,
     acc,
     op,
-    element: (o, r) => convertType(load(x.binding, `${offsetExpr(layout.kept, o)} + ${offsetExpr(layout.reduced, r)}`, ctx.mode), ct, acc),
+    // x's buffer may be f16 under an f32 reduction (a fused widening cast, converted here as it loads).
+    element: (o, r) => convertType(load(x.binding, `${offsetExpr(layout.kept, o)} + ${offsetExpr(layout.reduced, r)}`, ctx.mode), computeType(x.binding.dtype, ctx.mode), acc),
     finalize,
   });
 }

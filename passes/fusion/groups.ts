@@ -23,12 +23,26 @@ export const ANCHOR_OPS: ReadonlySet<string> = new Set(['matmul', 'reduce_sum', 
 /**
  * Ops that form a group of their own, never merged with anything: their
  * kernel takes no epilogue, but converts cast operands as it loads them (its
- * prologue, with cast prologues). finite_check: one bit for many tensors.
+ * prologue). finite_check: one bit for many tensors; batch_norm: several
+ * results, two kernels.
  */
-export const PROLOGUE_ONLY_OPS: ReadonlySet<string> = new Set(['finite_check']);
+export const PROLOGUE_ONLY_OPS: ReadonlySet<string> = new Set(['finite_check', 'batch_norm']);
 
 /** Ops that, heading a group, convert their cast operands as they load them (with cast prologues). */
-export const CAST_PROLOGUE_OPS: ReadonlySet<string> = new Set(['matmul', ...PROLOGUE_ONLY_OPS]);
+export const CAST_PROLOGUE_OPS: ReadonlySet<string> = new Set(['matmul', 'finite_check']);
+
+/**
+ * Ops whose kernels read an operand of a widening cast (f16 -> f32, exact)
+ * from its f16 source and convert it as they load, on every target: a
+ * deny-listed op (batch_norm, reductions) then reads f16 storage and computes
+ * in f32 in its own kernel, as cast-then-op does, without the f32 copy.
+ */
+export const WIDENING_PROLOGUE_OPS: ReadonlySet<string> = new Set(['reduce_sum', 'reduce_mean', 'reduce_max', 'batch_norm']);
+
+/** A value made by an exact widening cast (f16 -> f32). */
+export function isWideningCast(v: Value): boolean {
+  return v.def?.op === 'cast' && v.def.operands[0]!.type.dtype === 'f16' && v.type.dtype === 'f32';
+}
 
 export function anchorOf(nodes: readonly Node[]): Node | undefined {
   return nodes.find((n) => ANCHOR_OPS.has(n.op));
@@ -79,7 +93,8 @@ export function findGroups(g: Graph, maxBindings = DEFAULT_MAX_BINDINGS): { grou
     u.push(n);
   }
   const groupOf = new Map<Node, FusionGroup>();
-  const refused: Record<string, number> = Object.fromEntries(FUSION_RULES.map((r) => [r.name, 0]));
+  const refused: Record<string, number> = Object.fromEntries([...FUSION_RULES.map((r) => r.name), RECOMPUTED].map((r) => [r, 0]));
+  const recomputed = recomputedWidenings(g, users, graphOutputs);
 
   /** No path leaves `members` and re-enters it; at most one anchor, fed by nothing of the group. */
   const legal = (members: ReadonlySet<Node>): boolean => {
@@ -150,6 +165,10 @@ export function findGroups(g: Graph, maxBindings = DEFAULT_MAX_BINDINGS): { grou
       if (n.op !== 'constant') refused[rule.name]!++;
       continue;
     }
+    if (recomputed.has(n)) {
+      refused[RECOMPUTED]!++;
+      continue;
+    }
     const candidates: FusionGroup[] = [];
     for (const u of users.get(n.results[0]!) ?? []) {
       const grp = groupOf.get(u);
@@ -178,4 +197,30 @@ export function findGroups(g: Graph, maxBindings = DEFAULT_MAX_BINDINGS): { grou
     }
   }
   return { groups, refused };
+}
+
+/** Why a widening cast joins no group: its readers recompute it (recomputedWidenings). */
+const RECOMPUTED = 'recomputed-by-readers';
+
+/**
+ * Widening casts (f16 -> f32) that stay out of every group so that each
+ * reader converts the f16 source itself: casts read by a batch_norm or a
+ * reduction (whose kernels convert as they load, WIDENING_PROLOGUE_OPS), all
+ * of whose other readers are elementwise ops (which recompute it in their
+ * groups). The f32 copy is then never stored: the AMP CNN's batch-norm input
+ * stays f16 in memory through the backward that reads it again. A cast read
+ * only by elementwise ops joins their group as before (a matmul's widened
+ * output then feeds its epilogue directly).
+ */
+function recomputedWidenings(g: Graph, users: ReadonlyMap<Value, Node[]>, graphOutputs: ReadonlySet<Value>): Set<Node> {
+  const out = new Set<Node>();
+  for (const n of g.nodes) {
+    const r = n.results[0];
+    if (!r || !isWideningCast(r) || graphOutputs.has(r)) continue;
+    const readers = users.get(r) ?? [];
+    const byKernel = readers.filter((u) => WIDENING_PROLOGUE_OPS.has(u.op));
+    const fusable = (u: Node) => hasTrait(u.op, 'elementwise') && !FUSION_RULES.some((rule) => rule.refuses(u));
+    if (byKernel.length && readers.every((u) => WIDENING_PROLOGUE_OPS.has(u.op) || fusable(u))) out.add(n);
+  }
+  return out;
 }
