@@ -6,7 +6,10 @@
 // the casts they read (a bias's f16 copy; with cast prologues a matmul's
 // operands) recomputed in place, so each group runs as one kernel that keeps
 // its intermediates in registers; a cast every reader recomputes is gone,
-// with its buffer. The body keeps every op, dtype and cast of the group, so
+// with its buffer. A widening cast (f16 -> f32) read by a batch_norm or a
+// reduction stays out of every group and each reader converts the f16 value
+// as it loads: the deny-listed op computes in f32 from f16 storage, and no
+// f32 copy is stored. The body keeps every op, dtype and cast of the group, so
 // fusion changes no numerics; only values used outside the group (or
 // returned) are results. A group of one op stays as it is unless it inlines
 // something. Runs after precision, cast cleanup and the train step; the
