@@ -328,6 +328,55 @@ const CORE_DEFS = {
     },
   },
 
+  // gather (ONNX Gather, numpy take): y[a, j, b] = x[a, indices[j], b] with a the axes before
+  // `axis` and b those after: y.shape = x.shape[:axis] + indices.shape + x.shape[axis+1:];
+  // i32 indices of any rank, negative from the end; one outside [-n, n) gives 0 (as gather_elements).
+  gather: {
+    operands: 2,
+    attrs: { axis: { kind: 'int', default: 0 } },
+    traits: [],
+    infer: ([x, idx], a) => {
+      requireDtype('gather', x!, isNum, 'numeric');
+      if (idx!.dtype !== 'i32') throw new AmpcError('E0206', `gather: indices must be i32, got ${typeToString(idx!)}`);
+      if (x!.shape.length === 0) throw new AmpcError('E0203', `gather: the data needs rank >= 1, got ${typeToString(x!)}`);
+      const axis = normalizeAxis('gather', a.axis as number, x!.shape.length);
+      if (x!.shape[axis] === 0 && numel(idx!.shape) > 0) {
+        throw new AmpcError('E0201', `gather: nothing to gather from: axis ${axis} of ${shapeToString(x!.shape)} is empty`);
+      }
+      return [{ dtype: x!.dtype, shape: [...x!.shape.slice(0, axis), ...idx!.shape, ...x!.shape.slice(axis + 1)] }];
+    },
+  },
+
+  // scatter_elements (ONNX ScatterElements): y = copy of x, then for every element u of updates
+  // at c, y[c with c[axis] = indices[c]] (reduction)= u. indices (i32) and updates have one shape,
+  // of x's rank and no larger than x on the other axes; negative indices count from the end and
+  // one outside [-n, n) is dropped. Updates that meet on one element apply in order along `axis`
+  // (for `none` the last one wins), so results are deterministic.
+  scatter_elements: {
+    operands: 3,
+    attrs: { axis: { kind: 'int', default: 0 }, reduction: { kind: 'string', default: 'none', oneOf: ['none', 'add', 'mul', 'max', 'min'] } },
+    traits: [],
+    infer: ([x, idx, u], a) => {
+      requireDtype('scatter_elements', x!, isNum, 'numeric');
+      sameDtype('scatter_elements', [x!, u!]);
+      if (idx!.dtype !== 'i32') throw new AmpcError('E0206', `scatter_elements: indices must be i32, got ${typeToString(idx!)}`);
+      const r = x!.shape.length;
+      if (idx!.shape.length !== r) {
+        throw new AmpcError('E0203', `scatter_elements: indices must have the rank of the data (${r}), got ${typeToString(idx!)}`);
+      }
+      if (!shapesEqual(idx!.shape, u!.shape)) {
+        throw new AmpcError('E0201', `scatter_elements: updates ${shapeToString(u!.shape)} must have the shape of the indices ${shapeToString(idx!.shape)}`);
+      }
+      const axis = normalizeAxis('scatter_elements', a.axis as number, r);
+      x!.shape.forEach((d, k) => {
+        if (k !== axis && idx!.shape[k]! > d) {
+          throw new AmpcError('E0201', `scatter_elements: indices ${shapeToString(idx!.shape)} exceed the data ${shapeToString(x!.shape)} on axis ${k}`);
+        }
+      });
+      return [{ dtype: x!.dtype, shape: [...x!.shape] }];
+    },
+  },
+
   one_hot: {
     operands: 1,
     attrs: { classes: { kind: 'int' }, dtype: { kind: 'dtype', default: 'f32' } },

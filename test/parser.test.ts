@@ -137,6 +137,9 @@ function transformerGraph(): Graph {
     g.add('argmax', [cat], { axis: 1 }),
     g.add('argmin', [cat], { axis: -1, keepdims: true, select_last_index: true }),
     g.add('gather_elements', [cat, g.add('constant', [], { value: 3 }, { declared: [{ dtype: 'i32', shape: [2, 4, 5] }] })], { axis: -1 }),
+    g.add('gather', [cat, g.add('constant', [], { value: -1 }, { declared: [{ dtype: 'i32', shape: [3, 2] }] })], { axis: 1 }),
+    g.add('scatter_elements', [cat, g.add('constant', [], { value: 2 }, { declared: [{ dtype: 'i32', shape: [2, 4, 5] }] }), g.add('slice', [cat], { starts: [0, 0, 0], ends: [2, 4, 5] })],
+      { axis: 1, reduction: 'max' }),
   ];
   g.setOutputs([sm, heads, ...red]);
   return g;

@@ -6,6 +6,7 @@ import { emitConv2d } from './conv.ts';
 import { emitConv2dGradInput, emitConv2dGradWeight } from './conv-grad.ts';
 import { emitBinary, emitCast, emitConstant, emitSelect, emitUnary } from './elementwise.ts';
 import { emitGeluGrad } from './elementwise-grad.ts';
+import { emitGather, emitScatterElements } from './gather-scatter.ts';
 import { emitIota, emitRandomUniform } from './generate.ts';
 import { emitFused } from './fused.ts';
 import { emitMatmul } from './matmul.ts';
@@ -46,6 +47,8 @@ export const EMITTERS: EmitterTable = {
   mse_loss: emitMseLoss,
   one_hot: emitOneHot,
   gather_elements: emitGatherElements,
+  gather: emitGather,
+  scatter_elements: emitScatterElements,
   random_uniform: emitRandomUniform,
   iota: emitIota,
   reshape: emitReshape,

@@ -11,6 +11,7 @@ import * as amp from './kernels/amp.ts';
 import * as conv from './kernels/conv-pool.ts';
 import * as ew from './kernels/elementwise.ts';
 import * as gen from './kernels/generate.ts';
+import * as gs from './kernels/gather-scatter.ts';
 import * as grad from './kernels/grad.ts';
 import * as loss from './kernels/loss.ts';
 import * as mm from './kernels/matmul.ts';
@@ -91,6 +92,8 @@ export const INTERP_RULES: { readonly [P in OpName]: InterpRule } = {
   mse_loss: loss.mseLoss,
   one_hot: loss.oneHot,
   gather_elements: shape.gatherElements,
+  gather: gs.gather,
+  scatter_elements: gs.scatterElements,
   random_uniform: gen.randomUniform,
   iota: gen.iota,
 

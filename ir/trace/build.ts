@@ -373,6 +373,20 @@ export function gatherElements(x: TensorLike, indices: TensorLike, axis: number 
   return one(ctx, 'gather_elements', tensors('gather_elements', ctx, [x, indices], loc), { axis }, loc);
 }
 
+export function gather(x: TensorLike, indices: TensorLike, axis: number | undefined, loc: Loc | undefined): Tensor {
+  const ctx = contextOf('gather', [x, indices], loc);
+  return one(ctx, 'gather', tensors('gather', ctx, [x, indices], loc), { axis }, loc);
+}
+
+export type ScatterReduction = 'none' | 'add' | 'mul' | 'max' | 'min';
+
+export function scatterElements(
+  x: TensorLike, indices: TensorLike, updates: TensorLike, axis: number | undefined, reduction: ScatterReduction | undefined, loc: Loc | undefined,
+): Tensor {
+  const ctx = contextOf('scatter_elements', [x, indices, updates], loc);
+  return one(ctx, 'scatter_elements', tensors('scatter_elements', ctx, [x, indices, updates], loc), { axis, reduction }, loc);
+}
+
 export function oneHot(labels: TensorLike, classes: number, dtype: DType | undefined, loc: Loc | undefined): Tensor {
   const ctx = contextOf('one_hot', [labels], loc);
   return one(ctx, 'one_hot', tensors('one_hot', ctx, [labels], loc), { classes, dtype: checkDtype('one_hot', 'dtype', dtype, loc) }, loc);

@@ -32,6 +32,8 @@ export const TRACED_BY: { readonly [P in OpName]: string | null } = {
   mse_loss: 'mseLoss',
   one_hot: 'oneHot',
   gather_elements: 'gatherElements',
+  gather: 'gather',
+  scatter_elements: 'scatterElements',
   argmax: 'argmax',
   argmin: 'argmin',
   // Free functions only: no tensor they would be a method of.

@@ -140,6 +140,11 @@ export const argmax = (x: TensorLike, axis?: number, opts?: B.ArgOptions): Tenso
 export const argmin = (x: TensorLike, axis?: number, opts?: B.ArgOptions): Tensor => B.argReduce('argmin', x, axis, opts, callerLoc());
 /** y[c] = x[c with c[axis] = indices[c]] (ONNX GatherElements, torch.gather); i32 indices, negative from the end. */
 export const gatherElements = (x: TensorLike, indices: TensorLike, axis?: number): Tensor => B.gatherElements(x, indices, axis, callerLoc());
+/** y[a, j, b] = x[a, indices[j], b] (ONNX Gather, numpy take); i32 indices of any shape, negative from the end, out of range gives 0. */
+export const gather = (x: TensorLike, indices: TensorLike, axis?: number): Tensor => B.gather(x, indices, axis, callerLoc());
+/** A copy of x with updates[c] put at c with c[axis] = indices[c] (ONNX ScatterElements); duplicates apply in order (none: the last wins). */
+export const scatterElements = (x: TensorLike, indices: TensorLike, updates: TensorLike, axis?: number, reduction?: B.ScatterReduction): Tensor =>
+  B.scatterElements(x, indices, updates, axis, reduction, callerLoc());
 export const oneHot = (labels: TensorLike, classes: number, dtype?: DType): Tensor => B.oneHot(labels, classes, dtype, callerLoc());
 
 // ---------------------------------------------------------------- shapes

@@ -153,6 +153,12 @@ export class Tensor {
   argmin(axis?: number, opts?: B.ArgOptions): Tensor { return B.argReduce('argmin', this, axis, opts, callerLoc()); }
   /** y[c] = this[c with c[axis] = indices[c]] (ONNX GatherElements, torch.gather). */
   gatherElements(indices: TensorLike, axis?: number): Tensor { return B.gatherElements(this, indices, axis, callerLoc()); }
+  /** y[a, j, b] = this[a, indices[j], b] (ONNX Gather, numpy take; out of range gives 0). */
+  gather(indices: TensorLike, axis?: number): Tensor { return B.gather(this, indices, axis, callerLoc()); }
+  /** A copy with updates[c] put at c with c[axis] = indices[c] (ONNX ScatterElements; none: the last duplicate wins). */
+  scatterElements(indices: TensorLike, updates: TensorLike, axis?: number, reduction?: B.ScatterReduction): Tensor {
+    return B.scatterElements(this, indices, updates, axis, reduction, callerLoc());
+  }
   oneHot(classes: number, dtype?: DType): Tensor { return B.oneHot(this, classes, dtype, callerLoc()); }
 
   // ---------------------------------------------------------------- shapes

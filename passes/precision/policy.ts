@@ -71,6 +71,8 @@ export const PRECISION_CLASSES: { readonly [P in OpName]: PrecisionClass } = {
   minimum: 'promote',
   select: 'promote',
   concat: 'promote',
+  // data and updates meet in one tensor (the i32 indices are not cast)
+  scatter_elements: 'promote',
   equal: 'promote',
   less: 'promote',
   greater: 'promote',
@@ -101,6 +103,7 @@ export const PRECISION_CLASSES: { readonly [P in OpName]: PrecisionClass } = {
   argmax: 'follow',
   argmin: 'follow',
   gather_elements: 'follow',
+  gather: 'follow',
   iota: 'follow', // no operands: keeps its dtype (an override changes a float iota's dtype, as one_hot's)
   reshape: 'follow',
   transpose: 'follow',

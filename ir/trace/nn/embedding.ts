@@ -1,14 +1,16 @@
 // nn.Embedding: a table of `num` vectors of `dim` values (weight [num, dim],
-// initialized N(0, 1) as PyTorch); forward(indices) looks rows up. The IR
-// has no gather op yet, so the lookup is written `one_hot(indices) · weight`
-// (exact: one 1 per row, every other product 0, accumulated in f32), whose
-// gradient is the scatter-add of the output gradient into the rows used, as
-// PyTorch's. Under AMP the matmul runs in f16 like any other, so the vectors
-// are rounded to f16 on the way out. An index outside [0, num) gives a zero
-// vector (one_hot's rule), where PyTorch raises.
+// initialized N(0, 1) as PyTorch); forward(indices) looks rows up with the
+// IR's `gather` along axis 0 (a copy: no arithmetic). Its gradient is the
+// scatter-add of the output gradient into the rows used, as PyTorch's
+// (gather's vjp: one_hot(indices)ᵀ · g, a matmul, deterministic). gather
+// follows its operand's precision, so under AMP the vectors come out as the
+// f32 master weights are (ops after it cast them as their classes say). An
+// index outside [0, num) gives a zero vector, where PyTorch raises: negative
+// indices are first moved out of range (gather alone would count them from
+// the end), then gather reads 0 for them.
 
 import { AmpcError } from '../../errors.ts';
-import { checkOptions } from '../build.ts';
+import { checkOptions, gather } from '../build.ts';
 import { callerLoc, markEntry } from '../loc.ts';
 import type { Parameter } from '../state.ts';
 import { normalInit } from '../state.ts';
@@ -37,6 +39,7 @@ export class Embedding extends Module {
     markEntry(Embedding.prototype.forward);
     indices = tracedInput(indices, 'nn.Embedding');
     if (indices.dtype !== 'i32') throw new AmpcError('E0206', `nn.Embedding: indices must be i32, got ${indices.dtype}`, callerLoc());
-    return indices.oneHot(this.numEmbeddings).matmul(this.weight);
+    const inRangeOrPast = indices.less(0).select(this.numEmbeddings, indices);
+    return gather(this.weight, inRangeOrPast, 0, callerLoc());
   }
 }
