@@ -126,6 +126,14 @@ const CASES: { readonly [P in OpName]?: readonly OpCase[] } = {
     c('avg_pool2d 3x3 stride 2 padding 1', { x: [1, 2, 5, 5] }, op('avg_pool2d', { kernel: [3, 3], stride: [2, 2], padding: [1, 1, 1, 1] })),
     c('avg_pool2d count_include_pad', { x: [1, 2, 5, 5] }, op('avg_pool2d', { kernel: [3, 3], stride: [2, 2], padding: [1, 1, 1, 1], count_include_pad: true })),
   ],
+  // A transposed convolution (ONNX ConvTranspose): gradients w.r.t. dy and w.
+  conv2d_grad_input: [
+    c('conv2d_grad_input 3x3', { dy: [2, 4, 3, 3], w: [4, 3, 3, 3] }, op('conv2d_grad_input', { input_shape: [2, 3, 5, 5] })),
+    c('conv2d_grad_input stride 2 padding 1', { dy: [1, 3, 3, 3], w: [3, 2, 3, 3] },
+      op('conv2d_grad_input', { input_shape: [1, 2, 6, 6], stride: [2, 2], padding: [1, 1, 1, 1] })),
+    c('conv2d_grad_input groups 2, dilation, asymmetric stride and padding', { dy: [1, 6, 6, 3], w: [6, 2, 2, 3] },
+      op('conv2d_grad_input', { input_shape: [1, 4, 7, 6], groups: 2, dilation: [2, 1], stride: [1, 2], padding: [1, 0, 0, 2] })),
+  ],
 
   reduce_sum: [
     c('reduce_sum axes [1]', { x: [3, 4, 2] }, op('reduce_sum', { axes: [1] })),
@@ -143,6 +151,17 @@ const CASES: { readonly [P in OpName]?: readonly OpCase[] } = {
     op('gather_elements', { axis }), (ins) => {
       ins.idx = { ...ins.idx!, data: Int32Array.from(axis === 0 ? [0, 2, -1, 0, 0, 5] : [3, 3, -4, 1, -1, 4]) };
     })),
+  // Repeated, negative and out-of-range indices; indices of rank 2 (the gathered axis becomes two).
+  gather: [0, 1].map((axis) => c(`gather axis ${axis}`, { x: [3, 4], idx: { shape: [2, 3], dtype: 'i32', param: false } },
+    op('gather', { axis }), (ins) => {
+      ins.idx = { ...ins.idx!, data: Int32Array.from(axis === 0 ? [0, 2, -1, 0, 0, 5] : [3, 3, -4, 1, -1, 4]) };
+    })),
+  // Duplicates (none: only the last gets a gradient; add: all), negative and out-of-range indices.
+  scatter_elements: (['none', 'add'] as const).flatMap((reduction) => [0, 1].map((axis) => c(`scatter_elements ${reduction} axis ${axis}`,
+    { x: [3, 4], idx: { shape: [2, 3], dtype: 'i32', param: false }, u: [2, 3] },
+    op('scatter_elements', { axis, reduction }), (ins) => {
+      ins.idx = { ...ins.idx!, data: Int32Array.from(axis === 0 ? [1, 2, -1, 1, 5, 2] : [3, 3, -4, 1, -1, 4]) };
+    }))),
   // Zeros: none, one in a row (its gradient is the product of the others) and two (all zero).
   reduce_prod: [
     c('reduce_prod axes [1]', { x: [3, 4, 2] }, op('reduce_prod', { axes: [1] }), within('x', 0.5, 1.5)),

@@ -54,6 +54,20 @@ export const conv2d: VjpRule = ({ b, g, x, attrs, needs }) => {
   ];
 };
 
+/**
+ * conv2d_grad_input (a transposed convolution, e.g. ONNX ConvTranspose) is linear in dy and in w,
+ * the adjoint of conv2d(·, w): with cotangent g (the input's shape), d dy = conv2d(g, w) and
+ * d w = conv2d_grad_weight(g, dy), both with the op's conv attributes.
+ */
+export const conv2dGradInput: VjpRule = ({ b, g, x, attrs, needs }) => {
+  const [dy, w] = x as [Value, Value];
+  const conv = { stride: attrs.stride, padding: attrs.padding, dilation: attrs.dilation, groups: attrs.groups, acc: attrs.acc };
+  return [
+    needs[0] ? b.op('conv2d', [g, w], conv) : undefined,
+    needs[1] ? b.op('conv2d_grad_weight', [g, dy], { weight_shape: [...w.type.shape], ...conv }) : undefined,
+  ];
+};
+
 /** Each window's gradient goes to its first maximum (scan order), as max_pool2d_grad defines. */
 export const maxPool2d: VjpRule = ({ b, g, x, attrs }) => [
   b.op('max_pool2d_grad', [x[0]!, g], { kernel: attrs.kernel, stride: attrs.stride, padding: attrs.padding }),

@@ -7,9 +7,11 @@
 // - random_uniform: its operand is a u32 seed (a mask made from it is a
 //   constant to the backward pass, as a dropout mask is);
 // - constant and iota: no operands;
-// - the gradient ops (conv2d_grad_*, *_pool2d_grad, gelu_grad): autodiff
+// - the gradient ops (conv2d_grad_weight, *_pool2d_grad, gelu_grad): autodiff
 //   emits them but does not differentiate them again (no second-order
 //   gradients); reaching one on a path to the loss is an error.
+//   conv2d_grad_input has a rule: an imported ConvTranspose is one, and it
+//   trains.
 // Ops with integer operands in some uses (cast to or from integers, the
 // labels of cross_entropy, integer arithmetic) have rules, but the driver
 // never asks for the gradient of an integer or bool value, and those
@@ -18,6 +20,7 @@
 import type { OpName } from '../../ir/ops.ts';
 import type { VjpRule } from './builder.ts';
 import * as ew from './elementwise.ts';
+import * as gs from './gather-scatter.ts';
 import * as la from './linalg.ts';
 import * as ls from './loss-shape.ts';
 import * as rn from './reduce-norm.ts';
@@ -93,6 +96,8 @@ export const VJP_RULES: { readonly [P in OpName]: VjpRule | 'nondifferentiable' 
   mse_loss: ls.mseLoss,
   one_hot: 'nondifferentiable',
   gather_elements: ls.gatherElements,
+  gather: gs.gather,
+  scatter_elements: gs.scatterElements,
   random_uniform: 'nondifferentiable',
   iota: 'nondifferentiable',
 
@@ -102,7 +107,7 @@ export const VJP_RULES: { readonly [P in OpName]: VjpRule | 'nondifferentiable' 
   slice: ls.slice,
   concat: ls.concat,
 
-  conv2d_grad_input: 'nondifferentiable',
+  conv2d_grad_input: la.conv2dGradInput,
   conv2d_grad_weight: 'nondifferentiable',
   max_pool2d_grad: 'nondifferentiable',
   avg_pool2d_grad: 'nondifferentiable',

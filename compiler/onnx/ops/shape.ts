@@ -5,7 +5,8 @@
 // Unsqueeze (axes attribute before opset 13, input after), Concat, Slice
 // (constant starts/ends/axes/steps; steps other than 1 as width-1 slices
 // concatenated), Gather (constant indices: slices concatenated; runtime ones,
-// or more than 256 scattered: gather_elements on broadcasts), Expand,
+// or more than 256 scattered: the IR's gather, where a runtime index out of
+// range reads 0), Expand,
 // Split, Tile (copies concatenated). GatherElements maps to gather_elements
 // (indices as i32; constant ones are checked in range at import).
 
@@ -106,24 +107,9 @@ function pickValue(c: NodeCtx, x: Value, lists: readonly (readonly number[])[]):
   return y;
 }
 
-/**
- * Gather as gather_elements (runtime indices, or too many to take as slices): x with a unit axis
- * for each further index axis, broadcast over them, gathered along `axis` by the indices broadcast
- * over x's other axes; a scalar index gathers with one unit axis, then drops it.
- */
-function gatherByElements(c: NodeCtx, x: Value, axis: number): Value {
-  const s = x.type.shape;
-  const idx = asDtype(c, c.value(1), 'i32');
-  const is = idx.type.shape.length ? idx.type.shape : [1];
-  const before = s.slice(0, axis), after = s.slice(axis + 1);
-  const data = reshapeTo(c, x, [...before, s[axis]!, ...is.slice(1).map(() => 1), ...after]);
-  const wide = [...before, s[axis]!, ...is.slice(1), ...after];
-  const xb = wide.every((d, k) => d === data.type.shape[k]) ? data : c.add('broadcast_to', [data], { shape: wide });
-  const full = [...before, ...is, ...after];
-  const ir = reshapeTo(c, idx, [...before.map(() => 1), ...is, ...after.map(() => 1)]);
-  const ib = full.every((d, k) => d === ir.type.shape[k]) ? ir : c.add('broadcast_to', [ir], { shape: full });
-  const y = c.add('gather_elements', [xb, ib], { axis });
-  return reshapeTo(c, y, [...before, ...idx.type.shape, ...after]);
+/** Gather as the IR's gather (runtime indices, or too many to take as slices); indices as i32. */
+function gatherByIndices(c: NodeCtx, x: Value, axis: number): Value {
+  return c.add('gather', [x, asDtype(c, c.value(1), 'i32')], { axis });
 }
 
 function constantAttr(c: NodeCtx): ConstTensor {
@@ -193,12 +179,12 @@ export const SHAPE_OPS: Record<string, OpMapping> = {
     map: (c) => {
       const x = c.value(0);
       const axis = axisOf(c, c.int('axis', 0), rankOf(x));
-      if (c.entry(1).kind !== 'const') return val(gatherByElements(c, x, axis));
+      if (c.entry(1).kind !== 'const') return val(gatherByIndices(c, x, axis));
       const idx = c.constant(1, 'indices');
       const dim = x.type.shape[axis]!;
       const list = [...idx.data].map((i) => (i < 0 ? i + dim : i));
       if (list.some((i) => i < 0 || i >= dim)) c.bad(`an index is out of range for an axis of ${dim}`);
-      if (list.length > MAX_PIECES && !list.every((v, k) => v === list[0]! + k)) return val(gatherByElements(c, x, axis));
+      if (list.length > MAX_PIECES && !list.every((v, k) => v === list[0]! + k)) return val(gatherByIndices(c, x, axis));
       const lists = x.type.shape.map((d, i) => (i === axis ? list : Array.from({ length: d }, (_, k) => k)));
       const y = pickValue(c, x, lists);
       const s = x.type.shape;
