@@ -23,6 +23,8 @@ export { parseTensorJson, parseTensorListJson, tensorsToJson, tensorRecordToJson
 
 // ONNX import: a model's bytes to an IR module, and the values of the inputs its initializers became.
 export { importOnnx, readOnnxTensor } from './compiler/onnx/import.ts';
+export { writeOnnx, buildModelProto, attr as onnxAttr } from './compiler/onnx/write.ts';
+export type { OnnxModelSpec, OnnxNodeSpec, OnnxValueSpec, OnnxTensorSpec, OnnxAttr, OnnxElemType } from './compiler/onnx/write.ts';
 export type { ImportOptions as OnnxImportOptions, ImportResult as OnnxImportResult } from './compiler/onnx/import.ts';
 
 // Passes and pipelines.
@@ -49,6 +51,7 @@ export { AMPC_VERSION } from './compiler/version.ts';
 
 // Training.
 export { Trainer } from './compiler/train/trainer.ts';
+export { GraphModule } from './compiler/train/graph-module.ts';
 export type { TrainerOptions, StepOptions, TensorInput, LossScaleStatus, MetricsOptions, StepMetrics, StepReport } from './compiler/train/trainer.ts';
 export { parseMetricsLog } from './compiler/train/metrics.ts';
 export { predictInBatches, accuracy, argmax } from './compiler/train/evaluate.ts';

@@ -80,6 +80,8 @@ export function halfToNumber(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** The values of a TensorProto; `where` names it in errors. */
 export function tensorValues(t: TensorProto, where: string): ConstTensor {
   if (t.dataLocation === 1 || (t.externalData && t.externalData.length > 0)) {
@@ -96,6 +98,11 @@ export function tensorValues(t: TensorProto, where: string): ConstTensor {
     const size = ({ float: 4, float16: 2, double: 8, bool: 1, int8: 1, int16: 2, int32: 4, int64: 8, uint8: 1, uint16: 2, uint32: 4, uint64: 8 } as const)[type];
     if (raw.length !== count * size) {
       throw new AmpcError('E0902', `${where}: tensor '${t.name ?? ''}' has ${raw.length} bytes of raw_data, its shape [${shape.join(',')}] of ${type} needs ${count * size}`);
+    }
+    if (type === 'float' && LITTLE_ENDIAN) {
+      // Weights: one typed-array conversion (the copy aligns the bytes; a Buffer's slice() would not copy), not a DataView read per value.
+      data.set(new Float32Array(new Uint8Array(raw).buffer, 0, count));
+      return { type, shape, data };
     }
     for (let i = 0; i < count; i++) {
       const o = i * size;

@@ -4,6 +4,7 @@
 //
 //   import { Trainer, accuracy } from './compiler/train/index.ts';
 export { Trainer } from './trainer.ts';
+export { GraphModule } from './graph-module.ts';
 export type { TrainerOptions, StepOptions, TensorInput, OptimizerSpec, LossScaleSpec, LossScaleStatus, DynamicLossScaleOptions } from './trainer.ts';
 export { predictInBatches, accuracy, argmax } from './evaluate.ts';
 export { saveState, loadState, writeFileAtomic } from './state-file.ts';

@@ -18,13 +18,16 @@ export type Init =
   | { readonly kind: 'ones' }
   | { readonly kind: 'normal'; readonly std: number }
   /** Uniform random integers in [0, 2^32) (a u32 random seed, e.g. nn.Dropout's). */
-  | { readonly kind: 'bits' };
+  | { readonly kind: 'bits' }
+  /** Given values, row-major (an imported or pretrained weight; the seed plays no part). */
+  | { readonly kind: 'values'; readonly data: ArrayLike<number> };
 
 export const zerosInit = (): Init => ({ kind: 'zeros' });
 export const onesInit = (): Init => ({ kind: 'ones' });
 export const uniformInit = (bound: number): Init => ({ kind: 'uniform', bound });
 export const normalInit = (std = 1): Init => ({ kind: 'normal', std });
 export const bitsInit = (): Init => ({ kind: 'bits' });
+export const valuesInit = (data: ArrayLike<number>): Init => ({ kind: 'values', data });
 
 /** What owns state: a module, linked to its parent under a key. */
 export interface StateOwner {

@@ -11,6 +11,6 @@ export { MultiheadAttention, scaledDotProductAttention } from './attention.ts';
 export type { AttentionOptions, MultiheadAttentionOptions } from './attention.ts';
 export { Embedding } from './embedding.ts';
 export { Dropout } from './dropout.ts';
-export { Parameter, Buffer, StateTensor, zerosInit, onesInit, uniformInit, normalInit, bitsInit } from '../state.ts';
+export { Parameter, Buffer, StateTensor, zerosInit, onesInit, uniformInit, normalInit, bitsInit, valuesInit } from '../state.ts';
 export type { Init } from '../state.ts';
 export { initialValues, fanInInit, Rng } from './init.ts';

@@ -95,6 +95,10 @@ export function initialValues(spec: InitSpec, seed: number): Float64Array {
       for (let i = 0; i < out.length; i++) out[i] = rng.nextUint32();
       break;
     }
+    case 'values':
+      if (init.data.length !== out.length) throw new Error(`initialValues: '${spec.name}' has ${init.data.length} given value(s), its shape needs ${out.length}`);
+      for (let i = 0; i < out.length; i++) out[i] = init.data[i]!;
+      break;
   }
   return out;
 }
