@@ -2,7 +2,10 @@
 // counted. Only value-preserving rewrites live here: a cast to the same dtype
 // is dropped, f16→f32→f16 folds back to the f16 value, duplicate casts of one
 // value to one dtype are shared. f32→f16→f32 is NEVER folded (it rounds).
-// Casts nobody uses afterwards are removed. Returns a new graph; notes the
+// Casts nobody uses afterwards are removed. First, an f32 -> f16 cast moves
+// above a chain of ops that commute with rounding (relu, max_pool2d, data
+// movement) whose f32 only followed their operand: the same values, with
+// the chain (and the backward autodiff derives from it) on f16. Returns a new graph; notes the
 // precision pass attached are carried over and rendered with the new names.
 
 import type { DType } from '../ir/dtype.ts';
@@ -39,8 +42,83 @@ export const CAST_RULES: readonly CastRule[] = [
 
 export type CleanupCounts = Record<string, number>;
 
-export function cleanupCasts(g: Graph, rules: readonly CastRule[] = CAST_RULES): { graph: Graph; counts: CleanupCounts } {
+/**
+ * Ops that commute with rounding to f16 exactly (order-preserving or data
+ * movement: round(relu(x)) = relu(round(x)), round(max(a, b)) =
+ * max(round(a), round(b)), a reshape moves values), so an f16 cast after
+ * them may move before them.
+ */
+export const HOISTS_OVER: ReadonlySet<string> = new Set(['relu', 'max_pool2d', 'reshape', 'transpose', 'slice', 'neg', 'abs']);
+
+/**
+ * f32 -> f16 casts moved up over a chain of HOISTS_OVER ops that nothing
+ * else reads: `cast(max_pool2d(relu(y)))` becomes `max_pool2d(relu(cast(y)))`,
+ * the same values, with the chain on f16. A deny-listed op's f32 result
+ * (batch_norm) then feeds f16 activations, as under PyTorch's autocast, and
+ * the backward that autodiff derives from them reads and writes f16 (the
+ * relu mask and max-pool routing of f16 values) where it read f32 copies.
+ */
+function hoistNarrowingCasts(g: Graph, hoists: CleanupCounts): Graph {
+  // Only ops whose f32 the precision pass chose because their operand is f32 (not a deny, allow
+  // or override the user asked for, and not casts a user wrote into a graph without notes).
+  const followsItsOperand = (n: Node) => n.note?.startsWith(`f32: follow(${n.op})`) === true;
+  const users = new Map<Value, Node[]>();
+  for (const n of g.nodes) for (const v of n.operands) users.set(v, [...(users.get(v) ?? []), n]);
+  const outputs = new Set(g.outputs);
+  /** The chain under each cast that moves (top op first), by cast. */
+  const chains = new Map<Node, Node[]>();
+  const top = new Map<Node, Node>();
+  for (const c of g.nodes) {
+    if (c.op !== 'cast' || c.attrs.to !== 'f16' || c.operands[0]!.type.dtype !== 'f32') continue;
+    const chain: Node[] = [];
+    let v = c.operands[0]!;
+    let reader: Node = c;
+    while (v.def && HOISTS_OVER.has(v.def.op) && followsItsOperand(v.def) && v.def.results.length === 1 && !outputs.has(v) &&
+      (users.get(v) ?? []).length === 1 && users.get(v)![0] === reader && v.def.operands[0]!.type.dtype === 'f32') {
+      chain.unshift(v.def);
+      reader = v.def;
+      v = v.def.operands[0]!;
+    }
+    if (!chain.length) continue;
+    chains.set(c, chain);
+    top.set(chain[0]!, c);
+  }
+  if (!chains.size) return g;
+  const hoisted = new Set([...chains.values()].flat());
+  const rw = new Rewriter(g);
+  /** A copy keeps its precision note's parts (values renamed to the new graph's). */
+  const keepNote = (old: Node, copy: Node) => {
+    const parts = noteParts(old);
+    if (parts) setNoteParts(copy, parts.map((p) => (typeof p === 'string' ? p : (rw.map.get(p) ?? p))));
+  };
+  const hoist = (n: Node, copy: Node) => {
+    copy.note = `f16: follow(${n.op}), the f16 cast after it moved above it (exact: rounding commutes with ${n.op})`;
+    hoists[n.op] = (hoists[n.op] ?? 0) + 1;
+  };
+  for (const n of g.nodes) {
+    const c = top.get(n);
+    if (c) {
+      // The cast moves to the chain's top: it reads what the chain read.
+      const cast = rw.copy(c, { operands: [rw.get(n.operands[0]!)] });
+      keepNote(c, cast);
+      hoist(n, rw.copy(n, { operands: [cast.results[0]!, ...n.operands.slice(1).map((v) => rw.get(v))] }));
+    } else if (hoisted.has(n)) {
+      hoist(n, rw.copy(n));
+    } else if (chains.has(n)) {
+      // The cast's value is now the chain's last op, already f16.
+      rw.replace(n.results[0]!, rw.get(n.operands[0]!));
+    } else {
+      keepNote(n, rw.copy(n));
+    }
+  }
+  return rw.finish();
+}
+
+/** Casts removed by rule, and ops that f16 casts moved above (HOISTS_OVER), by op. */
+export function cleanupCasts(input: Graph, rules: readonly CastRule[] = CAST_RULES): { graph: Graph; counts: CleanupCounts; hoisted: CleanupCounts } {
   const counts: CleanupCounts = ruleCounts([...rules.map((r) => r.name), 'dead']);
+  const hoisted: CleanupCounts = {};
+  const g = hoistNarrowingCasts(input, hoisted);
   const existing = new Map<Value, Map<DType, Value>>();
   const copies: [Node, Node][] = [];
   const rw = new Rewriter(g);
@@ -80,16 +158,17 @@ export function cleanupCasts(g: Graph, rules: readonly CastRule[] = CAST_RULES):
     if (parts) setNoteParts(copy, parts.map((p) => (typeof p === 'string' ? p : (map.get(p) ?? p))));
   }
   renderNotes(out);
-  return { graph: out, counts };
+  return { graph: out, counts, hoisted };
 }
 
 export const castCleanupPass: Pass = {
   name: 'cast-cleanup',
   run(g: Graph, ctx: PassContext): Graph {
-    const { graph, counts } = cleanupCasts(g);
+    const { graph, counts, hoisted } = cleanupCasts(g);
     const removed = Object.values(counts).reduce((a, b) => a + b, 0);
     const detail = Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ');
-    ctx.log?.(`cast-cleanup: @${g.name}: ${removed} casts removed (${detail})`);
+    const moved = Object.entries(hoisted).map(([k, v]) => `${k} ${v}`).join(', ');
+    ctx.log?.(`cast-cleanup: @${g.name}: ${removed} casts removed (${detail})${moved ? `; f16 casts moved above ${moved}` : ''}`);
     return graph;
   },
 };

@@ -74,7 +74,7 @@ test('every float node gets a note; summaries are logged', (t) => {
   const a = amp(graphsOf('cnn.ir')[0]!, {}, (l) => logs.push(l));
   for (const n of a.nodes) if (n.op !== 'cast') t.truthy(n.note, n.op);
   t.regex(logs[0]!, /^amp-precision: @cnn: 2 ops in f16, 5 in f32, \d+ casts inserted$/);
-  t.regex(logs[1]!, /^cast-cleanup: @cnn: \d+ casts removed \(same-dtype \d+, fold-f16-f32-f16 \d+, share \d+, dead \d+\)$/);
+  t.regex(logs[1]!, /^cast-cleanup: @cnn: \d+ casts removed \(same-dtype \d+, fold-f16-f32-f16 \d+, share \d+, dead \d+\); f16 casts moved above relu 1, max_pool2d 1, reshape 1$/);
 });
 
 test('params are cast to f16 once per dtype and shared', (t) => {
@@ -96,7 +96,11 @@ test('overrides: ampDeny, ampAllow and ampNodes change the result', (t) => {
 
   const node = amp(mlp, { ampNodes: { hb: 'f32' } });
   t.regex(line(node, 'hb'), /: f32\[8,32\] {2}\/\/ f32: override\(node %hb\)$/);
-  t.regex(line(node, 'r'), /: f32\[8,32\] {2}\/\/ f32: follow\(relu\)$/);
+  // relu followed hb's f32, and the f16 cast for the next matmul moves above it (exact).
+  t.regex(line(node, 'r'), /: f16\[8,32\] {2}\/\/ f16: follow\(relu\), the f16 cast after it moved above it \(exact: rounding commutes with relu\)$/);
+  // A relu the user denies stays f32.
+  const deniedRelu = amp(mlp, { ampNodes: { hb: 'f32' }, ampDeny: ['relu'] });
+  t.regex(line(deniedRelu, 'r'), /: f32\[8,32\] {2}\/\/ f32: deny\(relu\)$/);
   t.throws(() => amp(mlp, { ampAllow: ['nope'] }), { message: /ampAllow: 'nope' is not an op name/ });
 });
 
