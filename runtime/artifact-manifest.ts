@@ -21,7 +21,7 @@ import { storageBytes } from './plan.ts';
 
 export const ARTIFACT_FORMAT = 'ampc-artifact';
 /** The format version this runtime writes and reads. Older and newer versions are refused by name. */
-export const ARTIFACT_VERSION = 1;
+export const ARTIFACT_VERSION = 2; // 2: intermediates may sit at an offset into a shared device buffer
 export const MANIFEST_FILE = 'manifest.json';
 export const WEIGHTS_FILE = 'weights.safetensors';
 export const GRAPH_FILE = 'graph.ir';
@@ -226,6 +226,7 @@ export function checkManifest(json: Json, where: string): Manifest {
       id, dtype, shape, byteSize, role,
       ...(b.name !== undefined ? { name: c.string(b.name, `${p}.name`) } : {}),
       ...(b.storage !== undefined ? { storage: c.int(b.storage, `${p}.storage`) } : {}),
+      ...(b.offset !== undefined ? { offset: c.int(b.offset, `${p}.offset`) } : {}),
     };
   });
   const bufferIndex = (v: Json, p: string) => c.int(v, p, 0, buffers.length - 1);

@@ -43,12 +43,20 @@ export interface PlanBuffer {
   readonly name?: string;
   /**
    * Index into Plan.storage: the device buffer holding this one, bound as
-   * its first `byteSize` bytes. Only 'intermediate' buffers share a device
-   * buffer, and only when their live ranges do not overlap (see
-   * Plan.storage). Absent: a device buffer of its own.
+   * its `byteSize` bytes from `offset`. Only 'intermediate' buffers share a
+   * device buffer, and two of them overlap in bytes only when their live
+   * ranges do not (see Plan.storage). Absent: a device buffer of its own.
    */
   readonly storage?: number;
+  /** Byte offset into its storage (a multiple of STORAGE_OFFSET_ALIGNMENT); absent: 0. */
+  readonly offset?: number;
 }
+
+/**
+ * Alignment of offsets into a shared device buffer: WebGPU's default (and
+ * largest allowed) minStorageBufferOffsetAlignment, which every device accepts.
+ */
+export const STORAGE_OFFSET_ALIGNMENT = 256;
 
 /** A device buffer of a memory plan. */
 export interface PlanStorage {
@@ -96,7 +104,7 @@ export interface Plan {
    * The memory plan (absent in plans made without one: every buffer is a
    * device buffer of its own): the device buffers the runtime creates,
    * which PlanBuffer.storage points into. Plan buffers sharing one are all
-   * 'intermediate', and their live ranges are disjoint, a buffer being live
+   * 'intermediate', and those whose bytes overlap have disjoint live ranges, a buffer being live
    * from the first dispatch that binds it to the last (update copies count
    * as dispatches after the last one).
    */

@@ -11,7 +11,7 @@
 import { AmpcError } from '../ir/errors.ts';
 import type { GpuContext } from './device.ts';
 import type { Plan, PlanCopy, PlanIO } from './plan.ts';
-import { deviceBuffers } from './plan.ts';
+import { deviceBuffers, STORAGE_OFFSET_ALIGNMENT } from './plan.ts';
 import { compileShader } from './shader.ts';
 
 const USAGE = { MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, STORAGE: 0x0080 } as const;
@@ -92,10 +92,22 @@ function checkStorage(plan: Plan): void {
     if (b.storage === undefined) return;
     const s = Number.isInteger(b.storage) ? storage[b.storage] : undefined;
     if (!s) throw new AmpcError('E0702', `plan buffer #${id} names device buffer ${b.storage}; the plan has ${storage.length}`);
-    if (s.byteSize < b.byteSize) throw new AmpcError('E0702', `plan buffer #${id} (${b.byteSize} bytes) is held by device buffer ${b.storage} of ${s.byteSize} bytes`);
+    const at = b.offset ?? 0;
+    if (!Number.isInteger(at) || at < 0 || at % STORAGE_OFFSET_ALIGNMENT !== 0) throw new AmpcError('E0702', `plan buffer #${id} has offset ${at}, not a multiple of ${STORAGE_OFFSET_ALIGNMENT}`);
+    if (s.byteSize < at + b.byteSize) throw new AmpcError('E0702', `plan buffer #${id} (${b.byteSize} bytes at ${at}) does not fit device buffer ${b.storage} of ${s.byteSize} bytes`);
     holders[b.storage]!.push(id);
   });
   if (!holders.some((ids) => ids.length > 1)) return;
+  // WebGPU validates a dispatch's usage per device buffer: one dispatch never binds two of its holders.
+  plan.dispatches.forEach((d, at) => {
+    const seen = new Map<number, number>();
+    for (const id of new Set(d.bindings)) {
+      const s = plan.buffers[id]!.storage;
+      if (s === undefined) continue;
+      if (seen.has(s)) throw new AmpcError('E0702', `dispatch ${at} binds plan buffers #${seen.get(s)} and #${id}, which share device buffer ${s}`);
+      seen.set(s, id);
+    }
+  });
 
   const first = new Map<number, number>(), last = new Map<number, number>();
   const touch = (id: number, at: number) => {
@@ -111,12 +123,16 @@ function checkStorage(plan: Plan): void {
     if (ids.length < 2) return;
     const other = ids.find((id) => plan.buffers[id]!.role !== 'intermediate');
     if (other !== undefined) throw new AmpcError('E0702', `device buffer ${s} is shared, but holds plan buffer #${other} (${plan.buffers[other]!.role})`);
-    // Sorted by start, each live range must begin after every earlier one ended.
-    const ranges = ids.filter((id) => first.has(id)).map((id) => ({ id, from: first.get(id)!, to: last.get(id)! })).sort((a, b) => a.from - b.from);
-    let prev: { id: number; to: number } | undefined;
-    for (const r of ranges) {
-      if (prev && r.from <= prev.to) throw new AmpcError('E0702', `plan buffers #${prev.id} and #${r.id} share device buffer ${s} but are live at once (dispatch ${r.from})`);
-      if (!prev || r.to > prev.to) prev = r;
+    // Two holders whose bytes overlap must not be live at once.
+    const live = ids.filter((id) => first.has(id)).map((id) => {
+      const b = plan.buffers[id]!;
+      return { id, from: first.get(id)!, to: last.get(id)!, lo: b.offset ?? 0, hi: (b.offset ?? 0) + b.byteSize };
+    }).sort((a, b) => a.from - b.from);
+    for (let i = 0; i < live.length; i++) {
+      for (let j = i + 1; j < live.length && live[j]!.from <= live[i]!.to; j++) {
+        const a = live[i]!, b = live[j]!;
+        if (a.lo < b.hi && b.lo < a.hi) throw new AmpcError('E0702', `plan buffers #${a.id} and #${b.id} share bytes of device buffer ${s} but are live at once (dispatch ${b.from})`);
+      }
     }
   });
 }
@@ -154,7 +170,7 @@ export class Session {
       const bindGroup = device.createBindGroup({
         layout: pipeline.getBindGroupLayout(0),
         // A shared device buffer may be larger than the plan buffer bound to it.
-        entries: d.bindings.map((id, i) => ({ binding: i, resource: { buffer: buffers[id]!, offset: 0, size: plan.buffers[id]!.byteSize } })),
+        entries: d.bindings.map((id, i) => ({ binding: i, resource: { buffer: buffers[id]!, offset: plan.buffers[id]!.offset ?? 0, size: plan.buffers[id]!.byteSize } })),
       });
       return { pipeline, bindGroup, workgroups: d.workgroups };
     });
@@ -173,7 +189,7 @@ export class Session {
     const io = this.io(this.plan.inputs, name, 'input');
     const size = this.plan.buffers[io.buffer]!.byteSize;
     if (bytes.byteLength > size) throw new AmpcError('E0603', `input '${name}': ${bytes.byteLength} bytes given, the buffer holds ${size}`);
-    this.ctx.device.queue.writeBuffer(this.buffers[io.buffer]!, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.ctx.device.queue.writeBuffer(this.buffers[io.buffer]!, this.plan.buffers[io.buffer]!.offset ?? 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   /**
@@ -190,7 +206,7 @@ export class Session {
     }
     pass.end();
     for (const u of this.updates) {
-      encoder.copyBufferToBuffer(this.buffers[u.from]!, 0, this.buffers[u.to]!, 0, this.plan.buffers[u.from]!.byteSize);
+      encoder.copyBufferToBuffer(this.buffers[u.from]!, this.plan.buffers[u.from]!.offset ?? 0, this.buffers[u.to]!, this.plan.buffers[u.to]!.offset ?? 0, this.plan.buffers[u.from]!.byteSize);
     }
     this.ctx.device.queue.submit([encoder.finish()]);
   }
@@ -234,7 +250,7 @@ export class Session {
       let offset = 0;
       const ranges = ios.slice(grp.start, grp.end).map((io) => {
         const size = this.plan.buffers[io.buffer]!.byteSize;
-        encoder.copyBufferToBuffer(this.buffers[io.buffer]!, 0, buffer, offset, size);
+        encoder.copyBufferToBuffer(this.buffers[io.buffer]!, this.plan.buffers[io.buffer]!.offset ?? 0, buffer, offset, size);
         offset += size;
         return [offset - size, offset] as const;
       });

@@ -179,7 +179,7 @@ gpuTest('damaged, foreign and future artifacts are refused with a clear error be
   const cases: [string, Map<string, string | Uint8Array>, RegExp][] = [
     ['not JSON', withFile('manifest.json', '{"format":'), /E0606: manifest\.json: not JSON/],
     ['another format', edit((m) => (m.format = 'onnx')), /E0606: manifest\.json: format: not an ampc artifact/],
-    ['a newer version', edit((m) => (m.version = 2)), /E0606: .*format version 2, made by a newer ampc; this runtime reads version 1/],
+    ['a newer version', edit((m) => (m.version = 3)), /E0606: .*format version 3, made by a newer ampc; this runtime reads version 2/],
     ['an older version', edit((m) => (m.version = 0)), /E0606: .*format version 0, which this runtime no longer reads/],
     ['binding out of range', edit((m) => (m.dispatches[0].bindings[0] = 99)), /E0606: .*dispatches\[0\]\.bindings\[0\]: expected an integer in \[0, \d+\], got 99/],
     ['kernel out of range', edit((m) => (m.dispatches[0].kernel = 7)), /dispatches\[0\]\.kernel/],

@@ -74,7 +74,8 @@ function memoryProblems(plan: Plan): { problems: string[]; sharedPairs: number }
     if (b.storage === undefined) continue;
     const s = storage[b.storage];
     if (!s) problems.push(`#${b.id}: no device buffer ${b.storage}`);
-    else if (s.byteSize < b.byteSize) problems.push(`#${b.id}: ${b.byteSize} bytes in device buffer ${b.storage} of ${s.byteSize}`);
+    else if (s.byteSize < (b.offset ?? 0) + b.byteSize) problems.push(`#${b.id}: ${b.byteSize} bytes at ${b.offset ?? 0} in device buffer ${b.storage} of ${s.byteSize}`);
+    if ((b.offset ?? 0) % 256 !== 0) problems.push(`#${b.id}: offset ${b.offset} is not a multiple of 256`);
     holders.set(b.storage, [...(holders.get(b.storage) ?? []), b.id]);
   }
   const ranges = bindingRanges(plan);
@@ -86,12 +87,25 @@ function memoryProblems(plan: Plan): { problems: string[]; sharedPairs: number }
       for (let j = i + 1; j < ids.length; j++) {
         sharedPairs++;
         const a = ranges.get(ids[i]!), b = ranges.get(ids[j]!);
-        if (a && b && a.from <= b.to && b.from <= a.to) {
-          problems.push(`#${ids[i]} [${a.from}, ${a.to}] and #${ids[j]} [${b.from}, ${b.to}] share device buffer ${s}`);
+        const x = plan.buffers[ids[i]!]!, y = plan.buffers[ids[j]!]!;
+        // Bytes [offset, offset + byteSize) of the device buffer.
+        const bytesOverlap = (x.offset ?? 0) < (y.offset ?? 0) + y.byteSize && (y.offset ?? 0) < (x.offset ?? 0) + x.byteSize;
+        if (a && b && a.from <= b.to && b.from <= a.to && bytesOverlap) {
+          problems.push(`#${ids[i]} [${a.from}, ${a.to}] and #${ids[j]} [${b.from}, ${b.to}] share bytes of device buffer ${s}`);
         }
       }
     }
   }
+  // WebGPU checks usage per device buffer: one dispatch never binds two holders of one.
+  plan.dispatches.forEach((d, at) => {
+    const seen = new Map<number, number>();
+    for (const id of new Set(d.bindings)) {
+      const s = plan.buffers[id]!.storage;
+      if (s === undefined) continue;
+      if (seen.has(s)) problems.push(`dispatch ${at} binds #${seen.get(s)} and #${id}, both in device buffer ${s}`);
+      seen.set(s, id);
+    }
+  });
   return { problems, sharedPairs };
 }
 
@@ -108,7 +122,7 @@ function checkBoth(t: ExecutionContext, what: string, g: Graph, opts: Partial<Lo
   t.true(unplanned.buffers.every((b) => b.storage === undefined));
   t.is(planBufferBytes(unplanned), sumOfBuffers(unplanned));
   t.deepEqual(planned.dispatches, unplanned.dispatches, `${what}: same dispatches`);
-  t.deepEqual(planned.buffers.map(({ storage: _, ...b }) => b), unplanned.buffers, `${what}: same logical buffers`);
+  t.deepEqual(planned.buffers.map(({ storage: _, offset: __, ...b }) => b), unplanned.buffers, `${what}: same logical buffers`);
   const p = planBufferBytes(planned), u = planBufferBytes(unplanned);
   t.true(p <= u, `${what}: planned ${p} > unplanned ${u}`);
   return [p, u, planned];
@@ -151,10 +165,11 @@ test('the checker finds overlapping buffers that share a device buffer, and the 
   t.notThrows(() => checkPlanFits(fake, plan));
 
   const overlapping = shareAll((id) => id === ids[0] || id === ids[1]); // %0 and %1 are both bound by `neg`
-  t.is(memoryProblems(overlapping).problems.length, 1);
+  // Live at once in the same bytes, and bound by one dispatch (WebGPU refuses that for any bytes).
+  t.is(memoryProblems(overlapping).problems.length, 2);
   const e = t.throws(() => checkPlanFits(fake, overlapping), { instanceOf: AmpcError }) as AmpcError;
   t.is(e.code, 'E0702');
-  t.regex(e.detail, /share device buffer \d+ but are live at once/);
+  t.regex(e.detail, /dispatch \d+ binds plan buffers #\d+ and #\d+, which share device buffer \d+/);
 
   const input = plan.inputs[0]!.buffer;
   const withInput = shareAll((id) => id === input || id === ids[4]); // %x's last binding is before %4's first
@@ -162,7 +177,34 @@ test('the checker finds overlapping buffers that share a device buffer, and the 
   t.throws(() => checkPlanFits(fake, withInput), { message: /holds plan buffer #0 \(input\)/ });
 
   const small: Plan = { ...plan, storage: plan.storage!.map(() => ({ byteSize: 4 })) };
-  t.throws(() => checkPlanFits(fake, small), { message: /is held by device buffer \d+ of 4 bytes/ });
+  t.throws(() => checkPlanFits(fake, small), { message: /does not fit device buffer \d+ of 4 bytes/ });
+});
+
+test('holders of one device buffer live at once must not share bytes; at disjoint offsets they may', (t) => {
+  const plan = lower(parse(`
+graph @g(%x: f32[1024]) -> (f32[1024]) {
+  %a = exp %x : f32[1024]
+  %b = neg %x : f32[1024]
+  %c = tanh %a : f32[1024]
+  %d = add %b, %c : f32[1024]
+  return %d
+}`));
+  const a = plan.buffers.find((b) => b.name === 'a')!, b = plan.buffers.find((x) => x.name === 'b')!;
+  const fake = {
+    hasF16: true,
+    limits: { maxStorageBufferBindingSize: 1 << 30, maxBufferSize: 1 << 30, maxComputeWorkgroupsPerDimension: 65535, maxStorageBuffersPerShaderStage: 8 },
+  } as unknown as GpuContext;
+  const placed = (offsetB: number): Plan => ({
+    ...plan,
+    storage: [...(plan.storage ?? []), { byteSize: 8192 }],
+    buffers: plan.buffers.map((x) => (x.id === a.id ? { ...x, storage: plan.storage?.length ?? 0, offset: 0 } : x.id === b.id ? { ...x, storage: plan.storage?.length ?? 0, offset: offsetB } : x)),
+  });
+  // %a and %b are live at once (exp .. tanh, neg .. add) but never bound by one dispatch.
+  t.notThrows(() => checkPlanFits(fake, placed(4096)));
+  t.deepEqual(memoryProblems(placed(4096)).problems, []);
+  t.throws(() => checkPlanFits(fake, placed(3840)), { message: /share bytes of device buffer \d+ but are live at once/ });
+  t.is(memoryProblems(placed(3840)).problems.length, 1);
+  t.throws(() => checkPlanFits(fake, placed(100)), { message: /offset 100, not a multiple of 256/ });
 });
 
 test('results never share memory with the operands or scratch of their own node (a two-stage reduction)', (t) => {
@@ -298,9 +340,10 @@ async function stepThrice(ctx: GpuContext, traced: TraceResult, step: TrainStepG
   try {
     for (const s of [...traced.params, ...traced.buffers]) session.write(s.name, encodeTensor(s.type.dtype, initialValues(s, 7)));
     for (const [name, v] of Object.entries(initialInputs(step, { lr: 0.01 }))) session.write(name, encodeTensor(v.dtype, v.data));
+    const count = (name: string) => step.graph.inputs.find((v) => v.name === name)!.type.shape.reduce((a, b) => a * b, 1);
     for (let k = 0; k < 3; k++) {
-      session.write('x', encodeTensor('f32', seededValues(10 + k, 4 * 64, -1, 1)));
-      session.write('y', encodeTensor('i32', seededValues(20 + k, 4, 0, 3).map(Math.floor)));
+      session.write('x', encodeTensor('f32', seededValues(10 + k, count('x'), -1, 1)));
+      session.write('y', encodeTensor('i32', seededValues(20 + k, count('y'), 0, 3).map(Math.floor)));
       session.run();
     }
     const state = (await session.readInputs(step.updates.map((u) => u.input))).map((b) => new Uint8Array(b));
@@ -322,3 +365,15 @@ for (const precision of ['f32', 'amp'] as const) {
     step.updates.forEach((u, i) => t.deepEqual(on.state[i], off.state[i], `%${u.input}`));
   });
 }
+
+gpuTest('the MNIST CNN AMP train step (batch 64) places buffers at offsets in shared arenas and gives bitwise the same results as without a memory plan', async (t, ctx) => {
+  const { traced, step } = trainStep(cnn(), [f32([64, 1, 28, 28]), i32([64])], 'amp');
+  const plan = compileForDevice(step.graph, ctx, { updates: step.updates });
+  t.true(plan.buffers.some((b) => (b.offset ?? 0) > 0), 'the arena plan (with offsets) is the one chosen here');
+  t.deepEqual(memoryProblems(plan).problems, []);
+  const on = await stepThrice(ctx, traced, step, true);
+  const off = await stepThrice(ctx, traced, step, false);
+  t.log(`device buffers: ${off.bytes} -> ${on.bytes} bytes`);
+  t.deepEqual(on.loss, off.loss);
+  step.updates.forEach((u, i) => t.deepEqual(on.state[i], off.state[i], `%${u.input}`));
+});
