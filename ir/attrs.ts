@@ -8,7 +8,7 @@ import { AmpcError } from './errors.ts';
 export type AttrValue = number | boolean | string | readonly number[];
 export type Attrs = Readonly<Record<string, AttrValue>>;
 
-export type AttrKind = 'int' | 'float' | 'bool' | 'string' | 'dtype' | 'ints';
+export type AttrKind = 'int' | 'float' | 'bool' | 'string' | 'dtype' | 'ints' | 'floats';
 
 export interface AttrSpec {
   readonly kind: AttrKind;
@@ -56,6 +56,9 @@ export function literalToValue(op: string, name: string, spec: AttrSpec, lit: At
     case 'ints':
       if (lit.kind !== 'list') return wrong();
       return lit.items.map((it) => (it.kind === 'int' ? it.value : wrong()));
+    case 'floats':
+      if (lit.kind !== 'list') return wrong();
+      return lit.items.map((it) => (it.kind === 'int' || it.kind === 'float' ? it.value : wrong()));
   }
 }
 
@@ -67,6 +70,7 @@ function kindText(spec: AttrSpec): string {
     case 'string': return spec.oneOf ? `one of ${spec.oneOf.map((s) => `"${s}"`).join(', ')}` : 'a string';
     case 'dtype': return 'a dtype';
     case 'ints': return 'a list of integers';
+    case 'floats': return 'a list of numbers';
   }
 }
 
@@ -91,6 +95,9 @@ export function checkValue(op: string, name: string, spec: AttrSpec, v: AttrValu
       break;
     case 'ints':
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isInteger(x))) bad();
+      return [...(v as number[])];
+    case 'floats':
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'number')) bad();
       return [...(v as number[])];
   }
   if (spec.kind === 'string' && spec.oneOf && !spec.oneOf.includes(v as string)) {
@@ -148,6 +155,8 @@ export function formatAttr(spec: AttrSpec, v: AttrValue): string {
       return JSON.stringify(v);
     case 'ints':
       return `[${(v as readonly number[]).join(', ')}]`;
+    case 'floats':
+      return `[${(v as readonly number[]).map(formatFloat).join(', ')}]`;
     default:
       return String(v);
   }

@@ -1,5 +1,5 @@
 // Gradient ops: the ops autodiff emits where a vjp cannot be written with
-// core ops (convolution and pooling backward, gelu's derivative). Each one's
+// core ops (convolution, pooling and resize backward, gelu's derivative). Each one's
 // shape rule checks itself against the forward op's rule, so a gradient op is
 // well typed exactly when the forward op it differentiates is. They carry
 // only the 'gradient' trait: their operand orders differ from conv2d's and
@@ -10,6 +10,7 @@ import type { DType } from './dtype.ts';
 import { isFloat } from './dtype.ts';
 import { AmpcError } from './errors.ts';
 import type { OpDef } from './op-def.ts';
+import { RESIZE_ATTRS } from './resize.ts';
 import type { TensorType } from './types.ts';
 import { shapesEqual, shapeToString, typeToString } from './types.ts';
 
@@ -61,6 +62,7 @@ export interface ForwardRules {
   conv2d: ForwardInfer;
   max_pool2d: ForwardInfer;
   avg_pool2d: ForwardInfer;
+  resize: ForwardInfer;
 }
 
 export function gradientDefs(fwd: ForwardRules) {
@@ -113,6 +115,21 @@ export function gradientDefs(fwd: ForwardRules) {
         const d = floatDtype('avg_pool2d_grad', [dy!]);
         const x: TensorType = { dtype: d, shape: a.input_shape as number[] };
         checkForward('avg_pool2d_grad', fwd.avg_pool2d, [x], forwardAttrs(a, 'input_shape'), dy!);
+        return [x];
+      },
+    },
+    /**
+     * dx of resize: `resize_grad %dy {input_shape, ...resize attrs}`, the adjoint of the
+     * interpolation (each input element sums dy · weight over the outputs whose taps read it).
+     */
+    resize_grad: {
+      operands: 1,
+      attrs: { input_shape: { kind: 'ints' }, ...RESIZE_ATTRS },
+      traits: ['gradient'],
+      infer: ([dy], a) => {
+        const d = floatDtype('resize_grad', [dy!]);
+        const x: TensorType = { dtype: d, shape: a.input_shape as number[] };
+        checkForward('resize_grad', fwd.resize, [x], forwardAttrs(a, 'input_shape'), dy!);
         return [x];
       },
     },

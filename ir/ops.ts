@@ -26,6 +26,7 @@ import {
 } from './shape-rules.ts';
 import { numel, shapeToString, shapesEqual, typeToString } from './types.ts';
 import { MAX_SALT } from './random.ts';
+import { RESIZE_ATTRS, resizeInfer } from './resize.ts';
 
 // ---------------------------------------------------------------- the table
 
@@ -377,6 +378,10 @@ const CORE_DEFS = {
     },
   },
 
+  // resize (ONNX Resize in its static form: output sizes, scales for the coordinates, the
+  // interpolation settings): nearest / n-linear / n-cubic interpolation; ir/resize.ts says how.
+  resize: { operands: 1, attrs: RESIZE_ATTRS, traits: [], infer: resizeInfer },
+
   one_hot: {
     operands: 1,
     attrs: { classes: { kind: 'int' }, dtype: { kind: 'dtype', default: 'f32' } },
@@ -511,7 +516,7 @@ const CORE_DEFS = {
 
 const DEFS = {
   ...CORE_DEFS,
-  ...gradientDefs({ conv2d: CORE_DEFS.conv2d.infer, max_pool2d: CORE_DEFS.max_pool2d.infer, avg_pool2d: CORE_DEFS.avg_pool2d.infer }),
+  ...gradientDefs({ conv2d: CORE_DEFS.conv2d.infer, max_pool2d: CORE_DEFS.max_pool2d.infer, avg_pool2d: CORE_DEFS.avg_pool2d.infer, resize: CORE_DEFS.resize.infer }),
   ...ampDefs(),
   ...fusedDefs(),
 };

@@ -162,6 +162,16 @@ const CASES: { readonly [P in OpName]?: readonly OpCase[] } = {
     op('scatter_elements', { axis, reduction }), (ins) => {
       ins.idx = { ...ins.idx!, data: Int32Array.from(axis === 0 ? [1, 2, -1, 1, 5, 2] : [3, 3, -4, 1, -1, 4]) };
     }))),
+  // Linear in x: the gradient is the adjoint of the interpolation (taps clamped onto the edges add up).
+  resize: [
+    c('resize nearest up 2x3 half_pixel', { x: [1, 2, 3, 4] }, op('resize', { sizes: [1, 2, 6, 7], mode: 'nearest' })),
+    c('resize nearest down floor asymmetric', { x: [2, 7, 5] }, op('resize', { sizes: [2, 3, 2], nearest_mode: 'floor', coordinate_transformation_mode: 'asymmetric' })),
+    c('resize linear up and down', { x: [2, 3, 5] }, op('resize', { sizes: [2, 7, 3], mode: 'linear' })),
+    c('resize linear align_corners', { x: [3, 4] }, op('resize', { sizes: [5, 9], mode: 'linear', coordinate_transformation_mode: 'align_corners' })),
+    c('resize cubic scales exclude_outside', { x: [4, 5] }, op('resize', { sizes: [6, 3], scales: [1.5, 0.6], mode: 'cubic', cubic_coeff_a: -0.5, exclude_outside: true })),
+    c('resize linear tf_crop_and_resize', { x: [4, 4] }, op('resize', { sizes: [3, 5], mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize',
+      roi: [0.2, -0.3, 0.9, 1.2], extrapolation_value: 7 })),
+  ],
   // Zeros: none, one in a row (its gradient is the product of the others) and two (all zero).
   reduce_prod: [
     c('reduce_prod axes [1]', { x: [3, 4, 2] }, op('reduce_prod', { axes: [1] }), within('x', 0.5, 1.5)),

@@ -140,6 +140,8 @@ function transformerGraph(): Graph {
     g.add('gather', [cat, g.add('constant', [], { value: -1 }, { declared: [{ dtype: 'i32', shape: [3, 2] }] })], { axis: 1 }),
     g.add('scatter_elements', [cat, g.add('constant', [], { value: 2 }, { declared: [{ dtype: 'i32', shape: [2, 4, 5] }] }), g.add('slice', [cat], { starts: [0, 0, 0], ends: [2, 4, 5] })],
       { axis: 1, reduction: 'max' }),
+    g.add('resize', [cat], { sizes: [2, 24, 3], scales: [1, 1.5, 0.6], mode: 'cubic', coordinate_transformation_mode: 'tf_crop_and_resize',
+      roi: [0, 0.25, 0, 1, 0.75, 1], cubic_coeff_a: -0.5, exclude_outside: true, extrapolation_value: -1 }),
   ];
   g.setOutputs([sm, heads, ...red]);
   return g;
@@ -159,7 +161,8 @@ function gradientOpsGraph(): Graph {
   const dmax = g.add('max_pool2d_grad', [x, p], pool);
   const davg = g.add('avg_pool2d_grad', [p], { input_shape: [2, 4, 9, 9], ...pool, count_include_pad: true });
   const dgelu = g.add('gelu_grad', [x, dx], { approximate: 'tanh' });
-  g.setOutputs([dw, dmax, davg, dgelu]);
+  const dres = g.add('resize_grad', [g.add('resize', [x], { sizes: [2, 4, 18, 5], mode: 'linear' })], { input_shape: [2, 4, 9, 9], sizes: [2, 4, 18, 5], mode: 'linear' });
+  g.setOutputs([dw, dmax, davg, dgelu, dres]);
   return g;
 }
 

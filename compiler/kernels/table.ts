@@ -17,6 +17,7 @@ import { emitBatchNorm } from './batch-norm.ts';
 import { emitCrossEntropy, emitMseLoss } from './loss.ts';
 import { emitUnscaleCheck } from './loss-scaling.ts';
 import { emitArgReduce, emitReduce } from './reduce.ts';
+import { emitResize, emitResizeGrad } from './resize.ts';
 import { emitLayerNorm, emitSoftmax } from './rows.ts';
 
 export const EMITTERS: EmitterTable = {
@@ -49,6 +50,7 @@ export const EMITTERS: EmitterTable = {
   gather_elements: emitGatherElements,
   gather: emitGather,
   scatter_elements: emitScatterElements,
+  resize: emitResize,
   random_uniform: emitRandomUniform,
   iota: emitIota,
   reshape: emitReshape,
@@ -61,6 +63,7 @@ export const EMITTERS: EmitterTable = {
   max_pool2d_grad: emitMaxPool2dGrad,
   avg_pool2d_grad: emitAvgPool2dGrad,
   gelu_grad: emitGeluGrad,
+  resize_grad: emitResizeGrad,
   unscale_check: emitUnscaleCheck,
   finite_check: emitUnscaleCheck,
   fused: emitFused,

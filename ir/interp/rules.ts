@@ -17,6 +17,7 @@ import * as loss from './kernels/loss.ts';
 import * as mm from './kernels/matmul.ts';
 import * as norm from './kernels/norm.ts';
 import * as red from './kernels/reduce.ts';
+import * as rs from './kernels/resize.ts';
 import * as shape from './kernels/shape.ts';
 
 export type InterpRule = (inputs: HostTensor[], attrs: Attrs, results: TensorType[]) => HostTensor[];
@@ -94,6 +95,7 @@ export const INTERP_RULES: { readonly [P in OpName]: InterpRule } = {
   gather_elements: shape.gatherElements,
   gather: gs.gather,
   scatter_elements: gs.scatterElements,
+  resize: rs.resize,
   random_uniform: gen.randomUniform,
   iota: gen.iota,
 
@@ -108,6 +110,7 @@ export const INTERP_RULES: { readonly [P in OpName]: InterpRule } = {
   max_pool2d_grad: grad.maxPool2dGrad,
   avg_pool2d_grad: grad.avgPool2dGrad,
   gelu_grad: grad.geluGrad,
+  resize_grad: rs.resizeGrad,
 
   unscale_check: amp.unscaleCheck,
   finite_check: amp.finiteCheck,

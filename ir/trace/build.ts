@@ -387,6 +387,31 @@ export function scatterElements(
   return one(ctx, 'scatter_elements', tensors('scatter_elements', ctx, [x, indices, updates], loc), { axis, reduction }, loc);
 }
 
+/** The interpolation settings of `resize` (ONNX Resize's attributes; ir/resize.ts). */
+export interface ResizeOptions {
+  /** Per-axis scales the coordinates divide by (default sizes / input extents). */
+  readonly scales?: readonly number[];
+  readonly mode?: 'nearest' | 'linear' | 'cubic';
+  readonly coordinateTransformationMode?: 'half_pixel' | 'half_pixel_symmetric' | 'pytorch_half_pixel' | 'align_corners' | 'asymmetric' | 'tf_crop_and_resize' | 'tf_half_pixel_for_nn';
+  readonly nearestMode?: 'round_prefer_floor' | 'round_prefer_ceil' | 'floor' | 'ceil';
+  readonly cubicCoeffA?: number;
+  readonly excludeOutside?: boolean;
+  readonly extrapolationValue?: number;
+  /** tf_crop_and_resize: normalized starts, then ends, one per axis. */
+  readonly roi?: readonly number[];
+}
+
+export function resize(x: TensorLike, sizes: readonly number[], opts: ResizeOptions | undefined, loc: Loc | undefined): Tensor {
+  const ctx = contextOf('resize', [x], loc);
+  const o = opts ?? {};
+  checkOptions('resize', o, ['scales', 'mode', 'coordinateTransformationMode', 'nearestMode', 'cubicCoeffA', 'excludeOutside', 'extrapolationValue', 'roi'], loc);
+  return one(ctx, 'resize', tensors('resize', ctx, [x], loc), {
+    sizes: [...sizes], scales: o.scales ? [...o.scales] : undefined, mode: o.mode, coordinate_transformation_mode: o.coordinateTransformationMode,
+    nearest_mode: o.nearestMode, cubic_coeff_a: o.cubicCoeffA, exclude_outside: o.excludeOutside, extrapolation_value: o.extrapolationValue,
+    roi: o.roi ? [...o.roi] : undefined,
+  }, loc);
+}
+
 export function oneHot(labels: TensorLike, classes: number, dtype: DType | undefined, loc: Loc | undefined): Tensor {
   const ctx = contextOf('one_hot', [labels], loc);
   return one(ctx, 'one_hot', tensors('one_hot', ctx, [labels], loc), { classes, dtype: checkDtype('one_hot', 'dtype', dtype, loc) }, loc);

@@ -34,6 +34,7 @@ export const TRACED_BY: { readonly [P in OpName]: string | null } = {
   gather_elements: 'gatherElements',
   gather: 'gather',
   scatter_elements: 'scatterElements',
+  resize: 'resize',
   argmax: 'argmax',
   argmin: 'argmin',
   // Free functions only: no tensor they would be a method of.
@@ -50,6 +51,7 @@ export const TRACED_BY: { readonly [P in OpName]: string | null } = {
   max_pool2d_grad: null,
   avg_pool2d_grad: null,
   gelu_grad: null,
+  resize_grad: null,
   unscale_check: null,
   finite_check: null,
   fused: null,

@@ -145,6 +145,8 @@ export const gather = (x: TensorLike, indices: TensorLike, axis?: number): Tenso
 /** A copy of x with updates[c] put at c with c[axis] = indices[c] (ONNX ScatterElements); duplicates apply in order (none: the last wins). */
 export const scatterElements = (x: TensorLike, indices: TensorLike, updates: TensorLike, axis?: number, reduction?: B.ScatterReduction): Tensor =>
   B.scatterElements(x, indices, updates, axis, reduction, callerLoc());
+/** x interpolated to shape `sizes` (ONNX Resize: nearest / n-linear / n-cubic, its coordinate modes; f32 arithmetic). */
+export const resize = (x: TensorLike, sizes: readonly number[], opts?: B.ResizeOptions): Tensor => B.resize(x, sizes, opts, callerLoc());
 export const oneHot = (labels: TensorLike, classes: number, dtype?: DType): Tensor => B.oneHot(labels, classes, dtype, callerLoc());
 
 // ---------------------------------------------------------------- shapes

@@ -159,6 +159,8 @@ export class Tensor {
   scatterElements(indices: TensorLike, updates: TensorLike, axis?: number, reduction?: B.ScatterReduction): Tensor {
     return B.scatterElements(this, indices, updates, axis, reduction, callerLoc());
   }
+  /** Interpolated to shape `sizes` (ONNX Resize: nearest / n-linear / n-cubic). */
+  resize(sizes: readonly number[], opts?: B.ResizeOptions): Tensor { return B.resize(this, sizes, opts, callerLoc()); }
   oneHot(classes: number, dtype?: DType): Tensor { return B.oneHot(this, classes, dtype, callerLoc()); }
 
   // ---------------------------------------------------------------- shapes

@@ -7,7 +7,7 @@
 // - random_uniform: its operand is a u32 seed (a mask made from it is a
 //   constant to the backward pass, as a dropout mask is);
 // - constant and iota: no operands;
-// - the gradient ops (conv2d_grad_weight, *_pool2d_grad, gelu_grad): autodiff
+// - the gradient ops (conv2d_grad_weight, *_pool2d_grad, gelu_grad, resize_grad): autodiff
 //   emits them but does not differentiate them again (no second-order
 //   gradients); reaching one on a path to the loss is an error.
 //   conv2d_grad_input has a rule: an imported ConvTranspose is one, and it
@@ -24,6 +24,7 @@ import * as gs from './gather-scatter.ts';
 import * as la from './linalg.ts';
 import * as ls from './loss-shape.ts';
 import * as rn from './reduce-norm.ts';
+import * as rz from './resize.ts';
 
 export const VJP_RULES: { readonly [P in OpName]: VjpRule | 'nondifferentiable' } = {
   neg: ew.neg,
@@ -98,6 +99,7 @@ export const VJP_RULES: { readonly [P in OpName]: VjpRule | 'nondifferentiable' 
   gather_elements: ls.gatherElements,
   gather: gs.gather,
   scatter_elements: gs.scatterElements,
+  resize: rz.resize,
   random_uniform: 'nondifferentiable',
   iota: 'nondifferentiable',
 
@@ -112,6 +114,7 @@ export const VJP_RULES: { readonly [P in OpName]: VjpRule | 'nondifferentiable' 
   max_pool2d_grad: 'nondifferentiable',
   avg_pool2d_grad: 'nondifferentiable',
   gelu_grad: 'nondifferentiable',
+  resize_grad: 'nondifferentiable',
   unscale_check: 'nondifferentiable',
   finite_check: 'nondifferentiable',
   fused: 'nondifferentiable', // fusion runs after autodiff

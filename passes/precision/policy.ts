@@ -97,6 +97,9 @@ export const PRECISION_CLASSES: { readonly [P in OpName]: PrecisionClass } = {
   avg_pool2d: 'follow',
   max_pool2d_grad: 'follow',
   avg_pool2d_grad: 'follow',
+  // Interpolation: weighted sums computed in f32 whatever the dtype (as avg_pool2d), stored once.
+  resize: 'follow',
+  resize_grad: 'follow',
   reduce_max: 'follow',
   one_hot: 'follow',
   // Positions: the operand keeps its precision (no rounding that could make ties).

@@ -6,7 +6,10 @@
 //
 // In scope: one data set, every output f32/f16/bool, every input f32/f16/bool
 // or an integer tensor (integer inputs are shape data or indices; they are
-// folded in at import as constants, like TVM's freeze_params).
+// folded in at import as constants, like TVM's freeze_params). Float inputs
+// that only parameterize a node's shape (Resize's roi and scales, Upsample's
+// scales: initializers in real models, graph inputs in these tests) are
+// folded in the same way.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,6 +70,14 @@ function readSet(dir: string, kind: 'input' | 'output') {
   return files.map((f) => readOnnxTensor(readFileSync(join(dir, f)), f));
 }
 
+/** Names used only as Resize's roi / scales or Upsample's scales (float shape parameters). */
+function shapeDataInputs(nodes: readonly { opType?: string | null; input?: readonly string[] | null }[]): Set<string> {
+  const isShapeSlot = (op: string, i: number) => (op === 'Resize' && (i === 1 || i === 2)) || (op === 'Upsample' && i === 1);
+  const shape = new Set<string>(), other = new Set<string>();
+  for (const n of nodes) (n.input ?? []).forEach((name, i) => (isShapeSlot(n.opType ?? '', i) ? shape : other).add(name));
+  return new Set([...shape].filter((name) => name !== '' && !other.has(name)));
+}
+
 /** Imports a case: the graph, its inputs (model inputs + initializer values), expected outputs. */
 export function loadCase(dir: string, name: string) {
   const bytes = readFileSync(join(dir, name, 'model.onnx'));
@@ -77,10 +88,11 @@ export function loadCase(dir: string, name: string) {
   const modelInputs = (model.graph!.input ?? []).filter((v) => !initNames.has(v.name));
   const constants: Record<string, ConstTensor> = {};
   const given: { onnx: string; tensor: HostTensor }[] = [];
+  const shapeData = shapeDataInputs(model.graph!.node ?? []);
   modelInputs.forEach((vi, k) => {
     const t = inputs[k];
     if (!t) return;
-    if (INT_IN.has(t.values.type)) constants[vi.name ?? ''] = t.values;
+    if (INT_IN.has(t.values.type) || shapeData.has(vi.name ?? '')) constants[vi.name ?? ''] = t.values;
     else given.push({ onnx: vi.name ?? '', tensor: t.tensor });
   });
   const t0 = performance.now();

@@ -10,6 +10,7 @@ import { LOSS_OPS } from './loss.ts';
 import { NN_OPS } from './nn.ts';
 import { NORM_EXTRA_OPS } from './norm-extra.ts';
 import { REDUCE_OPS } from './reduce.ts';
+import { RESIZE_OPS } from './resize.ts';
 import { SCATTER_OPS } from './scatter.ts';
 import { SHAPE_OPS } from './shape.ts';
 import type { OpMapping } from './types.ts';
@@ -23,6 +24,7 @@ export const ONNX_OPS: Readonly<Record<string, OpMapping>> = {
   ...REDUCE_OPS,
   ...SHAPE_OPS,
   ...SCATTER_OPS,
+  ...RESIZE_OPS,
   ...LAYOUT_OPS,
   ...GENERATOR_OPS,
   ...NORM_EXTRA_OPS,
