@@ -87,7 +87,7 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
 
   const outputBuffers = g.outputs.map((v) => bufferOf.get(v)!);
   const updates = opts.updates && planUpdates(g, opts.updates, names, bufferOf, outputBuffers, newBuffer);
-  const memory = opts.memoryPlan === false ? undefined : planMemory({ buffers, dispatches, ...(updates ? { updates } : {}) }, spans);
+  const memory = opts.memoryPlan === false ? undefined : planMemory({ buffers, dispatches, kernels, ...(updates ? { updates } : {}) }, spans);
   return {
     version: 1,
     f16Mode: opts.f16Mode,

@@ -24,16 +24,16 @@
 // An arena grows to its highest end, up to ARENA_MAX_BYTES; a buffer that
 // fits no arena opens a new one. Offsets are multiples of
 // STORAGE_OFFSET_ALIGNMENT. WebGPU checks a dispatch's usage of a buffer as
-// a whole, so two buffers one dispatch binds never share an arena (ranges
-// of one GPUBuffer bound writable and read in one dispatch are an error
-// even where they do not overlap). Only 'intermediate' buffers (scratch included)
+// a whole, so two buffers one dispatch binds, one of them writable, never
+// share an arena (ranges of one GPUBuffer bound writable and read in one
+// dispatch are an error even where they do not overlap). Only 'intermediate' buffers (scratch included)
 // share; every other buffer keeps a device buffer of its own. Whole-buffer
 // sharing (each device buffer holding one live buffer at a time) left the
 // AMP MNIST CNN train step at 13.70 MiB of intermediates for a peak of 9.49
 // MiB live (bench/memory.ts).
 
 import type { Plan, PlanBuffer, PlanCopy, PlanDispatch, PlanStorage } from '../runtime/plan.ts';
-import { STORAGE_OFFSET_ALIGNMENT } from '../runtime/plan.ts';
+import { boundTogetherWritable, STORAGE_OFFSET_ALIGNMENT } from '../runtime/plan.ts';
 
 /** Largest shared device buffer: WebGPU's default maxStorageBufferBindingSize (a bigger buffer opens an arena of its own). */
 export const ARENA_MAX_BYTES = 128 * 2 ** 20;
@@ -103,18 +103,14 @@ function wholeBuffers(order: readonly PlanBuffer[], ranges: readonly (LiveRange 
 }
 
 /** Arenas: buffers at offsets, around the lives of the others (see the file header). */
-function arenasWithOffsets(order: readonly PlanBuffer[], ranges: readonly (LiveRange | undefined)[], dispatches: readonly PlanDispatch[]): Sharing {
+function arenasWithOffsets(order: readonly PlanBuffer[], ranges: readonly (LiveRange | undefined)[], plan: Pick<Plan, 'kernels' | 'dispatches'>): Sharing {
   const sizes: number[] = [];
   const of = new Map<number, { storage: number; offset: number }>();
   const arenas: { storage: number; placed: { id: number; at: number; end: number; range: LiveRange | undefined }[] }[] = [];
   // WebGPU validates usage per buffer, not per range: a dispatch may not bind one device buffer
-  // writable and again in any other way, so buffers bound by one dispatch never share an arena.
-  const together = new Map<number, Set<number>>();
-  for (const d of dispatches) for (const id of d.bindings) {
-    let t = together.get(id);
-    if (!t) together.set(id, (t = new Set()));
-    for (const other of d.bindings) if (other !== id) t.add(other);
-  }
+  // writable and again in any other way, so two buffers one dispatch binds, one of them
+  // writable, never share an arena (two it only reads may).
+  const together = boundTogetherWritable(plan);
   const align = (n: number) => Math.ceil(n / STORAGE_OFFSET_ALIGNMENT) * STORAGE_OFFSET_ALIGNMENT;
   for (const b of order) {
     const r = ranges[b.id];
@@ -155,7 +151,7 @@ function arenasWithOffsets(order: readonly PlanBuffer[], ranges: readonly (LiveR
  * intermediates, AMP 13.70 against 11.43).
  */
 export function planMemory(
-  plan: Pick<Plan, 'buffers' | 'dispatches' | 'updates'>,
+  plan: Pick<Plan, 'buffers' | 'dispatches' | 'updates' | 'kernels'>,
   spans: readonly DispatchSpan[],
 ): { buffers: PlanBuffer[]; storage: PlanStorage[] } {
   const ranges = liveRanges(plan.buffers.length, plan.dispatches, spans, plan.updates);
@@ -168,7 +164,7 @@ export function planMemory(
     .filter((b) => b.role === 'intermediate')
     .sort((a, b) => b.byteSize - a.byteSize || (ranges[a.id]?.from ?? -1) - (ranges[b.id]?.from ?? -1) || a.id - b.id);
   const total = (x: Sharing) => x.sizes.reduce((a, b) => a + b, 0);
-  const whole = wholeBuffers(order, ranges), arenas = arenasWithOffsets(order, ranges, plan.dispatches);
+  const whole = wholeBuffers(order, ranges), arenas = arenasWithOffsets(order, ranges, plan);
   const chosen = total(arenas) < total(whole) ? arenas : whole;
   const first = storage.length;
   for (const size of chosen.sizes) storage.push({ byteSize: size });

@@ -58,6 +58,33 @@ export interface PlanBuffer {
  */
 export const STORAGE_OFFSET_ALIGNMENT = 256;
 
+/** The binding indices a kernel declares `read_write` (it may write them). */
+export function writableBindings(code: string): Set<number> {
+  return new Set([...code.matchAll(/@binding\((\d+)\)\s+var<storage,\s*read_write>/g)].map((m) => Number(m[1])));
+}
+
+/**
+ * Pairs of plan buffers that one dispatch binds with at least one of them
+ * writable: WebGPU validates a dispatch's usage per device buffer (not per
+ * range), so such a pair may never share one. Keyed by buffer id.
+ */
+export function boundTogetherWritable(plan: { readonly kernels: readonly { readonly code: string }[]; readonly dispatches: readonly PlanDispatch[] }): Map<number, Set<number>> {
+  const writable = plan.kernels.map((k) => writableBindings(k.code));
+  const out = new Map<number, Set<number>>();
+  const add = (a: number, b: number) => {
+    let s = out.get(a);
+    if (!s) out.set(a, (s = new Set()));
+    s.add(b);
+  };
+  for (const d of plan.dispatches) {
+    const w = writable[d.kernel]!;
+    d.bindings.forEach((a, i) => d.bindings.forEach((b, j) => {
+      if (a !== b && (w.has(i) || w.has(j))) add(a, b);
+    }));
+  }
+  return out;
+}
+
 /** A device buffer of a memory plan. */
 export interface PlanStorage {
   /** Bytes, a multiple of 4, at least the byteSize of every plan buffer it holds. */

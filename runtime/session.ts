@@ -11,7 +11,7 @@
 import { AmpcError } from '../ir/errors.ts';
 import type { GpuContext } from './device.ts';
 import type { Plan, PlanCopy, PlanIO } from './plan.ts';
-import { deviceBuffers, STORAGE_OFFSET_ALIGNMENT } from './plan.ts';
+import { boundTogetherWritable, deviceBuffers, STORAGE_OFFSET_ALIGNMENT } from './plan.ts';
 import { compileShader } from './shader.ts';
 
 const USAGE = { MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, STORAGE: 0x0080 } as const;
@@ -98,17 +98,14 @@ function checkStorage(plan: Plan): void {
     holders[b.storage]!.push(id);
   });
   if (!holders.some((ids) => ids.length > 1)) return;
-  // WebGPU validates a dispatch's usage per device buffer: one dispatch never binds two of its holders.
-  plan.dispatches.forEach((d, at) => {
-    const seen = new Map<number, number>();
-    for (const id of new Set(d.bindings)) {
-      const s = plan.buffers[id]!.storage;
-      if (s === undefined) continue;
-      if (seen.has(s)) throw new AmpcError('E0702', `dispatch ${at} binds plan buffers #${seen.get(s)} and #${id}, which share device buffer ${s}`);
-      seen.set(s, id);
+  // WebGPU validates a dispatch's usage per device buffer: one dispatch never binds two of its
+  // holders with one of them writable.
+  const conflicts = boundTogetherWritable(plan);
+  holders.forEach((ids, s) => {
+    for (const a of ids) for (const b of ids) {
+      if (a < b && conflicts.get(a)?.has(b)) throw new AmpcError('E0702', `a dispatch binds plan buffers #${a} and #${b}, one of them writable, but they share device buffer ${s}`);
     }
   });
-
   const first = new Map<number, number>(), last = new Map<number, number>();
   const touch = (id: number, at: number) => {
     if (!first.has(id)) first.set(id, at);

@@ -96,15 +96,17 @@ function memoryProblems(plan: Plan): { problems: string[]; sharedPairs: number }
       }
     }
   }
-  // WebGPU checks usage per device buffer: one dispatch never binds two holders of one.
+  // WebGPU checks usage per device buffer: one dispatch never binds two holders of one when it
+  // may write either (a read_write binding in the kernel's WGSL).
   plan.dispatches.forEach((d, at) => {
-    const seen = new Map<number, number>();
-    for (const id of new Set(d.bindings)) {
-      const s = plan.buffers[id]!.storage;
-      if (s === undefined) continue;
-      if (seen.has(s)) problems.push(`dispatch ${at} binds #${seen.get(s)} and #${id}, both in device buffer ${s}`);
-      seen.set(s, id);
-    }
+    const code = plan.kernels[d.kernel]!.code;
+    const writes = (i: number) => new RegExp(`@binding\\(${i}\\)\\s+var<storage,\\s*read_write>`).test(code);
+    d.bindings.forEach((a, i) => d.bindings.forEach((b, j) => {
+      const s = plan.buffers[a]!.storage;
+      if (i < j && a !== b && s !== undefined && s === plan.buffers[b]!.storage && (writes(i) || writes(j))) {
+        problems.push(`dispatch ${at} binds #${a} and #${b}, both in device buffer ${s}, one writable`);
+      }
+    }));
   });
   return { problems, sharedPairs };
 }
@@ -169,7 +171,7 @@ test('the checker finds overlapping buffers that share a device buffer, and the 
   t.is(memoryProblems(overlapping).problems.length, 2);
   const e = t.throws(() => checkPlanFits(fake, overlapping), { instanceOf: AmpcError }) as AmpcError;
   t.is(e.code, 'E0702');
-  t.regex(e.detail, /dispatch \d+ binds plan buffers #\d+ and #\d+, which share device buffer \d+/);
+  t.regex(e.detail, /a dispatch binds plan buffers #\d+ and #\d+, one of them writable, but they share device buffer \d+/);
 
   const input = plan.inputs[0]!.buffer;
   const withInput = shareAll((id) => id === input || id === ids[4]); // %x's last binding is before %4's first
