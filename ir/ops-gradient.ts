@@ -1,5 +1,5 @@
 // Gradient ops: the ops autodiff emits where a vjp cannot be written with
-// core ops (convolution, pooling and resize backward, gelu's derivative). Each one's
+// core ops (convolution, pooling, resize and grid_sample backward, gelu's derivative). Each one's
 // shape rule checks itself against the forward op's rule, so a gradient op is
 // well typed exactly when the forward op it differentiates is. They carry
 // only the 'gradient' trait: their operand orders differ from conv2d's and
@@ -10,6 +10,7 @@ import type { DType } from './dtype.ts';
 import { isFloat } from './dtype.ts';
 import { AmpcError } from './errors.ts';
 import type { OpDef } from './op-def.ts';
+import { GRID_SAMPLE_ATTRS } from './grid-sample.ts';
 import { RESIZE_ATTRS } from './resize.ts';
 import type { TensorType } from './types.ts';
 import { shapesEqual, shapeToString, typeToString } from './types.ts';
@@ -63,6 +64,7 @@ export interface ForwardRules {
   max_pool2d: ForwardInfer;
   avg_pool2d: ForwardInfer;
   resize: ForwardInfer;
+  grid_sample: ForwardInfer;
 }
 
 export function gradientDefs(fwd: ForwardRules) {
@@ -131,6 +133,37 @@ export function gradientDefs(fwd: ForwardRules) {
         const x: TensorType = { dtype: d, shape: a.input_shape as number[] };
         checkForward('resize_grad', fwd.resize, [x], forwardAttrs(a, 'input_shape'), dy!);
         return [x];
+      },
+    },
+    /**
+     * dx of grid_sample: `grid_sample_grad_input %dy, %grid {input_shape, mode, padding_mode,
+     * align_corners}`, the adjoint of the sampling (each input element sums dy · weight over
+     * the outputs of its batch whose taps read it).
+     */
+    grid_sample_grad_input: {
+      operands: 2,
+      attrs: { input_shape: { kind: 'ints' }, ...GRID_SAMPLE_ATTRS },
+      traits: ['gradient'],
+      infer: ([dy, grid], a) => {
+        const d = floatDtype('grid_sample_grad_input', [dy!, grid!]);
+        const x: TensorType = { dtype: d, shape: a.input_shape as number[] };
+        checkForward('grid_sample_grad_input', fwd.grid_sample, [x, grid!], forwardAttrs(a, 'input_shape'), dy!);
+        return [x];
+      },
+    },
+    /**
+     * dgrid of grid_sample: `grid_sample_grad_grid %x, %grid, %dy {mode, padding_mode,
+     * align_corners}`: per grid position, the sum over channels of dy times the derivative of
+     * the interpolation along each coordinate (0 for nearest).
+     */
+    grid_sample_grad_grid: {
+      operands: 3,
+      attrs: { ...GRID_SAMPLE_ATTRS },
+      traits: ['gradient'],
+      infer: ([x, grid, dy], a) => {
+        floatDtype('grid_sample_grad_grid', [x!, grid!, dy!]);
+        checkForward('grid_sample_grad_grid', fwd.grid_sample, [x!, grid!], a, dy!);
+        return [grid!];
       },
     },
     /** dy · gelu'(x): `gelu_grad %x, %dy {approximate}`. */

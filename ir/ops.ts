@@ -26,6 +26,7 @@ import {
 } from './shape-rules.ts';
 import { numel, shapeToString, shapesEqual, typeToString } from './types.ts';
 import { MAX_SALT } from './random.ts';
+import { GRID_SAMPLE_ATTRS, gridSampleInfer } from './grid-sample.ts';
 import { RESIZE_ATTRS, resizeInfer } from './resize.ts';
 
 // ---------------------------------------------------------------- the table
@@ -382,6 +383,10 @@ const CORE_DEFS = {
   // interpolation settings): nearest / n-linear / n-cubic interpolation; ir/resize.ts says how.
   resize: { operands: 1, attrs: RESIZE_ATTRS, traits: [], infer: resizeInfer },
 
+  // grid_sample (ONNX GridSample, 4-D): x [N, C, H, W] sampled at grid [N, Ho, Wo, 2] (normalized (x, y));
+  // nearest / bilinear / bicubic with zeros / border / reflection padding; ir/grid-sample.ts says how.
+  grid_sample: { operands: 2, attrs: GRID_SAMPLE_ATTRS, traits: [], infer: gridSampleInfer },
+
   one_hot: {
     operands: 1,
     attrs: { classes: { kind: 'int' }, dtype: { kind: 'dtype', default: 'f32' } },
@@ -516,7 +521,7 @@ const CORE_DEFS = {
 
 const DEFS = {
   ...CORE_DEFS,
-  ...gradientDefs({ conv2d: CORE_DEFS.conv2d.infer, max_pool2d: CORE_DEFS.max_pool2d.infer, avg_pool2d: CORE_DEFS.avg_pool2d.infer, resize: CORE_DEFS.resize.infer }),
+  ...gradientDefs({ conv2d: CORE_DEFS.conv2d.infer, max_pool2d: CORE_DEFS.max_pool2d.infer, avg_pool2d: CORE_DEFS.avg_pool2d.infer, resize: CORE_DEFS.resize.infer, grid_sample: CORE_DEFS.grid_sample.infer }),
   ...ampDefs(),
   ...fusedDefs(),
 };

@@ -53,6 +53,25 @@ const binary = (name: OpName, prepare?: Prepare): OpCase[] => [
   c(`${name} broadcast [2,1,4] x [3,1]`, { a: [2, 1, 4], b: [3, 1] }, op(name), prepare),
 ];
 const labels = (n: number) => ({ shape: [n], dtype: 'i32' as DType, param: false });
+
+/**
+ * Moves grid_sample's grid (random in [-1, 1]) onto coordinates that span a
+ * little beyond the edges, unnormalized off integers and half-integers (the
+ * kinks of bilinear taps, clamping, reflection and nearest rounding).
+ */
+const offGridLines = (h: number, w: number, align: boolean): Prepare => (ins) => {
+  const d = ins.grid!.data;
+  for (let k = 0; k < d.length; k++) {
+    const n = k % 2 === 0 ? w : h;
+    const u = -1.6 + (n + 2.2) * ((Number(d[k]) + 1) / 2);
+    const fl = Math.floor(u), fr = u - fl;
+    const v = fl + (fr < 0.5 ? 0.1 + 0.6 * fr : 0.6 + 0.6 * (fr - 0.5));
+    d[k] = align ? (2 * v) / (n - 1) - 1 : (2 * v + 1) / n - 1;
+  }
+};
+const gridCase = (mode: string, padding_mode: string, align_corners: boolean): OpCase =>
+  c(`grid_sample ${mode} ${padding_mode} align_corners ${align_corners}`, { x: [2, 2, 3, 4], grid: [2, 3, 2, 2] },
+    op('grid_sample', { mode, padding_mode, align_corners }), offGridLines(3, 4, align_corners));
 const cond = (shape: number[]) => ({ shape, dtype: 'bool' as DType, param: false });
 
 const CASES: { readonly [P in OpName]?: readonly OpCase[] } = {
@@ -171,6 +190,12 @@ const CASES: { readonly [P in OpName]?: readonly OpCase[] } = {
     c('resize cubic scales exclude_outside', { x: [4, 5] }, op('resize', { sizes: [6, 3], scales: [1.5, 0.6], mode: 'cubic', cubic_coeff_a: -0.5, exclude_outside: true })),
     c('resize linear tf_crop_and_resize', { x: [4, 4] }, op('resize', { sizes: [3, 5], mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize',
       roi: [0.2, -0.3, 0.9, 1.2], extrapolation_value: 7 })),
+  ],
+  // dx: the adjoint of the sampling; dgrid: the derivative of the weights (zero for nearest).
+  grid_sample: [
+    gridCase('bilinear', 'zeros', false), gridCase('bilinear', 'border', true), gridCase('bilinear', 'reflection', false),
+    gridCase('bilinear', 'reflection', true), gridCase('bicubic', 'zeros', true), gridCase('bicubic', 'border', false),
+    gridCase('bicubic', 'reflection', false), gridCase('nearest', 'reflection', true), gridCase('nearest', 'zeros', false),
   ],
   // Zeros: none, one in a row (its gradient is the product of the others) and two (all zero).
   reduce_prod: [

@@ -162,7 +162,12 @@ function gradientOpsGraph(): Graph {
   const davg = g.add('avg_pool2d_grad', [p], { input_shape: [2, 4, 9, 9], ...pool, count_include_pad: true });
   const dgelu = g.add('gelu_grad', [x, dx], { approximate: 'tanh' });
   const dres = g.add('resize_grad', [g.add('resize', [x], { sizes: [2, 4, 18, 5], mode: 'linear' })], { input_shape: [2, 4, 9, 9], sizes: [2, 4, 18, 5], mode: 'linear' });
-  g.setOutputs([dw, dmax, davg, dgelu, dres]);
+  const grid = g.addInput('grid', { dtype: 'f32', shape: [2, 3, 5, 2] });
+  const gsa = { mode: 'bicubic', padding_mode: 'reflection', align_corners: true };
+  const gy = g.add('grid_sample', [x, grid], gsa);
+  const dgx = g.add('grid_sample_grad_input', [gy, grid], { input_shape: [2, 4, 9, 9], ...gsa });
+  const dgg = g.add('grid_sample_grad_grid', [x, grid, gy], { mode: 'nearest', padding_mode: 'border' });
+  g.setOutputs([dw, dmax, davg, dgelu, dres, dgx, dgg]);
   return g;
 }
 

@@ -17,6 +17,7 @@ import { emitBatchNorm } from './batch-norm.ts';
 import { emitCrossEntropy, emitMseLoss } from './loss.ts';
 import { emitUnscaleCheck } from './loss-scaling.ts';
 import { emitArgReduce, emitReduce } from './reduce.ts';
+import { emitGridSample, emitGridSampleGradGrid, emitGridSampleGradInput } from './grid-sample.ts';
 import { emitResize, emitResizeGrad } from './resize.ts';
 import { emitLayerNorm, emitSoftmax } from './rows.ts';
 
@@ -51,6 +52,7 @@ export const EMITTERS: EmitterTable = {
   gather: emitGather,
   scatter_elements: emitScatterElements,
   resize: emitResize,
+  grid_sample: emitGridSample,
   random_uniform: emitRandomUniform,
   iota: emitIota,
   reshape: emitReshape,
@@ -64,6 +66,8 @@ export const EMITTERS: EmitterTable = {
   avg_pool2d_grad: emitAvgPool2dGrad,
   gelu_grad: emitGeluGrad,
   resize_grad: emitResizeGrad,
+  grid_sample_grad_input: emitGridSampleGradInput,
+  grid_sample_grad_grid: emitGridSampleGradGrid,
   unscale_check: emitUnscaleCheck,
   finite_check: emitUnscaleCheck,
   fused: emitFused,

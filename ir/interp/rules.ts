@@ -17,6 +17,7 @@ import * as loss from './kernels/loss.ts';
 import * as mm from './kernels/matmul.ts';
 import * as norm from './kernels/norm.ts';
 import * as red from './kernels/reduce.ts';
+import * as gsm from './kernels/grid-sample.ts';
 import * as rs from './kernels/resize.ts';
 import * as shape from './kernels/shape.ts';
 
@@ -96,6 +97,7 @@ export const INTERP_RULES: { readonly [P in OpName]: InterpRule } = {
   gather: gs.gather,
   scatter_elements: gs.scatterElements,
   resize: rs.resize,
+  grid_sample: gsm.gridSample,
   random_uniform: gen.randomUniform,
   iota: gen.iota,
 
@@ -111,6 +113,8 @@ export const INTERP_RULES: { readonly [P in OpName]: InterpRule } = {
   avg_pool2d_grad: grad.avgPool2dGrad,
   gelu_grad: grad.geluGrad,
   resize_grad: rs.resizeGrad,
+  grid_sample_grad_input: gsm.gridSampleGradInput,
+  grid_sample_grad_grid: gsm.gridSampleGradGrid,
 
   unscale_check: amp.unscaleCheck,
   finite_check: amp.finiteCheck,

@@ -412,6 +412,22 @@ export function resize(x: TensorLike, sizes: readonly number[], opts: ResizeOpti
   }, loc);
 }
 
+/** The settings of `grid_sample` (ONNX GridSample / PyTorch grid_sample; ir/grid-sample.ts). */
+export interface GridSampleOptions {
+  readonly mode?: 'bilinear' | 'nearest' | 'bicubic';
+  readonly paddingMode?: 'zeros' | 'border' | 'reflection';
+  readonly alignCorners?: boolean;
+}
+
+export function gridSample(x: TensorLike, grid: TensorLike, opts: GridSampleOptions | undefined, loc: Loc | undefined): Tensor {
+  const ctx = contextOf('grid_sample', [x, grid], loc);
+  const o = opts ?? {};
+  checkOptions('grid_sample', o, ['mode', 'paddingMode', 'alignCorners'], loc);
+  return one(ctx, 'grid_sample', tensors('grid_sample', ctx, [x, grid], loc), {
+    mode: o.mode, padding_mode: o.paddingMode, align_corners: o.alignCorners,
+  }, loc);
+}
+
 export function oneHot(labels: TensorLike, classes: number, dtype: DType | undefined, loc: Loc | undefined): Tensor {
   const ctx = contextOf('one_hot', [labels], loc);
   return one(ctx, 'one_hot', tensors('one_hot', ctx, [labels], loc), { classes, dtype: checkDtype('one_hot', 'dtype', dtype, loc) }, loc);

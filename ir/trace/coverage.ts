@@ -35,6 +35,7 @@ export const TRACED_BY: { readonly [P in OpName]: string | null } = {
   gather: 'gather',
   scatter_elements: 'scatterElements',
   resize: 'resize',
+  grid_sample: 'gridSample',
   argmax: 'argmax',
   argmin: 'argmin',
   // Free functions only: no tensor they would be a method of.
@@ -52,6 +53,8 @@ export const TRACED_BY: { readonly [P in OpName]: string | null } = {
   avg_pool2d_grad: null,
   gelu_grad: null,
   resize_grad: null,
+  grid_sample_grad_input: null,
+  grid_sample_grad_grid: null,
   unscale_check: null,
   finite_check: null,
   fused: null,

@@ -147,6 +147,8 @@ export const scatterElements = (x: TensorLike, indices: TensorLike, updates: Ten
   B.scatterElements(x, indices, updates, axis, reduction, callerLoc());
 /** x interpolated to shape `sizes` (ONNX Resize: nearest / n-linear / n-cubic, its coordinate modes; f32 arithmetic). */
 export const resize = (x: TensorLike, sizes: readonly number[], opts?: B.ResizeOptions): Tensor => B.resize(x, sizes, opts, callerLoc());
+/** x [N, C, H, W] sampled at grid [N, Ho, Wo, 2] of normalized (x, y) (ONNX GridSample, torch grid_sample; f32 arithmetic). */
+export const gridSample = (x: TensorLike, grid: TensorLike, opts?: B.GridSampleOptions): Tensor => B.gridSample(x, grid, opts, callerLoc());
 export const oneHot = (labels: TensorLike, classes: number, dtype?: DType): Tensor => B.oneHot(labels, classes, dtype, callerLoc());
 
 // ---------------------------------------------------------------- shapes

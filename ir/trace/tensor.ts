@@ -161,6 +161,8 @@ export class Tensor {
   }
   /** Interpolated to shape `sizes` (ONNX Resize: nearest / n-linear / n-cubic). */
   resize(sizes: readonly number[], opts?: B.ResizeOptions): Tensor { return B.resize(this, sizes, opts, callerLoc()); }
+  /** This [N, C, H, W] sampled at grid [N, Ho, Wo, 2] of normalized (x, y) (ONNX GridSample, torch grid_sample). */
+  gridSample(grid: TensorLike, opts?: B.GridSampleOptions): Tensor { return B.gridSample(this, grid, opts, callerLoc()); }
   oneHot(classes: number, dtype?: DType): Tensor { return B.oneHot(this, classes, dtype, callerLoc()); }
 
   // ---------------------------------------------------------------- shapes

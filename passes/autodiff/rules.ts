@@ -7,7 +7,7 @@
 // - random_uniform: its operand is a u32 seed (a mask made from it is a
 //   constant to the backward pass, as a dropout mask is);
 // - constant and iota: no operands;
-// - the gradient ops (conv2d_grad_weight, *_pool2d_grad, gelu_grad, resize_grad): autodiff
+// - the gradient ops (conv2d_grad_weight, *_pool2d_grad, gelu_grad, resize_grad, grid_sample_grad_*): autodiff
 //   emits them but does not differentiate them again (no second-order
 //   gradients); reaching one on a path to the loss is an error.
 //   conv2d_grad_input has a rule: an imported ConvTranspose is one, and it
@@ -24,6 +24,7 @@ import * as gs from './gather-scatter.ts';
 import * as la from './linalg.ts';
 import * as ls from './loss-shape.ts';
 import * as rn from './reduce-norm.ts';
+import * as gsp from './grid-sample.ts';
 import * as rz from './resize.ts';
 
 export const VJP_RULES: { readonly [P in OpName]: VjpRule | 'nondifferentiable' } = {
@@ -100,6 +101,7 @@ export const VJP_RULES: { readonly [P in OpName]: VjpRule | 'nondifferentiable' 
   gather: gs.gather,
   scatter_elements: gs.scatterElements,
   resize: rz.resize,
+  grid_sample: gsp.gridSample,
   random_uniform: 'nondifferentiable',
   iota: 'nondifferentiable',
 
@@ -115,6 +117,8 @@ export const VJP_RULES: { readonly [P in OpName]: VjpRule | 'nondifferentiable' 
   avg_pool2d_grad: 'nondifferentiable',
   gelu_grad: 'nondifferentiable',
   resize_grad: 'nondifferentiable',
+  grid_sample_grad_input: 'nondifferentiable',
+  grid_sample_grad_grid: 'nondifferentiable',
   unscale_check: 'nondifferentiable',
   finite_check: 'nondifferentiable',
   fused: 'nondifferentiable', // fusion runs after autodiff

@@ -100,6 +100,9 @@ export const PRECISION_CLASSES: { readonly [P in OpName]: PrecisionClass } = {
   // Interpolation: weighted sums computed in f32 whatever the dtype (as avg_pool2d), stored once.
   resize: 'follow',
   resize_grad: 'follow',
+  grid_sample: 'follow',
+  grid_sample_grad_input: 'follow',
+  grid_sample_grad_grid: 'follow',
   reduce_max: 'follow',
   one_hot: 'follow',
   // Positions: the operand keeps its precision (no rounding that could make ties).
