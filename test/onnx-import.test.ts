@@ -145,11 +145,12 @@ test('an unsupported op is E0901 naming the node, the op and the opset', (t) => 
 });
 
 test('an unsupported attribute value and an unknown attribute are E0901, not approximations', (t) => {
-  const pool = (attribute: onnxProto.onnx.IAttributeProto[]) =>
-    model([{ opType: 'MaxPool', input: ['x'], output: ['y'], name: 'p', attribute }], [vi('x', [1, 1, 6, 6])], [vi('y', [1, 1, 2, 2])]);
+  const pool = (attribute: onnxProto.onnx.IAttributeProto[], opType = 'MaxPool') =>
+    model([{ opType, input: ['x'], output: ['y'], name: 'p', attribute }], [vi('x', [1, 1, 6, 6])], [vi('y', [1, 1, 2, 2])]);
   const ints = (name: string, v: number[]) => ({ name, type: 7, ints: v });
-  const e1 = t.throws(() => importOnnx(pool([ints('kernel_shape', [2, 2]), ints('dilations', [2, 2])])));
-  t.regex(e1!.message, /node 'p' \(MaxPool\): error E0901: MaxPool \(opset 13\): dilations \[2,2\]/);
+  // (MaxPool takes dilations; AveragePool's, from opset 19, are refused.)
+  const e1 = t.throws(() => importOnnx(pool([ints('kernel_shape', [2, 2]), ints('dilations', [2, 2])], 'AveragePool')));
+  t.regex(e1!.message, /node 'p' \(AveragePool\): error E0901: AveragePool \(opset 13\): dilations \[2,2\]/);
   const e2 = t.throws(() => importOnnx(pool([ints('kernel_shape', [2, 2]), ints('frobnicate', [1])])));
   t.regex(e2!.message, /E0901: MaxPool \(opset 13\): attribute 'frobnicate' is not supported/);
 });

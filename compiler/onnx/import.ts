@@ -1,7 +1,8 @@
 // ONNX → ampc IR. `importOnnx(bytes)` decodes a ModelProto and builds one IR
 // graph: graph inputs become inputs, float initializers become `{param}`
 // inputs (integer ones plain inputs) whose values come back in `values`, and
-// each node is mapped by the op table (ops/index.ts) at its domain's opset.
+// each node is mapped by the op table (ops/index.ts) at its domain's opset
+// (the default domain, and ai.onnx.preview.training's optimizers).
 // A node whose inputs are all known at import time is evaluated there when
 // its mapping can fold it (integer shape arithmetic, data movement), so Shape
 // → Gather → Concat → Reshape chains leave no trace in the IR. Every IR node
@@ -17,7 +18,7 @@ import type { Value } from '../../ir/graph.ts';
 import type { Entry, ImportHost } from './context.ts';
 import { irDtype, NodeCtx } from './context.ts';
 import { isSplat } from './fold.ts';
-import { ONNX_OPS } from './ops/index.ts';
+import { ONNX_DOMAIN_OPS, ONNX_OPS } from './ops/index.ts';
 import type { ConstTensor, ModelProto, ValueInfoProto } from './proto.ts';
 import { decodeModel, decodeTensorProto, elemType, tensorValues, toNumber } from './proto.ts';
 
@@ -128,8 +129,8 @@ export function readOnnxTensor(bytes: Uint8Array, file = 'tensor.pb'): { name: s
   return { name: p.name ?? '', tensor: hostOf(values, irDtype(values.type, file), file), values };
 }
 
-function opsetOf(m: ModelProto): number {
-  const imp = (m.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
+function opsetOf(m: ModelProto, domain = ''): number {
+  const imp = (m.opsetImport ?? []).find((o) => (domain === '' ? !o.domain || o.domain === 'ai.onnx' : o.domain === domain));
   return imp ? toNumber(imp.version) : 1;
 }
 
@@ -186,18 +187,22 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): ImportR
     const op = node.opType ?? '';
     const nodeName = node.name || `#${i + 1}`;
     const loc: Loc = { file, line: i + 1, col: 1, node: `node '${nodeName}' (${op})` };
-    if (node.domain && node.domain !== 'ai.onnx') {
-      throw new AmpcError('E0901', `${op}: ops of domain '${node.domain}' are not supported (only the default ONNX domain)`, loc);
+    const domain = node.domain && node.domain !== 'ai.onnx' ? node.domain : '';
+    const table = domain === '' ? ONNX_OPS : Object.hasOwn(ONNX_DOMAIN_OPS, domain) ? ONNX_DOMAIN_OPS[domain] : undefined;
+    if (!table) {
+      const known = ['the default ONNX domain', ...Object.keys(ONNX_DOMAIN_OPS)].join(', ');
+      throw new AmpcError('E0901', `${op}: ops of domain '${domain}' are not supported (only ${known})`, loc);
     }
-    const mapping = Object.hasOwn(ONNX_OPS, op) ? ONNX_OPS[op] : undefined;
-    if (!mapping) throw new AmpcError('E0901', `${op} (opset ${opset}): this op is not supported`, loc);
+    const nodeOpset = domain === '' ? opset : opsetOf(model, domain);
+    const mapping = Object.hasOwn(table, op) ? table[op] : undefined;
+    if (!mapping) throw new AmpcError('E0901', `${op} (${domain === '' ? '' : `${domain} `}opset ${nodeOpset}): this op is not supported`, loc);
     const ins = (node.input ?? []).map((n) => {
       if (n === '') return undefined;
       const e = env.get(n);
       if (!e) throw new AmpcError('E0902', `${op}: input '${n}' is not defined before this node`, loc);
       return e;
     });
-    const c = new NodeCtx(imp, node, op, opset, ins, loc);
+    const c = new NodeCtx(imp, node, op, nodeOpset, ins, loc);
     let outs: Entry[] | undefined;
     try {
       if (mapping.fold && ins.every((e) => e === undefined || e.kind === 'const')) {
@@ -215,7 +220,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): ImportR
     (node.output ?? []).forEach((name, k) => {
       if (name === '') return;
       const out = outs![k];
-      if (!out) throw new AmpcError('E0901', `${op} (opset ${opset}): output ${k} ('${name}') is not supported`, loc);
+      if (!out) throw new AmpcError('E0901', `${op} (opset ${nodeOpset}): output ${k} ('${name}') is not supported`, loc);
       if (out.kind === 'value' && out.v.name === undefined && out.v.def?.loc === loc) out.v.name = sanitizeName(name);
       env.set(name, out);
     });

@@ -8,8 +8,9 @@
 // or an integer tensor (integer inputs are shape data or indices; they are
 // folded in at import as constants, like TVM's freeze_params). Float inputs
 // that only parameterize a node's shape (Resize's roi and scales, Upsample's
-// scales: initializers in real models, graph inputs in these tests) are
-// folded in the same way.
+// scales, OneHot's depth, which fixes the output's extent along its axis:
+// initializers in real models, graph inputs in these tests) are folded in
+// the same way.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -70,9 +71,9 @@ function readSet(dir: string, kind: 'input' | 'output') {
   return files.map((f) => readOnnxTensor(readFileSync(join(dir, f)), f));
 }
 
-/** Names used only as Resize's roi / scales or Upsample's scales (float shape parameters). */
+/** Names used only as Resize's roi / scales, Upsample's scales or OneHot's depth (float shape parameters). */
 function shapeDataInputs(nodes: readonly { opType?: string | null; input?: readonly string[] | null }[]): Set<string> {
-  const isShapeSlot = (op: string, i: number) => (op === 'Resize' && (i === 1 || i === 2)) || (op === 'Upsample' && i === 1);
+  const isShapeSlot = (op: string, i: number) => (op === 'Resize' && (i === 1 || i === 2)) || (op === 'Upsample' && i === 1) || (op === 'OneHot' && i === 1);
   const shape = new Set<string>(), other = new Set<string>();
   for (const n of nodes) (n.input ?? []).forEach((name, i) => (isShapeSlot(n.opType ?? '', i) ? shape : other).add(name));
   return new Set([...shape].filter((name) => name !== '' && !other.has(name)));

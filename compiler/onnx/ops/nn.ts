@@ -1,16 +1,19 @@
 // Neural-network ONNX ops: MatMul (1-D operands promoted and squeezed as
 // numpy does, batched for rank >= 3), Gemm (alpha, beta, transA, transB),
 // Conv (2-D, and 1-D as 2-D with height 1; auto_pad), MaxPool/AveragePool
-// (2-D and 1-D; ceil_mode as extra end padding where that is exact),
+// (2-D and 1-D; ceil_mode as extra end padding where that is exact; 3-D and
+// dilated MaxPool in pool-nd.ts),
 // GlobalAverage/MaxPool, Softmax/LogSoftmax/Hardmax (opset < 13 flattens to
 // 2-D; Hardmax is one_hot(argmax), the first maximum winning ties),
-// LayerNormalization (with its Mean and InvStdDev outputs), BatchNormalization (inference), InstanceNormalization
+// LayerNormalization (with its Mean and InvStdDev outputs), BatchNormalization (inference; training_mode = 1 in training.ts), InstanceNormalization
 // (layer_norm over the spatial axes, then the per-channel affine), Dropout
 // (inference: the identity, and an all-true mask).
 
 import type { Value } from '../../../ir/graph.ts';
 import type { OpName } from '../../../ir/ops.ts';
 import type { NodeCtx } from '../context.ts';
+import { poolNd } from './pool-nd.ts';
+import { batchNormTraining } from './training.ts';
 import type { OpMapping } from './types.ts';
 import { axisOf, lit, rankOf, reshapeTo, val } from './types.ts';
 
@@ -104,6 +107,8 @@ function pool(kind: 'max' | 'avg'): OpMapping {
         if (c.int('storage_order', 0) !== 0 && c.outputCount > 1) c.unsupported('storage_order 1');
       }
       const x0 = c.value(0);
+      // 3-D pools and dilated MaxPool: separable 1-D pools (pool-nd.ts).
+      if (rankOf(x0) >= 5 || (kind === 'max' && (c.intList('dilations') ?? []).some((d) => d !== 1))) return val(poolNd(c, kind, x0));
       const { x, oneD } = as2d(c, x0, c.op);
       const kernel = c.intList('kernel_shape') ?? c.bad('kernel_shape is required');
       const spatial = x0.type.shape.slice(2);
@@ -210,6 +215,7 @@ const layerNorm: OpMapping = {
 
 const batchNorm: OpMapping = {
   map: (c) => {
+    if (c.opset >= 14 && c.int('training_mode', 0) === 1) return batchNormTraining(c);
     c.onlyOutputs(1, '(training statistics) is not supported: only inference');
     if (c.int('training_mode', 0) !== 0) c.unsupported('training_mode 1 (only inference)');
     if (c.int('spatial', 1) !== 1) c.unsupported('spatial 0');
