@@ -379,6 +379,22 @@ const CORE_DEFS = {
     },
   },
 
+  // cumsum (ONNX CumSum): the running sum along `axis` (negative from the end), of x's shape and
+  // dtype. y[c] = sum of x[c with c[axis] = k] over k <= c[axis] (k < c[axis] when exclusive; with
+  // reverse, k >= c[axis] / k > c[axis]). Floats accumulate in f32 whatever the dtype (f16 too),
+  // in order along the axis, and are stored once; integers wrap in their own type.
+  cumsum: {
+    operands: 1,
+    attrs: { axis: { kind: 'int', default: 0 }, exclusive: { kind: 'bool', default: false }, reverse: { kind: 'bool', default: false } },
+    traits: [],
+    infer: ([x], a) => {
+      requireDtype('cumsum', x!, isNum, 'numeric');
+      if (x!.shape.length === 0) throw new AmpcError('E0203', `cumsum: the data needs rank >= 1, got ${typeToString(x!)}`);
+      normalizeAxis('cumsum', a.axis as number, x!.shape.length);
+      return [{ dtype: x!.dtype, shape: [...x!.shape] }];
+    },
+  },
+
   // resize (ONNX Resize in its static form: output sizes, scales for the coordinates, the
   // interpolation settings): nearest / n-linear / n-cubic interpolation; ir/resize.ts says how.
   resize: { operands: 1, attrs: RESIZE_ATTRS, traits: [], infer: resizeInfer },

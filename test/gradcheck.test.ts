@@ -181,6 +181,9 @@ const CASES: { readonly [P in OpName]?: readonly OpCase[] } = {
     op('scatter_elements', { axis, reduction }), (ins) => {
       ins.idx = { ...ins.idx!, data: Int32Array.from(axis === 0 ? [1, 2, -1, 1, 5, 2] : [3, 3, -4, 1, -1, 4]) };
     }))),
+  // Linear in x: the gradient is the cumsum of the cotangent the other way round, same exclusivity.
+  cumsum: [false, true].flatMap((exclusive) => [false, true].map((reverse) =>
+    c(`cumsum axis ${exclusive ? -1 : 1} exclusive ${exclusive} reverse ${reverse}`, { x: [2, 4, 3] }, op('cumsum', { axis: exclusive ? -1 : 1, exclusive, reverse })))),
   // Linear in x: the gradient is the adjoint of the interpolation (taps clamped onto the edges add up).
   resize: [
     c('resize nearest up 2x3 half_pixel', { x: [1, 2, 3, 4] }, op('resize', { sizes: [1, 2, 6, 7], mode: 'nearest' })),

@@ -140,6 +140,7 @@ function transformerGraph(): Graph {
     g.add('gather', [cat, g.add('constant', [], { value: -1 }, { declared: [{ dtype: 'i32', shape: [3, 2] }] })], { axis: 1 }),
     g.add('scatter_elements', [cat, g.add('constant', [], { value: 2 }, { declared: [{ dtype: 'i32', shape: [2, 4, 5] }] }), g.add('slice', [cat], { starts: [0, 0, 0], ends: [2, 4, 5] })],
       { axis: 1, reduction: 'max' }),
+    g.add('cumsum', [cat], { axis: -2, exclusive: true, reverse: true }),
     g.add('resize', [cat], { sizes: [2, 24, 3], scales: [1, 1.5, 0.6], mode: 'cubic', coordinate_transformation_mode: 'tf_crop_and_resize',
       roi: [0, 0.25, 0, 1, 0.75, 1], cubic_coeff_a: -0.5, exclude_outside: true, extrapolation_value: -1 }),
   ];

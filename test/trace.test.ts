@@ -10,7 +10,7 @@ import {
   add, sub, mul, div, maximum, minimum, pow, equal, less, greater, lessEqual, greaterEqual, where, cast, full, matmul, conv2d,
   maxPool2d, avgPool2d, sum, mean, max, softmax, logSoftmax, layerNorm, batchNorm, crossEntropy, mseLoss, oneHot, reshape,
   transpose, broadcastTo, slice, concat, neg, abs, exp, log, sqrt, rsqrt, reciprocal, tanh, sigmoid, relu, gelu, sin, cos, floor, scalar,
-  tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, erf, round, ceil, sign, isinf, isnan, fmod, prod, gatherElements, gather, scatterElements, resize, gridSample, argmax, argmin,
+  tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, erf, round, ceil, sign, isinf, isnan, fmod, prod, gatherElements, gather, scatterElements, cumsum, resize, gridSample, argmax, argmin,
   randomUniform, iota,
 } from '../ir/trace/index.ts';
 import { traceDepth } from '../ir/trace/context.ts';
@@ -316,7 +316,7 @@ function allMethods(x: Tensor, w: Tensor, img: Tensor, k: Tensor, labels: Tensor
     x.matmul(w), img.conv2d(k), img.maxPool2d(2), img.avgPool2d(2),
     x.sum(), x.mean(0), x.max(1), x.prod(0, true),
     x.softmax(), x.logSoftmax(), x.layerNorm(g, b), img.batchNorm(g.slice([0], [3]), b.slice([0], [3]), g.slice([0], [3]), b.slice([0], [3])),
-    x.crossEntropy(labels), x.mseLoss(x), labels.oneHot(4), x.gatherElements(labels.reshape([8, 1]), 1), x.gather(labels, 0), x.scatterElements(labels.reshape([8, 1]), x.slice([0, 0], [8, 1]), 1, 'add'), x.argmax(1), x.argmin(0, { keepdims: true, selectLastIndex: true }),
+    x.crossEntropy(labels), x.mseLoss(x), labels.oneHot(4), x.gatherElements(labels.reshape([8, 1]), 1), x.gather(labels, 0), x.scatterElements(labels.reshape([8, 1]), x.slice([0, 0], [8, 1]), 1, 'add'), x.cumsum(1, { exclusive: true }), x.argmax(1), x.argmin(0, { keepdims: true, selectLastIndex: true }),
     img.resize([2, 3, 16, 12], { mode: 'linear' }), img.gridSample(full([2, 4, 5, 2], 0.25), { mode: 'bicubic', paddingMode: 'reflection' }),
     x.reshape([-1]), x.transpose(), x.T, x.slice([0, 1]), x.concat(x), x.sum(0, true).broadcastTo([8, 4]), x.flatten(), x.square(),
     randomUniform(full([], 7, 'u32'), [8, 4]).mul(x), iota([8, 4], 1, 'f32').add(x),
@@ -335,7 +335,7 @@ function allFunctions(x: Tensor, w: Tensor, img: Tensor, k: Tensor, labels: Tens
     matmul(x, w), conv2d(img, k, { padding: 1 }), maxPool2d(img, 2, { stride: 1 }), avgPool2d(img, 2),
     sum(x), mean(x, -1), max(x), prod(x, [0, 1]),
     softmax(x, 0), logSoftmax(x), layerNorm(x, g, b), batchNorm(img, g3, b3, g3, b3, { training: true })[0],
-    crossEntropy(x, labels), mseLoss(x, x, 'sum'), oneHot(labels, 4), gatherElements(x, reshape(labels, [8, 1]), -1), gather(x, labels, 1), scatterElements(x, reshape(labels, [8, 1]), slice(x, [0, 0], [8, 1]), 1), argmax(x, -1, { keepdims: true }), argmin(x),
+    crossEntropy(x, labels), mseLoss(x, x, 'sum'), oneHot(labels, 4), gatherElements(x, reshape(labels, [8, 1]), -1), gather(x, labels, 1), scatterElements(x, reshape(labels, [8, 1]), slice(x, [0, 0], [8, 1]), 1), cumsum(x, -2, { reverse: true }), argmax(x, -1, { keepdims: true }), argmin(x),
     resize(img, [2, 3, 4, 4], { mode: 'cubic', coordinateTransformationMode: 'align_corners' }), gridSample(img, full([2, 3, 3, 2], -0.5), { alignCorners: true }),
     reshape(x, [4, -1]), transpose(x, [1, 0]), broadcastTo(b, [8, 4]), concat([x, x], 1),
     randomUniform(full([], 7, 'u32'), [8, 4], { salt: 3 }), iota([8, 4], -2),

@@ -6,6 +6,7 @@ import { emitConv2d } from './conv.ts';
 import { emitConv2dGradInput, emitConv2dGradWeight } from './conv-grad.ts';
 import { emitBinary, emitCast, emitConstant, emitSelect, emitUnary } from './elementwise.ts';
 import { emitGeluGrad } from './elementwise-grad.ts';
+import { emitCumsum } from './cumsum.ts';
 import { emitGather, emitScatterElements } from './gather-scatter.ts';
 import { emitIota, emitRandomUniform } from './generate.ts';
 import { emitFused } from './fused.ts';
@@ -51,6 +52,7 @@ export const EMITTERS: EmitterTable = {
   gather_elements: emitGatherElements,
   gather: emitGather,
   scatter_elements: emitScatterElements,
+  cumsum: emitCumsum,
   resize: emitResize,
   grid_sample: emitGridSample,
   random_uniform: emitRandomUniform,

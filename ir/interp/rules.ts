@@ -11,6 +11,7 @@ import * as amp from './kernels/amp.ts';
 import * as conv from './kernels/conv-pool.ts';
 import * as ew from './kernels/elementwise.ts';
 import * as gen from './kernels/generate.ts';
+import * as cs from './kernels/cumsum.ts';
 import * as gs from './kernels/gather-scatter.ts';
 import * as grad from './kernels/grad.ts';
 import * as loss from './kernels/loss.ts';
@@ -96,6 +97,7 @@ export const INTERP_RULES: { readonly [P in OpName]: InterpRule } = {
   gather_elements: shape.gatherElements,
   gather: gs.gather,
   scatter_elements: gs.scatterElements,
+  cumsum: cs.cumsum,
   resize: rs.resize,
   grid_sample: gsm.gridSample,
   random_uniform: gen.randomUniform,

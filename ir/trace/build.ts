@@ -387,6 +387,17 @@ export function scatterElements(
   return one(ctx, 'scatter_elements', tensors('scatter_elements', ctx, [x, indices, updates], loc), { axis, reduction }, loc);
 }
 
+/** cumsum's direction settings (ONNX CumSum's attributes): exclude the element itself, sum from the end. */
+export interface CumsumOptions {
+  readonly exclusive?: boolean;
+  readonly reverse?: boolean;
+}
+
+export function cumsum(x: TensorLike, axis: number | undefined, opts: CumsumOptions | undefined, loc: Loc | undefined): Tensor {
+  const ctx = contextOf('cumsum', [x], loc);
+  return one(ctx, 'cumsum', tensors('cumsum', ctx, [x], loc), { axis, exclusive: opts?.exclusive, reverse: opts?.reverse }, loc);
+}
+
 /** The interpolation settings of `resize` (ONNX Resize's attributes; ir/resize.ts). */
 export interface ResizeOptions {
   /** Per-axis scales the coordinates divide by (default sizes / input extents). */

@@ -34,6 +34,7 @@ export const TRACED_BY: { readonly [P in OpName]: string | null } = {
   gather_elements: 'gatherElements',
   gather: 'gather',
   scatter_elements: 'scatterElements',
+  cumsum: 'cumsum',
   resize: 'resize',
   grid_sample: 'gridSample',
   argmax: 'argmax',

@@ -145,6 +145,8 @@ export const gather = (x: TensorLike, indices: TensorLike, axis?: number): Tenso
 /** A copy of x with updates[c] put at c with c[axis] = indices[c] (ONNX ScatterElements); duplicates apply in order (none: the last wins). */
 export const scatterElements = (x: TensorLike, indices: TensorLike, updates: TensorLike, axis?: number, reduction?: B.ScatterReduction): Tensor =>
   B.scatterElements(x, indices, updates, axis, reduction, callerLoc());
+/** The running sum of x along `axis` (0 by default; ONNX CumSum, torch.cumsum): exclusive leaves the element itself out, reverse sums from the end; f32 accumulation. */
+export const cumsum = (x: TensorLike, axis?: number, opts?: B.CumsumOptions): Tensor => B.cumsum(x, axis, opts, callerLoc());
 /** x interpolated to shape `sizes` (ONNX Resize: nearest / n-linear / n-cubic, its coordinate modes; f32 arithmetic). */
 export const resize = (x: TensorLike, sizes: readonly number[], opts?: B.ResizeOptions): Tensor => B.resize(x, sizes, opts, callerLoc());
 /** x [N, C, H, W] sampled at grid [N, Ho, Wo, 2] of normalized (x, y) (ONNX GridSample, torch grid_sample; f32 arithmetic). */

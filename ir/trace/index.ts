@@ -13,7 +13,7 @@ export type { InputSpec, InputSpecOptions } from './spec.ts';
 export { Tensor } from './tensor.ts';
 export type {
   TensorLike, Operand, Pair, Padding, Reduction, MatmulOptions, Conv2dOptions, Pool2dOptions, AvgPool2dOptions, ReduceOptions,
-  LayerNormOptions, BatchNormOptions, RandomUniformOptions,
+  LayerNormOptions, BatchNormOptions, RandomUniformOptions, CumsumOptions,
 } from './build.ts';
 export * from './functions.ts';
 export { Parameter, Buffer } from './state.ts';

@@ -159,6 +159,8 @@ export class Tensor {
   scatterElements(indices: TensorLike, updates: TensorLike, axis?: number, reduction?: B.ScatterReduction): Tensor {
     return B.scatterElements(this, indices, updates, axis, reduction, callerLoc());
   }
+  /** The running sum along `axis` (0 by default; ONNX CumSum, torch.cumsum; exclusive / reverse as ONNX's). */
+  cumsum(axis?: number, opts?: B.CumsumOptions): Tensor { return B.cumsum(this, axis, opts, callerLoc()); }
   /** Interpolated to shape `sizes` (ONNX Resize: nearest / n-linear / n-cubic). */
   resize(sizes: readonly number[], opts?: B.ResizeOptions): Tensor { return B.resize(this, sizes, opts, callerLoc()); }
   /** This [N, C, H, W] sampled at grid [N, Ho, Wo, 2] of normalized (x, y) (ONNX GridSample, torch grid_sample). */

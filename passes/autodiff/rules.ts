@@ -19,6 +19,7 @@
 
 import type { OpName } from '../../ir/ops.ts';
 import type { VjpRule } from './builder.ts';
+import * as cs from './cumsum.ts';
 import * as ew from './elementwise.ts';
 import * as gs from './gather-scatter.ts';
 import * as la from './linalg.ts';
@@ -100,6 +101,7 @@ export const VJP_RULES: { readonly [P in OpName]: VjpRule | 'nondifferentiable' 
   gather_elements: ls.gatherElements,
   gather: gs.gather,
   scatter_elements: gs.scatterElements,
+  cumsum: cs.cumsum,
   resize: rz.resize,
   grid_sample: gsp.gridSample,
   random_uniform: 'nondifferentiable',

@@ -52,6 +52,9 @@ export const PRECISION_CLASSES: { readonly [P in OpName]: PrecisionClass } = {
   reduce_sum: 'deny',
   reduce_prod: 'deny',
   reduce_mean: 'deny',
+  // A running sum grows along the axis (f16 overflows at 65504, and its later terms lose the
+  // small ones): run and store it in f32, as reduce_sum; the kernel accumulates in f32 anyway.
+  cumsum: 'deny',
   layer_norm: 'deny',
   batch_norm: 'deny',
   cross_entropy: 'deny',

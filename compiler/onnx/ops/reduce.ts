@@ -5,10 +5,13 @@
 // (ReduceMin = -max(-x), ReduceL1 = sum |x|, ReduceL2 = sqrt(sum x²),
 // ReduceSumSquare, ReduceLogSum = log(sum), ReduceLogSumExp = log(sum exp)).
 // ArgMax / ArgMin (axis, keepdims, select_last_index) map to argmax / argmin.
+// CumSum (opsets 11, 14: the same semantics, 14 adds element types) maps to
+// cumsum with its exclusive / reverse attributes; its axis is an input that
+// must be known at import time (E0901 otherwise): a scalar or one element.
 
 import type { Value } from '../../../ir/graph.ts';
 import type { OpName } from '../../../ir/ops.ts';
-import type { NodeCtx } from '../context.ts';
+import type { Entry, NodeCtx } from '../context.ts';
 import type { OpMapping } from './types.ts';
 import { axisOf, rankOf, val } from './types.ts';
 
@@ -53,9 +56,19 @@ function argReduce(op: 'argmax' | 'argmin'): OpMapping {
   };
 }
 
+function cumsum(c: NodeCtx): Entry[] {
+  const x = c.value(0);
+  const axes = c.ints(1, 'axis');
+  if (axes.length !== 1) c.bad(`axis must hold one value, got ${axes.length}`);
+  const axis = axisOf(c, axes[0]!, rankOf(x));
+  const exclusive = c.int('exclusive', 0) === 1, reverse = c.int('reverse', 0) === 1;
+  return val(c.add('cumsum', [x], { axis, exclusive, reverse }));
+}
+
 export const REDUCE_OPS: Record<string, OpMapping> = {
   ArgMax: argReduce('argmax'),
   ArgMin: argReduce('argmin'),
+  CumSum: { map: cumsum },
   ReduceSum: reduce('reduce_sum', 13),
   ReduceMean: reduce('reduce_mean', 18),
   ReduceMax: reduce('reduce_max', 18),
