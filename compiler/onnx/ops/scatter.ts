@@ -19,7 +19,7 @@ import type { Value } from '../../../ir/graph.ts';
 import type { NodeCtx } from '../context.ts';
 import type { Entry } from '../context.ts';
 import type { OpMapping } from './types.ts';
-import { asDtype, axisOf, rankOf, reshapeTo, val } from './types.ts';
+import { asDtype, axisOf, elementsAxis, rankOf, reshapeTo, val } from './types.ts';
 
 const REDUCTIONS: Readonly<Record<number, readonly string[]>> = { 11: ['none'], 16: ['none', 'add', 'mul'], 18: ['none', 'add', 'mul', 'max', 'min'] };
 
@@ -33,13 +33,7 @@ function reductionOf(c: NodeCtx, withAttr: boolean): string {
 
 function scatter(c: NodeCtx, withAttr: boolean): Entry[] {
   const x = c.value(0);
-  const axis = axisOf(c, c.int('axis', 0), rankOf(x));
-  if (c.shape(1).length !== rankOf(x)) c.bad(`indices of rank ${c.shape(1).length} for data of rank ${rankOf(x)}`);
-  const e = c.entry(1);
-  if (e.kind === 'const') {
-    const dim = x.type.shape[axis]!;
-    if ([...e.t.data].some((i) => i < -dim || i >= dim)) c.bad(`an index is out of range for an axis of ${dim}`);
-  }
+  const axis = elementsAxis(c, x);
   const reduction = reductionOf(c, withAttr);
   return val(c.add('scatter_elements', [x, asDtype(c, c.value(1), 'i32'), c.value(2)], { axis, reduction }));
 }

@@ -15,7 +15,7 @@ import type { NodeCtx } from '../context.ts';
 import { broadcastShape, broadcastTo, concat, ct, gather, numel, pick, reshaped, sliceIndices, storeElem, transpose } from '../fold.ts';
 import type { ConstTensor } from '../proto.ts';
 import type { OpMapping } from './types.ts';
-import { asDtype, axisOf, konst, rankOf, reshapeTo, val } from './types.ts';
+import { asDtype, axisOf, elementsAxis, konst, rankOf, reshapeTo, val } from './types.ts';
 
 /** Most width-1 pieces a strided Slice or a Gather may become. */
 const MAX_PIECES = 256;
@@ -195,13 +195,7 @@ export const SHAPE_OPS: Record<string, OpMapping> = {
   GatherElements: {
     map: (c) => {
       const x = c.value(0);
-      const axis = axisOf(c, c.int('axis', 0), rankOf(x));
-      if (c.shape(1).length !== rankOf(x)) c.bad(`indices of rank ${c.shape(1).length} for data of rank ${rankOf(x)}`);
-      const e = c.entry(1);
-      if (e.kind === 'const') {
-        const dim = x.type.shape[axis]!;
-        if ([...e.t.data].some((i) => i < -dim || i >= dim)) c.bad(`an index is out of range for an axis of ${dim}`);
-      }
+      const axis = elementsAxis(c, x);
       return val(c.add('gather_elements', [x, asDtype(c, c.value(1), 'i32')], { axis }));
     },
   },

@@ -49,3 +49,18 @@ export function axisOf(c: NodeCtx, axis: number, rank: number, what = 'axis'): n
   if (a < 0 || a >= rank) c.bad(`${what} ${axis} is out of range for rank ${rank}`);
   return a;
 }
+
+/**
+ * The axis of an Elements op (GatherElements, ScatterElements) on data `x`,
+ * after its checks: indices of x's rank, and constant indices within the axis.
+ */
+export function elementsAxis(c: NodeCtx, x: Value): number {
+  const axis = axisOf(c, c.int('axis', 0), rankOf(x));
+  if (c.shape(1).length !== rankOf(x)) c.bad(`indices of rank ${c.shape(1).length} for data of rank ${rankOf(x)}`);
+  const e = c.entry(1);
+  if (e.kind === 'const') {
+    const dim = x.type.shape[axis]!;
+    if ([...e.t.data].some((i) => i < -dim || i >= dim)) c.bad(`an index is out of range for an axis of ${dim}`);
+  }
+  return axis;
+}
