@@ -15,7 +15,7 @@ import type { NodeCtx } from '../context.ts';
 import { poolNd } from './pool-nd.ts';
 import { batchNormTraining } from './training.ts';
 import type { OpMapping } from './types.ts';
-import { axisOf, lit, rankOf, reshapeTo, val } from './types.ts';
+import { axisOf, lit, rankOf, reshapeTo, val, windowPads } from './types.ts';
 
 function matmul(c: NodeCtx): Value {
   let a = c.value(0), b = c.value(1);
@@ -32,30 +32,6 @@ function matmul(c: NodeCtx): Value {
   return y;
 }
 
-/** Explicit [top, left, bottom, right] pads from ONNX's pads / auto_pad for a window op. */
-function windowPads(c: NodeCtx, inSize: readonly number[], kernel: readonly number[], strides: readonly number[], dil: readonly number[]): number[] {
-  const autoPad = c.string('auto_pad', 'NOTSET');
-  const n = kernel.length;
-  if (autoPad === 'NOTSET') {
-    const p = c.intList('pads') ?? new Array<number>(2 * n).fill(0);
-    if (p.length !== 2 * n) c.bad(`pads has ${p.length} entries, expected ${2 * n}`);
-    return p;
-  }
-  if (autoPad === 'VALID') {
-    c.intList('pads');
-    return new Array<number>(2 * n).fill(0);
-  }
-  if (autoPad !== 'SAME_UPPER' && autoPad !== 'SAME_LOWER') c.unsupported(`auto_pad '${autoPad}' is not supported`);
-  const begin: number[] = [], end: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const out = Math.ceil(inSize[i]! / strides[i]!);
-    const total = Math.max(0, (out - 1) * strides[i]! + (kernel[i]! - 1) * dil[i]! + 1 - inSize[i]!);
-    const small = Math.floor(total / 2);
-    begin.push(autoPad === 'SAME_UPPER' ? small : total - small);
-    end.push(autoPad === 'SAME_UPPER' ? total - small : small);
-  }
-  return [...begin, ...end];
-}
 
 /** A 1-D (rank 3) tensor as 2-D with height 1 (rank 4); rank 4 as is; other ranks refused. */
 function as2d(c: NodeCtx, x: Value, what: string): { x: Value; oneD: boolean } {

@@ -12,7 +12,7 @@
 
 import type { Value } from '../../../ir/graph.ts';
 import type { NodeCtx } from '../context.ts';
-import { reshapeTo } from './types.ts';
+import { reshapeTo, windowPads } from './types.ts';
 
 interface Axis { k: number; s: number; d: number; pb: number; pe: number }
 
@@ -26,27 +26,7 @@ function axesOf(c: NodeCtx, spatial: readonly number[], kind: 'max' | 'avg', inc
   if (strides.length !== n || dil.length !== n) c.bad(`strides / dilations need ${n} entries`);
   if ([...kernel, ...strides, ...dil].some((v) => v < 1)) c.bad('kernel_shape, strides and dilations must be positive');
   if (kind === 'avg' && dil.some((d) => d !== 1)) c.unsupported(`dilations [${dil.join(',')}] on AveragePool (only 1)`);
-  const autoPad = c.string('auto_pad', 'NOTSET');
-  let pads: number[];
-  if (autoPad === 'NOTSET') {
-    pads = c.intList('pads') ?? new Array<number>(2 * n).fill(0);
-    if (pads.length !== 2 * n) c.bad(`pads has ${pads.length} entries, expected ${2 * n}`);
-  } else if (autoPad === 'VALID') {
-    c.intList('pads');
-    pads = new Array<number>(2 * n).fill(0);
-  } else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
-    const begin: number[] = [], end: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const out = Math.ceil(spatial[i]! / strides[i]!);
-      const total = Math.max(0, (out - 1) * strides[i]! + (kernel[i]! - 1) * dil[i]! + 1 - spatial[i]!);
-      const small = Math.floor(total / 2);
-      begin.push(autoPad === 'SAME_UPPER' ? small : total - small);
-      end.push(autoPad === 'SAME_UPPER' ? total - small : small);
-    }
-    pads = [...begin, ...end];
-  } else {
-    return c.unsupported(`auto_pad '${autoPad}' is not supported`);
-  }
+  const pads = windowPads(c, spatial, kernel, strides, dil);
   const ceil = c.int('ceil_mode', 0) === 1;
   return spatial.map((len, i) => {
     const a: Axis = { k: kernel[i]!, s: strides[i]!, d: dil[i]!, pb: pads[i]!, pe: pads[i + n]! };

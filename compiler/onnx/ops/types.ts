@@ -64,3 +64,28 @@ export function elementsAxis(c: NodeCtx, x: Value): number {
   }
   return axis;
 }
+
+/** Explicit pads (all begins, then all ends; [top, left, bottom, right] in 2-D) from ONNX's pads / auto_pad for a window op. */
+export function windowPads(c: NodeCtx, inSize: readonly number[], kernel: readonly number[], strides: readonly number[], dil: readonly number[]): number[] {
+  const autoPad = c.string('auto_pad', 'NOTSET');
+  const n = kernel.length;
+  if (autoPad === 'NOTSET') {
+    const p = c.intList('pads') ?? new Array<number>(2 * n).fill(0);
+    if (p.length !== 2 * n) c.bad(`pads has ${p.length} entries, expected ${2 * n}`);
+    return p;
+  }
+  if (autoPad === 'VALID') {
+    c.intList('pads');
+    return new Array<number>(2 * n).fill(0);
+  }
+  if (autoPad !== 'SAME_UPPER' && autoPad !== 'SAME_LOWER') c.unsupported(`auto_pad '${autoPad}' is not supported`);
+  const begin: number[] = [], end: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const out = Math.ceil(inSize[i]! / strides[i]!);
+    const total = Math.max(0, (out - 1) * strides[i]! + (kernel[i]! - 1) * dil[i]! + 1 - inSize[i]!);
+    const small = Math.floor(total / 2);
+    begin.push(autoPad === 'SAME_UPPER' ? small : total - small);
+    end.push(autoPad === 'SAME_UPPER' ? total - small : small);
+  }
+  return [...begin, ...end];
+}
