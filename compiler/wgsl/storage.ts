@@ -40,9 +40,13 @@ export function computeType(dtype: DType, mode: F16Mode): string {
   }
 }
 
-/** The WGSL function rounding an f32 register to the nearest f16 value in `mode` (storage: a native conversion; packed: through the packed bits). */
-export function roundF16Fn(mode: F16Mode): string {
-  return mode === 'storage' ? 'ampc_round_f16_native' : 'ampc_round_f16';
+/**
+ * The WGSL function rounding an f32 register to the nearest f16 value, in
+ * the modes that compute f16 values in f32 registers (storage and packed):
+ * integer arithmetic on the f32 bits, the same in both modes.
+ */
+export function roundF16Fn(_mode: F16Mode): string {
+  return 'ampc_round_f16';
 }
 
 /** True when f16 values are computed in f32 registers (storage and packed modes): each result is rounded to f16. */
@@ -142,10 +146,20 @@ const SUPPORT: Readonly<Record<string, string>> = {
   ampc_nanmax_f16: 'fn ampc_nanmax_f16(a: f16, b: f16) -> f16 { return select(select(max(a, b), b, ampc_isnan_f16(b)), a, ampc_isnan_f16(a)); }',
   ampc_nanmin_f32: 'fn ampc_nanmin_f32(a: f32, b: f32) -> f32 { return select(select(min(a, b), b, ampc_isnan_f32(b)), a, ampc_isnan_f32(a)); }',
   ampc_nanmin_f16: 'fn ampc_nanmin_f16(a: f16, b: f16) -> f16 { return select(select(min(a, b), b, ampc_isnan_f16(b)), a, ampc_isnan_f16(a)); }',
-  // f32 rounded to the nearest f16 value (an f16 accumulator where WGSL has no f16 arithmetic).
-  ampc_round_f16: 'fn ampc_round_f16(x: f32) -> f32 { return unpack2x16float(ampc_f16_bits(x)).x; }',
-  // The same where f16 storage exists (storage mode): one conversion each way.
-  ampc_round_f16_native: 'fn ampc_round_f16_native(x: f32) -> f32 { return f32(ampc_to_f16(x)); }',
+  // f32 rounded to the nearest f16 value (f16 values computed in f32 registers:
+  // the storage and packed modes, f16 accumulators there), on the bits with
+  // integer arithmetic: round to nearest even at the f16 mantissa's last bit
+  // for normal f16 values, to a multiple of 2^-24 (round() is half-to-even) in
+  // the subnormal range |x| < 2^-14, to inf from 65520 up, NaN kept; the same
+  // values as f32(f16(x)) with overflow to inf, without converting: lavapipe
+  // converts f32 <-> f16 one element at a time, 7x slower than this
+  // (bench/README.md, "f16 rounding"; test/f16-round.test.ts checks the values).
+  ampc_round_f16:
+    'fn ampc_round_f16(x: f32) -> f32 { let b = bitcast<u32>(x); let a = b & 0x7fffffffu;\n' +
+    '  let normal = bitcast<f32>((b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u);\n' +
+    '  let sub = round(x * 16777216.0) * 5.9604644775390625e-8;\n' +
+    '  let inf = bitcast<f32>((b & 0x80000000u) | 0x7f800000u);\n' +
+    '  return select(select(select(normal, sub, a < 0x38800000u), inf, a >= 0x477ff000u), x, a > 0x7f800000u); }',
   ampc_nan_f16: 'fn ampc_nan_f16() -> f16 { var b = 0x7e00u; return bitcast<vec2<f16>>(b).x; }',
   ampc_posinf_f16: 'fn ampc_posinf_f16() -> f16 { var b = 0x7c00u; return bitcast<vec2<f16>>(b).x; }',
   ampc_neginf_f16: 'fn ampc_neginf_f16() -> f16 { var b = 0xfc00u; return bitcast<vec2<f16>>(b).x; }',
