@@ -17,6 +17,9 @@ import { RESIZE_OPS } from './resize.ts';
 import { SCATTER_OPS } from './scatter.ts';
 import { SHAPE_OPS } from './shape.ts';
 import { TRAINING_OPS } from './training.ts';
+import { UNPOOL_OPS } from './unpool.ts';
+import { SEQUENCE_OPS } from './sequence.ts';
+import { LINALG_OPS } from './linalg.ts';
 import type { OpMapping } from './types.ts';
 
 export type { OpMapping } from './types.ts';
@@ -36,6 +39,9 @@ export const ONNX_OPS: Readonly<Record<string, OpMapping>> = {
   ...CONV_TRANSPOSE_OPS,
   ...COMPRESS_OPS,
   ...RECURRENT_OPS,
+  ...UNPOOL_OPS,
+  ...SEQUENCE_OPS,
+  ...LINALG_OPS,
 };
 
 /** Ops of other domains the importer maps, by domain (each mapped at its domain's opset). */
