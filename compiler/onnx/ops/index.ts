@@ -20,6 +20,8 @@ import { TRAINING_OPS } from './training.ts';
 import { UNPOOL_OPS } from './unpool.ts';
 import { SEQUENCE_OPS } from './sequence.ts';
 import { LINALG_OPS } from './linalg.ts';
+import { TFIDF_OPS } from './tfidf.ts';
+import { QUANTIZE_OPS } from './quantize.ts';
 import type { OpMapping } from './types.ts';
 
 export type { OpMapping } from './types.ts';
@@ -39,6 +41,8 @@ export const ONNX_OPS: Readonly<Record<string, OpMapping>> = {
   ...CONV_TRANSPOSE_OPS,
   ...COMPRESS_OPS,
   ...RECURRENT_OPS,
+  ...TFIDF_OPS,
+  ...QUANTIZE_OPS,
   ...UNPOOL_OPS,
   ...SEQUENCE_OPS,
   ...LINALG_OPS,
