@@ -22,6 +22,8 @@ import { SEQUENCE_OPS } from './sequence.ts';
 import { LINALG_OPS } from './linalg.ts';
 import { TFIDF_OPS } from './tfidf.ts';
 import { QUANTIZE_OPS } from './quantize.ts';
+import { SPECTRAL_OPS } from './spectral.ts';
+import { SPECTRAL_MEL_OPS } from './spectral-mel.ts';
 import type { OpMapping } from './types.ts';
 
 export type { OpMapping } from './types.ts';
@@ -41,6 +43,8 @@ export const ONNX_OPS: Readonly<Record<string, OpMapping>> = {
   ...CONV_TRANSPOSE_OPS,
   ...COMPRESS_OPS,
   ...RECURRENT_OPS,
+  ...SPECTRAL_OPS,
+  ...SPECTRAL_MEL_OPS,
   ...TFIDF_OPS,
   ...QUANTIZE_OPS,
   ...UNPOOL_OPS,
