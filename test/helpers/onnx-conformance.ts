@@ -7,10 +7,11 @@
 // In scope: one data set, every output f32/f16/bool, every input f32/f16/bool
 // or an integer tensor (integer inputs are shape data or indices; they are
 // folded in at import as constants, like TVM's freeze_params). Float inputs
-// that only parameterize a node's shape (Resize's roi and scales, Upsample's
-// scales, OneHot's depth, which fixes the output's extent along its axis:
-// initializers in real models, graph inputs in these tests) are folded in
-// the same way.
+// and bool inputs that fix a node's output shape (Resize's roi and scales,
+// Upsample's scales, OneHot's depth, Range's start/limit/delta, Compress's
+// condition: the output's extent depends on their values, so a static-shape
+// compiler needs them at compile time, as XLA does; initializers in real
+// models, graph inputs in these tests) are folded in the same way.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,9 +72,18 @@ function readSet(dir: string, kind: 'input' | 'output') {
   return files.map((f) => readOnnxTensor(readFileSync(join(dir, f)), f));
 }
 
-/** Names used only as Resize's roi / scales, Upsample's scales or OneHot's depth (float shape parameters). */
+/** Per op, the input slots whose values fix the output's shape. */
+const SHAPE_SLOTS: Readonly<Record<string, readonly number[]>> = {
+  Resize: [1, 2],
+  Upsample: [1],
+  OneHot: [1],
+  Range: [0, 1, 2],
+  Compress: [1],
+};
+
+/** Names used only in slots that fix an output shape (float or bool shape parameters). */
 function shapeDataInputs(nodes: readonly { opType?: string | null; input?: readonly string[] | null }[]): Set<string> {
-  const isShapeSlot = (op: string, i: number) => (op === 'Resize' && (i === 1 || i === 2)) || (op === 'Upsample' && i === 1) || (op === 'OneHot' && i === 1);
+  const isShapeSlot = (op: string, i: number) => SHAPE_SLOTS[op]?.includes(i) ?? false;
   const shape = new Set<string>(), other = new Set<string>();
   for (const n of nodes) (n.input ?? []).forEach((name, i) => (isShapeSlot(n.opType ?? '', i) ? shape : other).add(name));
   return new Set([...shape].filter((name) => name !== '' && !other.has(name)));
