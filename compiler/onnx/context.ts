@@ -10,7 +10,7 @@ import type { Loc } from '../../ir/errors.ts';
 import type { AttrValue } from '../../ir/attrs.ts';
 import type { Graph, Value } from '../../ir/graph.ts';
 import type { OpName } from '../../ir/ops.ts';
-import type { AttributeProto, ConstTensor, ElemType, NodeProto } from './proto.ts';
+import type { AttributeProto, ConstTensor, ElemType, GraphProto, NodeProto } from './proto.ts';
 import { elemType, tensorValues, toNumber } from './proto.ts';
 
 /** An ONNX value during import: an IR value, or a tensor known at import time. */
@@ -34,11 +34,24 @@ export function elemOfDtype(d: DType): ElemType {
   return ({ f32: 'float', f16: 'float16', bool: 'bool', i32: 'int64', u32: 'uint32' } as const)[d];
 }
 
+/** The names a node sees: its graph's, then the enclosing graphs' (a subgraph's outer-scope references). */
+export interface Scope {
+  lookup(name: string): Entry | undefined;
+}
+
+const NO_SCOPE: Scope = { lookup: () => undefined };
+
 /** The importer's services a NodeCtx uses (implemented in import.ts). */
 export interface ImportHost {
   readonly g: Graph;
   /** An IR value for an entry: a constant becomes a splat `constant` op or an extra graph input with its value. */
   materialize(e: Entry, nameHint: string, loc: Loc): Value;
+  /**
+   * Imports a subgraph inline: its inputs bound to `inputs`, names it does not
+   * define looked up in `outer`, its nodes placed at `loc` after `where`;
+   * returns its outputs.
+   */
+  inline(body: GraphProto, inputs: readonly Entry[], outer: Scope, where: string, loc: Loc): Entry[];
 }
 
 export class NodeCtx {
@@ -52,6 +65,8 @@ export class NodeCtx {
     readonly opset: number,
     readonly inputs: readonly (Entry | undefined)[],
     readonly loc: Loc,
+    /** The names visible at this node (for the subgraphs of control-flow ops). */
+    readonly scope: Scope = NO_SCOPE,
   ) {
     for (const a of node.attribute ?? []) this.attrs.set(a.name ?? '', a);
   }
@@ -164,6 +179,18 @@ export class NodeCtx {
   tensor(name: string): ConstTensor | undefined {
     const a = this.attr(name);
     return a?.t ? tensorValues(a.t, `node '${this.name}' attribute ${name}`) : undefined;
+  }
+
+  /** A graph attribute (If's branches, Scan's and Loop's body); E0902 when it is missing. */
+  graph(name: string): GraphProto {
+    const a = this.attr(name);
+    if (!a?.g) this.bad(`attribute '${name}' (a graph) is missing`);
+    return a.g;
+  }
+
+  /** Imports subgraph `body` inline with its inputs bound to `inputs`; `label` names it in places (`then_branch`, `body iteration 2`). */
+  inline(body: GraphProto, inputs: readonly Entry[], label: string): Entry[] {
+    return this.host.inline(body, inputs, this.scope, `${this.loc.node ?? `node '${this.name}' (${this.op})`} ${label}`, this.loc);
   }
 
   /** Marks an attribute as read without using it (documented as having no effect here). */

@@ -9,17 +9,21 @@
 // carries the ONNX node as its place (`model.onnx:N:1: node 'name' (Op)`, N
 // the node's position) and a note `onnx Op 'name'` that the printed IR keeps.
 // An op, attribute or type the IR cannot express exactly is E0901.
+// Subgraphs (If branches, Scan and Loop bodies) are imported inline by the
+// same node loop (`Importer.inline`): their inputs bound to entries, names
+// they do not define looked up in the enclosing graphs, their nodes placed at
+// the enclosing node (`node 'if1' (If) then_branch: node 'add' (Add)`).
 
 import type { DType, HostTensor } from '../../ir/dtype.ts';
 import { AmpcError } from '../../ir/errors.ts';
 import type { Loc } from '../../ir/errors.ts';
 import { Graph, Module } from '../../ir/graph.ts';
 import type { Value } from '../../ir/graph.ts';
-import type { Entry, ImportHost } from './context.ts';
+import type { Entry, ImportHost, Scope } from './context.ts';
 import { irDtype, NodeCtx } from './context.ts';
 import { isSplat } from './fold.ts';
 import { ONNX_DOMAIN_OPS, ONNX_OPS } from './ops/index.ts';
-import type { ConstTensor, ModelProto, ValueInfoProto } from './proto.ts';
+import type { ConstTensor, GraphProto, ModelProto, NodeProto, ValueInfoProto } from './proto.ts';
 import { decodeModel, decodeTensorProto, elemType, tensorValues, toNumber } from './proto.ts';
 
 export interface ImportOptions {
@@ -63,9 +67,89 @@ class Importer implements ImportHost {
   /** IR values already made for constants, and the initializer names of initializer tensors. */
   readonly made = new Map<ConstTensor, Value>();
   readonly initializers = new Map<ConstTensor, string>();
+  readonly bodyInits = new WeakMap<object, ConstTensor>();
 
-  constructor(name: string, readonly file: string) {
+  constructor(name: string, readonly file: string, readonly model: ModelProto, readonly opset: number) {
     this.g = new Graph(name, { file, line: 1, col: 1 });
+  }
+
+  /**
+   * Maps `nodes` in order, each by the op table at its domain's opset, their
+   * inputs looked up in `env` and then in `outer` (a subgraph's outer-scope
+   * references), their outputs added to `env`. Values are named after their
+   * ONNX outputs in the top graph only (a subgraph unrolled repeats its names).
+   */
+  runNodes(nodes: readonly NodeProto[], env: Map<string, Entry>, outer: Scope | undefined, locOf: (node: NodeProto, i: number) => Loc): void {
+    const scope: Scope = { lookup: (n) => env.get(n) ?? outer?.lookup(n) };
+    nodes.forEach((node, i) => {
+      const op = node.opType ?? '';
+      const loc = locOf(node, i);
+      const domain = node.domain && node.domain !== 'ai.onnx' ? node.domain : '';
+      const table = domain === '' ? ONNX_OPS : Object.hasOwn(ONNX_DOMAIN_OPS, domain) ? ONNX_DOMAIN_OPS[domain] : undefined;
+      if (!table) {
+        const known = ['the default ONNX domain', ...Object.keys(ONNX_DOMAIN_OPS)].join(', ');
+        throw new AmpcError('E0901', `${op}: ops of domain '${domain}' are not supported (only ${known})`, loc);
+      }
+      const nodeOpset = domain === '' ? this.opset : opsetOf(this.model, domain);
+      const mapping = Object.hasOwn(table, op) ? table[op] : undefined;
+      if (!mapping) throw new AmpcError('E0901', `${op} (${domain === '' ? '' : `${domain} `}opset ${nodeOpset}): this op is not supported`, loc);
+      const ins = (node.input ?? []).map((n) => {
+        if (n === '') return undefined;
+        const e = scope.lookup(n);
+        if (!e) throw new AmpcError('E0902', `${op}: input '${n}' is not defined before this node`, loc);
+        return e;
+      });
+      const c = new NodeCtx(this, node, op, nodeOpset, ins, loc, scope);
+      let outs: Entry[] | undefined;
+      try {
+        if (mapping.fold && ins.every((e) => e === undefined || e.kind === 'const')) {
+          const folded = mapping.fold(c, ins.map((e) => (e?.kind === 'const' ? e.t : undefined)));
+          if (folded) outs = folded.map((t) => ({ kind: 'const', t }));
+        }
+        if (!outs) {
+          c.used.clear();
+          outs = mapping.map(c);
+        }
+        c.checkAllAttrsRead();
+      } catch (e) {
+        throw e instanceof AmpcError ? e.at(loc) : e;
+      }
+      (node.output ?? []).forEach((name, k) => {
+        if (name === '') return;
+        const out = outs![k];
+        if (!out) throw new AmpcError('E0901', `${op} (opset ${nodeOpset}): output ${k} ('${name}') is not supported`, loc);
+        if (!outer && out.kind === 'value' && out.v.name === undefined && out.v.def?.loc === loc) out.v.name = sanitizeName(name);
+        env.set(name, out);
+      });
+    });
+  }
+
+  inline(body: GraphProto, inputs: readonly Entry[], outer: Scope, where: string, loc: Loc): Entry[] {
+    const env = new Map<string, Entry>();
+    const formal = body.input ?? [];
+    const bodyName = body.name || 'subgraph';
+    for (const init of body.initializer ?? []) {
+      const name = init.name ?? '';
+      // One ConstTensor per initializer, so a body unrolled N times materializes it once.
+      let t = this.bodyInits.get(init);
+      if (!t) this.bodyInits.set(init, (t = tensorValues(init, `${where}: initializer '${name}'`)));
+      env.set(name, { kind: 'const', t });
+    }
+    if ((body.sparseInitializer ?? []).length > 0) throw new AmpcError('E0901', `${where}: ${bodyName} has a sparse initializer; they are not supported`, loc);
+    if (formal.length !== inputs.length) {
+      throw new AmpcError('E0902', `${where}: ${bodyName} takes ${formal.length} input(s), the op gives it ${inputs.length}`, loc);
+    }
+    formal.forEach((vi, k) => env.set(vi.name ?? '', inputs[k]!));
+    this.runNodes(body.node ?? [], env, outer, (node, i) => ({
+      file: loc.file, line: loc.line, col: loc.col,
+      node: `${where}: node '${node.name || `#${i + 1}`}' (${node.opType ?? ''})`,
+    }));
+    return (body.output ?? []).map((vi) => {
+      const name = vi.name ?? '';
+      const e = env.get(name) ?? outer.lookup(name);
+      if (!e) throw new AmpcError('E0902', `${where}: ${bodyName} output '${name}' is not produced by any node`, loc);
+      return e;
+    });
   }
 
   uniqueName(hint: string): string {
@@ -154,7 +238,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): ImportR
   const model = decodeModel(bytes, file);
   const gp = model.graph!;
   const opset = opsetOf(model);
-  const imp = new Importer(opts.graphName ?? sanitizeName(gp.name || 'main'), file);
+  const imp = new Importer(opts.graphName ?? sanitizeName(gp.name || 'main'), file, model, opset);
   const env = new Map<string, Entry>();
 
   for (const init of gp.initializer ?? []) {
@@ -183,48 +267,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): ImportR
     env.set(name, { kind: 'value', v: imp.g.addInput(irName, { dtype, shape }, { loc: { file, line: 1, col: 1, node: `input '${name}'` } }) });
   }
 
-  (gp.node ?? []).forEach((node, i) => {
-    const op = node.opType ?? '';
-    const nodeName = node.name || `#${i + 1}`;
-    const loc: Loc = { file, line: i + 1, col: 1, node: `node '${nodeName}' (${op})` };
-    const domain = node.domain && node.domain !== 'ai.onnx' ? node.domain : '';
-    const table = domain === '' ? ONNX_OPS : Object.hasOwn(ONNX_DOMAIN_OPS, domain) ? ONNX_DOMAIN_OPS[domain] : undefined;
-    if (!table) {
-      const known = ['the default ONNX domain', ...Object.keys(ONNX_DOMAIN_OPS)].join(', ');
-      throw new AmpcError('E0901', `${op}: ops of domain '${domain}' are not supported (only ${known})`, loc);
-    }
-    const nodeOpset = domain === '' ? opset : opsetOf(model, domain);
-    const mapping = Object.hasOwn(table, op) ? table[op] : undefined;
-    if (!mapping) throw new AmpcError('E0901', `${op} (${domain === '' ? '' : `${domain} `}opset ${nodeOpset}): this op is not supported`, loc);
-    const ins = (node.input ?? []).map((n) => {
-      if (n === '') return undefined;
-      const e = env.get(n);
-      if (!e) throw new AmpcError('E0902', `${op}: input '${n}' is not defined before this node`, loc);
-      return e;
-    });
-    const c = new NodeCtx(imp, node, op, nodeOpset, ins, loc);
-    let outs: Entry[] | undefined;
-    try {
-      if (mapping.fold && ins.every((e) => e === undefined || e.kind === 'const')) {
-        const folded = mapping.fold(c, ins.map((e) => (e?.kind === 'const' ? e.t : undefined)));
-        if (folded) outs = folded.map((t) => ({ kind: 'const', t }));
-      }
-      if (!outs) {
-        c.used.clear();
-        outs = mapping.map(c);
-      }
-      c.checkAllAttrsRead();
-    } catch (e) {
-      throw e instanceof AmpcError ? e.at(loc) : e;
-    }
-    (node.output ?? []).forEach((name, k) => {
-      if (name === '') return;
-      const out = outs![k];
-      if (!out) throw new AmpcError('E0901', `${op} (opset ${nodeOpset}): output ${k} ('${name}') is not supported`, loc);
-      if (out.kind === 'value' && out.v.name === undefined && out.v.def?.loc === loc) out.v.name = sanitizeName(name);
-      env.set(name, out);
-    });
-  });
+  imp.runNodes(gp.node ?? [], env, undefined, (node, i) => ({ file, line: i + 1, col: 1, node: `node '${node.name || `#${i + 1}`}' (${node.opType ?? ''})` }));
 
   const outputNames: string[] = [];
   const outputs = (gp.output ?? []).map((vi) => {

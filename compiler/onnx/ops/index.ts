@@ -3,6 +3,7 @@
 // the op and the opset.
 
 import { COMPRESS_OPS } from './compress.ts';
+import { CONTROL_FLOW_OPS } from './control-flow.ts';
 import { CONV_TRANSPOSE_OPS } from './conv-transpose.ts';
 import { ELEMENTWISE_OPS } from './elementwise.ts';
 import { GENERATOR_OPS } from './generators.ts';
@@ -42,6 +43,7 @@ export const ONNX_OPS: Readonly<Record<string, OpMapping>> = {
   ...NORM_EXTRA_OPS,
   ...CONV_TRANSPOSE_OPS,
   ...COMPRESS_OPS,
+  ...CONTROL_FLOW_OPS,
   ...RECURRENT_OPS,
   ...SPECTRAL_OPS,
   ...SPECTRAL_MEL_OPS,
