@@ -23,6 +23,7 @@ import { SEQUENCE_OPS } from './sequence.ts';
 import { LINALG_OPS } from './linalg.ts';
 import { TFIDF_OPS } from './tfidf.ts';
 import { QUANTIZE_OPS } from './quantize.ts';
+import { ROI_ALIGN_OPS } from './roi-align.ts';
 import { SPECTRAL_OPS } from './spectral.ts';
 import { SPECTRAL_MEL_OPS } from './spectral-mel.ts';
 import type { OpMapping } from './types.ts';
@@ -43,15 +44,16 @@ export const ONNX_OPS: Readonly<Record<string, OpMapping>> = {
   ...NORM_EXTRA_OPS,
   ...CONV_TRANSPOSE_OPS,
   ...COMPRESS_OPS,
-  ...CONTROL_FLOW_OPS,
-  ...RECURRENT_OPS,
   ...SPECTRAL_OPS,
   ...SPECTRAL_MEL_OPS,
-  ...TFIDF_OPS,
-  ...QUANTIZE_OPS,
+  ...CONTROL_FLOW_OPS,
+  ...RECURRENT_OPS,
+  ...ROI_ALIGN_OPS,
   ...UNPOOL_OPS,
   ...SEQUENCE_OPS,
   ...LINALG_OPS,
+  ...TFIDF_OPS,
+  ...QUANTIZE_OPS,
 };
 
 /** Ops of other domains the importer maps, by domain (each mapped at its domain's opset). */
