@@ -3,13 +3,18 @@
 // kernels; fused elementwise groups (compiler/kernels/fused.ts) and the
 // finite check use the same element loop.
 //
-// Each invocation handles ELEMENTS_PER_INVOCATION[target] elements, strided
-// by the number of invocations, so that neighbouring invocations touch
-// neighbouring elements (coalesced on GPUs, SIMD-friendly on lavapipe).
-// On lavapipe an invocation costs far more than an element: the MNIST MLP's
-// AMP train step (bench/step.ts, b64, fused; min ms/step over 5 rounds)
-// took 24.9 ms at 1 element per invocation, 15.5 at 4, 15.5 at 8, 15.6 at
-// 16 (f32: 14.5, 12.0, 12.4, 13.6); unfused f32 went from 59 to 26 ms.
+// Each invocation handles elementsPerInvocation(target, count) elements,
+// strided by the number of invocations, so that neighbouring invocations
+// touch neighbouring elements (coalesced on GPUs, SIMD-friendly on lavapipe).
+// On lavapipe an invocation, and a workgroup even more, costs far more than
+// an element: the MNIST MLP's AMP train step (bench/step.ts, b64, fused; min
+// ms/step over 5 rounds) took 24.9 ms at 1 element per invocation, 15.5 at
+// 4 (f32: 14.5, 12.0; unfused f32 went from 59 to 26 ms). A CPU adapter
+// therefore gets as many elements per invocation as leave MIN_CPU_WORKGROUPS
+// workgroups (work for every core), from 4 up to 64: an add over 200,704
+// f32 took 0.79 ms at 4 per invocation (784 workgroups), 0.54 at 16, 0.47 at
+// 64 (49 workgroups); over 2^20, 3.21, 2.68 and 2.54 ms (bench/elements.ts,
+// bench/README.md).
 
 import { ENTRY_PARAMS, gridFor } from '../wgsl/grid.ts';
 import { declareBindings, needsF16, store } from '../wgsl/storage.ts';
@@ -17,13 +22,17 @@ import type { AdapterKind, BoundBuffer, EmitContext, KernelLaunch } from './cont
 
 export const MAP_WORKGROUP = 64;
 
-/** Elements each invocation of a map kernel computes, per adapter kind (small outputs: one). */
-export const ELEMENTS_PER_INVOCATION: { readonly [K in AdapterKind]: number } = {
-  // lavapipe: fewer, longer invocations amortize its per-invocation cost.
-  cpu: 4,
+/** Workgroups a CPU adapter's map kernel keeps at least (when the elements allow 4 per invocation): one per core on machines of up to 64 cores. */
+export const MIN_CPU_WORKGROUPS = 64;
+
+/** Elements each invocation of a map kernel over `count` elements computes, per adapter kind (small outputs: one). */
+export function elementsPerInvocation(target: AdapterKind, count: number): number {
   // GPUs: enough invocations to fill the machine matter more.
-  gpu: 1,
-};
+  if (target === 'gpu') return 1;
+  // lavapipe: fewer, longer invocations amortize its per-invocation and per-workgroup cost.
+  if (count <= MAP_WORKGROUP * 4) return 1;
+  return Math.min(64, Math.max(4, Math.floor(count / (MIN_CPU_WORKGROUPS * MAP_WORKGROUP))));
+}
 
 /**
  * The entry point of a kernel over `count` elements: statements `body` run
@@ -32,7 +41,7 @@ export const ELEMENTS_PER_INVOCATION: { readonly [K in AdapterKind]: number } = 
  * the workgroup grid.
  */
 export function elementLoop(ctx: EmitContext, count: number, body: string): { main: string; workgroups: [number, number, number] } {
-  const per = count > MAP_WORKGROUP * ELEMENTS_PER_INVOCATION[ctx.target] ? ELEMENTS_PER_INVOCATION[ctx.target] : 1;
+  const per = elementsPerInvocation(ctx.target, count);
   const threads = Math.ceil(count / per);
   const grid = gridFor(Math.ceil(threads / MAP_WORKGROUP), ctx.maxWorkgroupsPerDim);
   const indent = (s: string, by: string) => s.split('\n').map((l) => by + l).join('\n');
