@@ -32,6 +32,8 @@ export interface LowerOptions {
   readonly maxWorkgroupsPerDim?: number;
   /** After each run, copy output `output` into input `input` (by printed name), on the device. */
   readonly updates?: readonly { readonly output: number; readonly input: string }[];
+  /** Inputs the runtime keeps equal to the f16 rounding of another input (PlanIO.derivedFrom; compiler/weight-copies.ts). */
+  readonly derived?: readonly { readonly input: string; readonly from: string }[];
   /** Share device buffers between intermediates whose live ranges do not overlap (default true; false for debugging). */
   readonly memoryPlan?: boolean;
 }
@@ -54,6 +56,7 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
   const roleOf = (v: Value): BufferRole => (v.role === 'param' ? 'param' : v.role === 'input' ? 'input' : outputs.has(v) ? 'output' : 'intermediate');
 
   for (const v of g.inputs) bufferOf.set(v, newBuffer(v.type.dtype, v.type.shape, roleOf(v), names.get(v)));
+  const inPlace = opts.updates ? writtenInPlace(g, opts.updates, names) : new Map<Value, Value>();
 
   const kernels: PlanKernel[] = [];
   const kernelIndex = new Map<string, number>();
@@ -65,7 +68,10 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
       bufferOf.set(node.results[0]!, bufferOf.get(node.operands[0]!)!);
       continue;
     }
-    for (const r of node.results) bufferOf.set(r, newBuffer(r.type.dtype, r.type.shape, roleOf(r), names.get(r)));
+    for (const r of node.results) {
+      const input = inPlace.get(r);
+      bufferOf.set(r, input ? bufferOf.get(input)! : newBuffer(r.type.dtype, r.type.shape, roleOf(r), names.get(r)));
+    }
     // Nothing to compute for empty results (and no kernel may divide by a zero extent).
     if (node.results.every((r) => numel(r.type.shape) === 0)) continue;
     const ctx: EmitContext = {
@@ -94,7 +100,10 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
     kernels,
     buffers: memory?.buffers ?? buffers,
     dispatches,
-    inputs: g.inputs.map((v) => ({ name: names.get(v)!, buffer: bufferOf.get(v)! })),
+    inputs: g.inputs.map((v) => {
+      const from = opts.derived?.find((d) => d.input === names.get(v))?.from;
+      return { name: names.get(v)!, buffer: bufferOf.get(v)!, ...(from !== undefined ? { derivedFrom: from } : {}) };
+    }),
     outputs: g.outputs.map((v, i) => ({ name: names.get(v)!, buffer: outputBuffers[i]! })),
     ...(updates ? { updates } : {}),
     ...(memory ? { storage: memory.storage } : {}),
@@ -108,6 +117,37 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
  * buffers in `outputBuffers`; then each update copies its output into its input.
  * An update of an input by itself is dropped.
  */
+/**
+ * Updates whose new value can be written straight into the input's buffer
+ * (no copy, no second buffer): the output is a node's result (not a view),
+ * that node does not read the input (nor a view of it), every other node
+ * reading either runs before it, and the input is not itself a graph output. A weight's f16
+ * copy (compiler/weight-copies.ts) is one: the forward reads it, the update
+ * kernel writes the next one from the new f32 weight. Updates that read
+ * their old value (an optimizer's state, a weight) keep their copies.
+ */
+function writtenInPlace(g: Graph, updates: readonly { readonly output: number; readonly input: string }[], names: ReadonlyMap<Value, string>): Map<Value, Value> {
+  const order = new Map(g.nodes.map((n, i) => [n, i]));
+  const lastReader = new Map<Value, number>();
+  g.nodes.forEach((n, i) => n.operands.forEach((v) => lastReader.set(v, i)));
+  const outs = new Set(g.outputs);
+  const counts = new Map<Value, number>();
+  for (const u of updates) counts.set(g.outputs[u.output]!, (counts.get(g.outputs[u.output]!) ?? 0) + 1);
+  const result = new Map<Value, Value>();
+  for (const u of updates) {
+    const out = g.outputs[u.output];
+    const input = g.inputs.find((v) => names.get(v) === u.input);
+    const def = out?.def;
+    if (!out || !input || !def || VIEW_OPS.has(def.op) || counts.get(out) !== 1 || outs.has(input) || !typesEqual(out.type, input.type)) continue;
+    // The input's buffer is also read through its views (a reshape that is not an output shares it).
+    const aliases = new Set([input]);
+    for (const n of g.nodes) if (VIEW_OPS.has(n.op) && aliases.has(n.operands[0]!) && !outs.has(n.results[0]!)) aliases.add(n.results[0]!);
+    if ([...aliases].some((a) => def.operands.includes(a) || (lastReader.get(a) ?? -1) >= order.get(def)!)) continue;
+    result.set(out, input);
+  }
+  return result;
+}
+
 function planUpdates(
   g: Graph,
   updates: readonly { readonly output: number; readonly input: string }[],
@@ -130,7 +170,7 @@ function planUpdates(
     }
     targets.set(input, out);
   }
-  for (const [input, out] of targets) if (input === out) targets.delete(input);
+  for (const [input, out] of targets) if (input === out || bufferOf.get(input) === bufferOf.get(out)) targets.delete(input);
 
   const snapshots: PlanCopy[] = [];
   const snapshotOf = new Map<Value, number>();

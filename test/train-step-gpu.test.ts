@@ -58,6 +58,34 @@ test('lowering: updates become copies after the dispatches; an updated input tha
   t.deepEqual(plan.dispatches, plain.dispatches);
 });
 
+test('lowering: an update computed after every read of its input is written in place, unless its kernel reads the input or a view of it', (t) => {
+  const plan = (body: string) => lowerGraph(parse(`graph @u(%p: f32[2,2], %x: f32[2,2]) -> (f32[], f32[2,2]) {
+  %loss = reduce_sum %p {axes = [0, 1]} : f32[]
+${body}
+  return %loss, %new.p
+}`), { f16Mode: 'packed', updates: [{ output: 1, input: 'p' }] });
+  const inputP = (pl: ReturnType<typeof plan>) => pl.inputs.find((io) => io.name === 'p')!.buffer;
+  // The kernel of %new.p reads only %x, and the one reader of %p ran before: in place, no copy.
+  const a = plan('  %new.p = neg %x : f32[2,2]');
+  t.is(a.outputs[1]!.buffer, inputP(a));
+  t.deepEqual(a.updates, []);
+  // It reads %p: a copy after the dispatches.
+  const b = plan('  %new.p = sub %p, %x : f32[2,2]');
+  t.not(b.outputs[1]!.buffer, inputP(b));
+  t.is(b.updates!.length, 1);
+  // It reads %p through reshapes (views sharing the buffer): a copy too.
+  const c = plan('  %r = reshape %p {shape = [4]} : f32[4]\n  %v = reshape %r {shape = [2, 2]} : f32[2,2]\n  %new.p = add %v, %x : f32[2,2]');
+  t.not(c.outputs[1]!.buffer, inputP(c));
+  t.is(c.updates!.length, 1);
+  // A later kernel reads %p after %new.p is computed: a copy.
+  const d = lowerGraph(parse(`graph @u(%p: f32[2,2], %x: f32[2,2]) -> (f32[2,2], f32[2,2]) {
+  %new.p = neg %x : f32[2,2]
+  %late = mul %p, %x : f32[2,2]
+  return %late, %new.p
+}`), { f16Mode: 'packed', updates: [{ output: 1, input: 'p' }] });
+  t.is(d.updates!.length, 1);
+});
+
 test('lowering: bad updates are E0603', (t) => {
   const g = parse(PASS_THROUGH);
   const bad = (updates: { output: number; input: string }[], re: RegExp) => {
@@ -71,11 +99,19 @@ test('lowering: bad updates are E0603', (t) => {
   bad([{ output: 2, input: 'p' }, { output: 1, input: 'p' }], /input %p is updated twice/);
 });
 
-test('lowering: a train step maps every update to an input buffer, sources never overwritten first', (t) => {
+test('lowering: a train step maps every update to an input buffer (a copy, or written in place), sources never overwritten first', (t) => {
   const traced = mlp();
   const ts = trainStepGraph(traced.graph, { kind: 'adam', lr: 1e-3 });
   const plan = lowerGraph(ts.graph, { f16Mode: 'packed', updates: ts.updates });
-  t.is(plan.updates!.length, ts.updates.length);
+  // An update whose value is computed after every read of the old one is written straight into the input's buffer.
+  let inPlace = 0;
+  for (const u of ts.updates) {
+    const to = plan.inputs.find((io) => io.name === u.input)!.buffer;
+    if (plan.outputs[u.output]!.buffer === to) inPlace++;
+    else t.true(plan.updates!.some((c) => c.to === to), `update of %${u.input}`);
+  }
+  t.is(plan.updates!.length, ts.updates.length - inPlace);
+  t.true(inPlace > 0);
   const written = new Set<number>();
   for (const u of plan.updates!) {
     t.false(written.has(u.from), 'a copy reads a buffer an earlier copy wrote');
