@@ -91,7 +91,8 @@ function peakLive(plan: Plan): number {
 function measure(name: string, precision: Precision, fusion: boolean, build: () => { graph: Graph; updates?: { output: number; input: string }[] }, adapter: Adapter = 'cpu'): Row {
   const { graph, updates } = build();
   const target = { f16Mode: 'native' as const, adapter, maxStorageBuffers: 16 };
-  const spec = { fusion, ...(updates ? { updates } : {}) };
+  // Train steps as the Trainer compiles them (with weight copies where there are no cast prologues).
+  const spec = { fusion, ...(updates ? { updates, weightCopies: true } : {}) };
   const planned = compileGraph(graph, target, spec).plan;
   const unplanned = compileGraph(graph, target, { ...spec, memoryPlan: false }).plan;
   const sum = (p: Plan, pick: (role: string) => boolean) => p.buffers.filter((b) => pick(b.role)).reduce((n, b) => n + b.byteSize, 0);

@@ -150,6 +150,8 @@ export function compile(source: Graph | TraceResult, opts: CompileOptions = {}):
   }
 
   const inputs: ArtifactInput[] = plan.inputs.map((io, i) => {
+    // Weight copies need a runtime that refreshes them on every weight write; artifacts do not carry them.
+    if (io.derivedFrom !== undefined) throw new Error(`compileArtifact: input '${io.name}' is a weight copy (CompileSpec.weightCopies), which artifacts do not carry`);
     const v = graph.inputs[i]!;
     const b = plan.buffers[io.buffer]!;
     const role: ArtifactInputRole = v.isParam ? 'param' : stateNames.has(io.name) ? 'state' : 'input';

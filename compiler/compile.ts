@@ -14,6 +14,7 @@ import type { AdapterKind } from './kernels/context.ts';
 import { adapterKindOf } from './kernels/matmul-config.ts';
 import { legalizeForBindings } from './legalize.ts';
 import { lowerGraph } from './lower.ts';
+import { keepWeightCopies } from './weight-copies.ts';
 
 /** WebGPU's default maxStorageBuffersPerShaderStage: what a target that names no limit gets. */
 const WEBGPU_DEFAULT_STORAGE_BUFFERS = 8;
@@ -58,6 +59,13 @@ export interface CompileSpec {
   readonly f16Mode?: F16Mode;
   /** In-place updates after each run (a train step's `updates`); see LowerOptions.updates. */
   readonly updates?: readonly { readonly output: number; readonly input: string }[];
+  /**
+   * Without cast prologues, keep the f16 copies of updated f32 inputs across
+   * runs, written by their updates (compiler/weight-copies.ts; default
+   * false). Only for callers that write every input through Session.write,
+   * which refreshes a copy when its weight is written (the Trainer).
+   */
+  readonly weightCopies?: boolean;
   /** Share device buffers between intermediates whose live ranges do not overlap (default true). */
   readonly memoryPlan?: boolean;
   /** Receives each pass's one-line summary. */
@@ -126,6 +134,12 @@ export function compileGraph(g: Graph, device: GpuContext | CompileTarget, spec:
     ...(target.maxStorageBuffers ? { maxKernelBindings: target.maxStorageBuffers } : {}),
     castPrologues: spec.castPrologues ?? target.castPrologues ?? CAST_PROLOGUES[target.adapter],
   };
+  const copies = spec.weightCopies && spec.updates && !options.castPrologues ? keepWeightCopies(g, spec.updates) : undefined;
+  if (copies) {
+    g = copies.graph;
+    spec.log?.(`weight-copies: @${g.name}: ${copies.derived.length} f16 weight copies kept across steps, written by their updates (${copies.derived.map((d) => `%${d.input}`).join(', ')})`);
+  }
+  const updates = copies?.updates ?? spec.updates;
   const graph = runPipeline(g, passes, { options, ...(spec.log ? { log: spec.log } : {}) }, {
     ...(spec.printIrAfter ? { printIrAfter: spec.printIrAfter } : {}),
     ...(spec.dump ? { dump: spec.dump } : {}),
@@ -135,7 +149,8 @@ export function compileGraph(g: Graph, device: GpuContext | CompileTarget, spec:
     f16Mode: target.f16Mode,
     target: target.adapter,
     ...(target.maxWorkgroupsPerDim ? { maxWorkgroupsPerDim: target.maxWorkgroupsPerDim } : {}),
-    ...(spec.updates ? { updates: spec.updates } : {}),
+    ...(updates ? { updates } : {}),
+    ...(copies ? { derived: copies.derived } : {}),
     ...(spec.memoryPlan !== undefined ? { memoryPlan: spec.memoryPlan } : {}),
   });
   return { graph: legal, plan, dispatches: plan.dispatches.length, compileMs: performance.now() - start };

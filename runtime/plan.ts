@@ -102,6 +102,12 @@ export interface PlanDispatch {
 export interface PlanIO {
   readonly name: string;
   readonly buffer: number;
+  /**
+   * An f16 input kept equal to the f16 rounding (nearest even, overflow to
+   * inf) of the f32 input of this name: Session.write of that input writes
+   * this one too (a weight copy, compiler/weight-copies.ts).
+   */
+  readonly derivedFrom?: string;
 }
 
 /** A whole-buffer copy (`from` and `to` have the same byteSize). */

@@ -12,6 +12,7 @@ import { AmpcError } from '../ir/errors.ts';
 import type { GpuContext } from './device.ts';
 import type { Plan, PlanCopy, PlanIO } from './plan.ts';
 import { boundTogetherWritable, deviceBuffers, STORAGE_OFFSET_ALIGNMENT } from './plan.ts';
+import { encodeTensor } from './host-data.ts';
 import { compileShader } from './shader.ts';
 
 const USAGE = { MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, STORAGE: 0x0080 } as const;
@@ -149,7 +150,19 @@ export class Session {
     private readonly updates: readonly PlanCopy[],
   ) {
     this.bufferBytes = owned.reduce((n, b) => n + b.size, 0);
+    for (const io of plan.inputs) {
+      if (io.derivedFrom === undefined) continue;
+      const from = this.io(plan.inputs, io.derivedFrom, 'input');
+      const [f, c] = [plan.buffers[from.buffer]!, plan.buffers[io.buffer]!];
+      if (f.dtype !== 'f32' || c.dtype !== 'f16' || f.shape.join(',') !== c.shape.join(',')) {
+        throw new AmpcError('E0603', `input '${io.name}': derived from '${from.name}', which must be f32 of its shape (it is kept as its f16 copy)`);
+      }
+      this.derived.set(from.name, [...(this.derived.get(from.name) ?? []), io.name]);
+    }
   }
+
+  /** Inputs kept as the f16 copy of an input (PlanIO.derivedFrom), by that input's name. */
+  private readonly derived = new Map<string, string[]>();
 
   static async create(ctx: GpuContext, plan: Plan): Promise<Session> {
     checkPlanFits(ctx, plan);
@@ -187,6 +200,12 @@ export class Session {
     const size = this.plan.buffers[io.buffer]!.byteSize;
     if (bytes.byteLength > size) throw new AmpcError('E0603', `input '${name}': ${bytes.byteLength} bytes given, the buffer holds ${size}`);
     this.ctx.device.queue.writeBuffer(this.buffers[io.buffer]!, this.plan.buffers[io.buffer]!.offset ?? 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const copies = this.derived.get(io.name);
+    if (copies) {
+      // The weight's f16 copies follow it (rounded to nearest even, overflow to inf, as the kernels' casts).
+      const values = new Float32Array(bytes.slice().buffer, 0, Math.min(bytes.byteLength >> 2, this.plan.buffers[io.buffer]!.shape.reduce((a, b) => a * b, 1)));
+      for (const c of copies) this.write(c, encodeTensor('f16', values));
+    }
   }
 
   /**

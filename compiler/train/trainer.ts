@@ -590,7 +590,8 @@ export class Trainer<M extends Module = Module> {
       const step = trainStepGraph(traced.graph, optimizer, { extraUpdates, precision, lossScale, ampOptions, ...(this.#opts.report ? { report: this.#opts.report } : {}) }, {
         ...(log ? { log } : {}), ...(dump ? { dump } : {}), ...(inStep && printIrAfter ? { printIrAfter } : {}),
       });
-      const compiled = compileGraph(step.graph, this.ctx, { ...spec, updates: step.updates });
+      // Every write of a weight goes through Session.write, which refreshes its f16 copy (compiler/weight-copies.ts).
+      const compiled = compileGraph(step.graph, this.ctx, { ...spec, updates: step.updates, weightCopies: true });
       this.#compiledGraph = compiled.graph;
       const plan = compiled.plan;
       const compileMs = performance.now() - start;
