@@ -28,6 +28,8 @@ interface Config {
   readonly fusion: boolean;
   /** f16 storage and arithmetic (default: the adapter's, compiler/compile.ts). */
   readonly f16Mode?: F16Mode;
+  /** Loss scaling off (AMP without its machinery: what the f16 data alone costs). */
+  readonly noLossScaling?: boolean;
 }
 
 const CONFIGS: readonly Config[] = [
@@ -37,6 +39,7 @@ const CONFIGS: readonly Config[] = [
   { name: 'AMP, fused', precision: 'amp', fusion: true },
   { name: 'AMP, fused, f16 math (native)', precision: 'amp', fusion: true, f16Mode: 'native' },
   { name: 'AMP, fused, f32 math on f16 storage', precision: 'amp', fusion: true, f16Mode: 'storage' },
+  { name: 'AMP, fused, loss scaling off', precision: 'amp', fusion: true, noLossScaling: true },
 ];
 
 const int = (v: string) => {
@@ -71,7 +74,7 @@ try {
     const trainer = await Trainer.create({
       model, loss: (m: nn.Sequential, x: Tensor, y: Tensor) => crossEntropy(m.forward(x), y),
       inputs: [f32([o.batch, 784]), i32([o.batch])], optimizer: { kind: 'adam', lr: 1e-3 }, seed: 0, device: ctx,
-      precision: c.precision, fusion: c.fusion, ...(c.f16Mode ? { f16Mode: c.f16Mode } : {}),
+      precision: c.precision, fusion: c.fusion, ...(c.f16Mode ? { f16Mode: c.f16Mode } : {}), ...(c.noLossScaling ? { lossScale: 'off' as const } : {}),
     });
     for (let i = 0; i < 5; i++) await trainer.step([xs[i % 4]!, ys[i % 4]!], { readLoss: i === 4 });
     runs.push({ c, trainer, ms: [] as number[], k: 0 });

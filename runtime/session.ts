@@ -227,6 +227,19 @@ export class Session {
     this.ctx.device.queue.submit([encoder.finish()]);
   }
 
+  /** Runs dispatch `i` of the plan alone, in a command buffer of its own, without the update copies: for timing dispatches one by one (bench/dispatches.ts). */
+  runDispatch(i: number): void {
+    const s = this.steps[i];
+    if (!s) throw new AmpcError('E0603', `no dispatch #${i} (the plan has ${this.steps.length})`);
+    const encoder = this.ctx.device.createCommandEncoder({ label: `ampc dispatch ${i}` });
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(s.pipeline);
+    pass.setBindGroup(0, s.bindGroup);
+    pass.dispatchWorkgroups(s.workgroups[0], s.workgroups[1], s.workgroups[2]);
+    pass.end();
+    this.ctx.device.queue.submit([encoder.finish()]);
+  }
+
   /** Reads back outputs (all by default) by index or name, in one copy and one wait. */
   readOutputs(which?: readonly (string | number)[]): Promise<ArrayBuffer[]> {
     const ios = (which ?? this.plan.outputs.map((_, i) => i)).map((k) => this.io(this.plan.outputs, k, 'output'));
