@@ -17,8 +17,8 @@
 // Trainer, which writes its sessions' state through Session.write, asks for
 // weight copies (CompileSpec.weightCopies).
 
-import type { Value } from '../ir/graph.ts';
-import { cloneGraph, Graph } from '../ir/graph.ts';
+import type { Graph, Value } from '../ir/graph.ts';
+import { Rewriter } from '../passes/rewrite.ts';
 
 export interface Update {
   readonly output: number;
@@ -63,28 +63,16 @@ export function keepWeightCopies(g: Graph, updates: readonly Update[]): WeightCo
     if (g.nodes.some((n) => n.op === 'cast' && n.attrs.to === 'f16' && n.operands[0] === p && readByKernelOperand(g, n.results[0]!))) weights.set(p, u);
   }
   if (weights.size === 0) return undefined;
-  const out = new Graph(g.name, g.loc);
-  const map = new Map<Value, Value>();
-  for (const v of g.inputs) map.set(v, out.addInput(v.name!, v.type, { param: v.isParam }));
+  const rw = new Rewriter(g);
   const copies = new Map<Value, Value>();
-  for (const p of weights.keys()) copies.set(p, out.addInput(copyName(p.name!), { dtype: 'f16', shape: p.type.shape }));
+  for (const p of weights.keys()) copies.set(p, rw.out.addInput(copyName(p.name!), { dtype: 'f16', shape: p.type.shape }));
   for (const n of g.nodes) {
     const weight = n.op === 'cast' && n.attrs.to === 'f16' ? n.operands[0]! : undefined;
-    if (weight && copies.has(weight)) {
-      map.set(n.results[0]!, copies.get(weight)!);
-      continue;
-    }
-    const copy = out.addNode(n.op, n.operands.map((v) => map.get(v)!), n.attrs, {
-      loc: n.loc,
-      declared: n.results.map((r) => r.type),
-      names: n.results.map((r) => r.name),
-      scope: n.scope,
-      ...(n.body ? { body: cloneGraph(n.body) } : {}),
-    });
-    if (n.note !== undefined) copy.note = n.note;
-    n.results.forEach((r, i) => map.set(r, copy.results[i]!));
+    if (weight && copies.has(weight)) rw.replace(n.results[0]!, copies.get(weight)!);
+    else rw.copy(n);
   }
-  const outputs = g.outputs.map((v) => map.get(v)!);
+  const out = rw.finish();
+  const outputs = [...out.outputs];
   const added: Update[] = [];
   const derived: DerivedInput[] = [];
   for (const [p, u] of weights) {
