@@ -7,67 +7,27 @@
 // imported If and Scan against finite differences; and one model on the device.
 
 import test from 'ava';
-import type { ExecutionContext } from 'ava';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import onnxProto from 'onnx-proto';
 import { importOnnx } from '../compiler/onnx/import.ts';
 import { runGraphOnGpu } from '../compiler/execute.ts';
 import type { HostTensor } from '../ir/dtype.ts';
 import { interpret } from '../ir/interp/interpret.ts';
-import { isAmpcError } from '../ir/errors.ts';
 import { gpuTest } from './helpers/gpu.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
 import { compareOutputs, loadCase, ONNX_NODE_DIR, TOLERANCE } from './helpers/onnx-conformance.ts';
+import { T, ai, ais, i64, f32i, vi, graphModel, ft, numel, vals, runAll, near, refused } from './helpers/onnx-build.ts';
+import type { Attr, VI, TP, Node } from './helpers/onnx-build.ts';
 
-const { onnx } = onnxProto;
-const T = onnx.AttributeProto.AttributeType;
-type Attr = onnxProto.onnx.IAttributeProto;
-type VI = onnxProto.onnx.IValueInfoProto;
-type TP = onnxProto.onnx.ITensorProto;
-type Node = { opType: string; input: string[]; output: string[]; name?: string; attribute?: Attr[] };
 interface Sub { nodes: Node[]; inputs?: VI[]; outputs: VI[]; name?: string }
 
-const ai = (name: string, i: number): Attr => ({ name, type: T.INT, i });
-const ais = (name: string, ints: number[]): Attr => ({ name, type: T.INTS, ints });
 const ag = (name: string, g: Sub): Attr => ({ name, type: T.GRAPH, g: { name: g.name ?? name, node: g.nodes, input: g.inputs ?? [], output: g.outputs } });
-const i64 = (name: string, dims: number[], v: number[]): TP => ({ name, dims, dataType: 7, int64Data: v });
-const f32i = (name: string, dims: number[], v: number[]): TP => ({ name, dims, dataType: 1, floatData: v });
 const bool = (name: string, v: boolean): TP => ({ name, dims: [], dataType: 9, int32Data: [v ? 1 : 0] });
-
-function vi(name: string, shape: number[] | undefined, elemType = 1): VI {
-  return { name, type: { tensorType: { elemType, ...(shape ? { shape: { dim: shape.map((d) => ({ dimValue: d })) } } : {}) } } };
-}
-
-function model(nodes: Node[], inputs: VI[], outputs: string[], initializer: TP[] = [], opset = 13): Uint8Array {
-  const m = onnx.ModelProto.create({
-    irVersion: 8, opsetImport: [{ domain: '', version: opset }],
-    graph: { name: 'g', node: nodes, input: inputs, output: outputs.map((o) => vi(o, undefined)), initializer },
-  });
-  return onnx.ModelProto.encode(m).finish();
-}
-
-const ft = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 'f32', shape, data: Float64Array.from(data, Math.fround) });
 const bt = (v: boolean): HostTensor => ({ dtype: 'bool', shape: [], data: Uint8Array.of(v ? 1 : 0) });
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-const vals = (n: number, seed = 1) => Array.from({ length: n }, (_, k) => Math.fround(Math.sin(seed * 7.1 + k * 1.37) * 2));
 
-function runAll(bytes: Uint8Array, feeds: Record<string, HostTensor>): HostTensor[] {
-  const r = importOnnx(bytes, { file: 'm.onnx' });
-  return interpret(r.graph, { ...r.values, ...feeds });
-}
-
-function near(t: ExecutionContext, got: HostTensor, shape: number[], want: ArrayLike<number>, rtol = 1e-6, atol = 1e-6): void {
-  t.deepEqual(got.shape, shape);
-  const bad = [...got.data].findIndex((v, i) => !(Math.abs(Number(v) - want[i]!) <= atol + rtol * Math.abs(want[i]!)));
-  t.is(bad, -1, bad < 0 ? '' : `[${bad}]: ${got.data[bad]} vs ${want[bad]}`);
-}
-
-function refused(t: ExecutionContext, bytes: Uint8Array, pattern: RegExp): void {
-  const e = t.throws(() => importOnnx(bytes, { file: 'm.onnx' }));
-  t.true(isAmpcError(e) && (e as { code?: string }).code === 'E0901', e?.message);
-  t.regex(e!.message, pattern);
-}
+/** The graph's outputs are declared without a shape. */
+const model = (nodes: Node[], inputs: VI[], outputs: string[], initializer: TP[] = [], opset = 13): Uint8Array =>
+  graphModel(nodes, inputs, outputs.map((o) => vi(o, undefined)), initializer, opset);
 
 // ------------------------------------------------------------- If
 

@@ -18,24 +18,12 @@ import { isAmpcError } from '../ir/errors.ts';
 import { tensorRecordToJson, parseTensorListJson } from '../runtime/tensor-json.ts';
 import { gpuTest } from './helpers/gpu.ts';
 import { compareOutputs, loadCase, ONNX_NODE_DIR, TOLERANCE } from './helpers/onnx-conformance.ts';
-
-const { onnx } = onnxProto;
-
-type Node = { opType: string; input: string[]; output: string[]; name?: string; attribute?: onnxProto.onnx.IAttributeProto[] };
-
-function vi(name: string, shape: number[], elemType = 1): onnxProto.onnx.IValueInfoProto {
-  return { name, type: { tensorType: { elemType, shape: { dim: shape.map((d) => ({ dimValue: d })) } } } };
-}
-
-function model(nodes: Node[], inputs: onnxProto.onnx.IValueInfoProto[], outputs: onnxProto.onnx.IValueInfoProto[], initializer: onnxProto.onnx.ITensorProto[] = [], opset = 13): Uint8Array {
-  const m = onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: opset }], graph: { name: 'g', node: nodes, input: inputs, output: outputs, initializer } });
-  return onnx.ModelProto.encode(m).finish();
-}
+import { onnx, vi, graphModel } from './helpers/onnx-build.ts';
 
 const W = [0.5, -1, 2, 0.25, 1, 1, -0.5, 3, 0, 2, 1, -1];
 const B = new Float32Array([0.1, -0.2, 0.3, -0.4]);
 const mlp = () =>
-  model(
+  graphModel(
     [
       { opType: 'MatMul', input: ['x', 'fc.weight'], output: ['h'], name: 'fc' },
       { opType: 'Add', input: ['h', 'fc.bias'], output: ['z'], name: 'fc/add' },
@@ -68,7 +56,7 @@ test('initializers become {param} inputs with their values; nodes keep their ONN
 });
 
 test('Mod: fmod=1 is C fmod; fmod=0 on floats takes the sign of the divisor (Python); integers fold either way', (t) => {
-  const mod = (fmod: number) => importOnnx(model(
+  const mod = (fmod: number) => importOnnx(graphModel(
     [{ opType: 'Mod', input: ['a', 'b'], output: ['y'], name: 'm', attribute: [{ name: 'fmod', type: onnx.AttributeProto.AttributeType.INT, i: fmod }] }],
     [vi('a', [6]), vi('b', [6])], [vi('y', [6])],
   ), { file: 'mod.onnx' });
@@ -78,7 +66,7 @@ test('Mod: fmod=1 is C fmod; fmod=0 on floats takes the sign of the divisor (Pyt
   t.deepEqual([...interpret(mod(0).graph, { a, b })[0]!.data], [1.5, 0.5, -0.5, -1.5, 0, 4]);
   const folded = (fmod: number) => {
     const ints = (name: string, v: number[]) => ({ name, dims: [4], dataType: 6, int32Data: v });
-    const r = importOnnx(model(
+    const r = importOnnx(graphModel(
       [{ opType: 'Mod', input: ['a', 'b'], output: ['m'], name: 'm', attribute: [{ name: 'fmod', type: onnx.AttributeProto.AttributeType.INT, i: fmod }] },
         { opType: 'Cast', input: ['m'], output: ['y'], name: 'c', attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] }],
       [], [vi('y', [4])], [ints('a', [7, -7, 7, -7]), ints('b', [3, 3, -3, -3])],
@@ -91,7 +79,7 @@ test('Mod: fmod=1 is C fmod; fmod=0 on floats takes the sign of the divisor (Pyt
 
 test('Gather with runtime indices goes through gather (index axes in place of the axis; negative from the end; scalar index)', (t) => {
   const INT = onnx.AttributeProto.AttributeType.INT;
-  const gather = (idxShape: number[], axis: number, outShape: number[]) => importOnnx(model(
+  const gather = (idxShape: number[], axis: number, outShape: number[]) => importOnnx(graphModel(
     [{ opType: 'Cast', input: ['f'], output: ['i'], name: 'c', attribute: [{ name: 'to', type: INT, i: 7 }] },
       { opType: 'Gather', input: ['x', 'i'], output: ['y'], name: 'g', attribute: [{ name: 'axis', type: INT, i: axis }] }],
     [vi('x', [2, 3, 4]), vi('f', idxShape)], [vi('y', outShape)],
@@ -124,7 +112,7 @@ test("ArgMax / ArgMin node tests (int64 outputs, out of the conformance run's sc
 });
 
 test('IsInf narrows to one sign with detect_negative / detect_positive', (t) => {
-  const isinf = (neg: number, pos: number) => importOnnx(model(
+  const isinf = (neg: number, pos: number) => importOnnx(graphModel(
     [{ opType: 'IsInf', input: ['x'], output: ['y'], name: 'i', attribute: [
       { name: 'detect_negative', type: onnx.AttributeProto.AttributeType.INT, i: neg },
       { name: 'detect_positive', type: onnx.AttributeProto.AttributeType.INT, i: pos }] }],
@@ -138,7 +126,7 @@ test('IsInf narrows to one sign with detect_negative / detect_positive', (t) => 
 });
 
 test('an unsupported op is E0901 naming the node, the op and the opset', (t) => {
-  const bytes = model([{ opType: 'StringNormalizer', input: ['x'], output: ['y'], name: 'my_norm' }], [vi('x', [4])], [vi('y', [4])]);
+  const bytes = graphModel([{ opType: 'StringNormalizer', input: ['x'], output: ['y'], name: 'my_norm' }], [vi('x', [4])], [vi('y', [4])]);
   const e = t.throws(() => importOnnx(bytes, { file: 'm.onnx' }));
   t.true(isAmpcError(e));
   t.is(e!.message, "m.onnx:1:1: node 'my_norm' (StringNormalizer): error E0901: StringNormalizer (opset 13): this op is not supported");
@@ -146,7 +134,7 @@ test('an unsupported op is E0901 naming the node, the op and the opset', (t) => 
 
 test('an unsupported attribute value and an unknown attribute are E0901, not approximations', (t) => {
   const pool = (attribute: onnxProto.onnx.IAttributeProto[], opType = 'MaxPool') =>
-    model([{ opType, input: ['x'], output: ['y'], name: 'p', attribute }], [vi('x', [1, 1, 6, 6])], [vi('y', [1, 1, 2, 2])]);
+    graphModel([{ opType, input: ['x'], output: ['y'], name: 'p', attribute }], [vi('x', [1, 1, 6, 6])], [vi('y', [1, 1, 2, 2])]);
   const ints = (name: string, v: number[]) => ({ name, type: 7, ints: v });
   // (MaxPool takes dilations; AveragePool's, from opset 19, are refused.)
   const e1 = t.throws(() => importOnnx(pool([ints('kernel_shape', [2, 2]), ints('dilations', [2, 2])], 'AveragePool')));
@@ -156,7 +144,7 @@ test('an unsupported attribute value and an unknown attribute are E0901, not app
 });
 
 test('external tensor data is refused with E0901', (t) => {
-  const bytes = model([{ opType: 'Add', input: ['x', 'w'], output: ['y'] }], [vi('x', [2])], [vi('y', [2])], [
+  const bytes = graphModel([{ opType: 'Add', input: ['x', 'w'], output: ['y'] }], [vi('x', [2])], [vi('y', [2])], [
     { name: 'w', dims: [2], dataType: 1, dataLocation: 1, externalData: [{ key: 'location', value: 'w.bin' }] },
   ]);
   const e = t.throws(() => importOnnx(bytes));
@@ -166,7 +154,7 @@ test('external tensor data is refused with E0901', (t) => {
 
 test('shape arithmetic (Shape, Gather, Unsqueeze, Concat, Constant) folds: one reshape remains', (t) => {
   const i64 = (name: string, v: number[]) => ({ name: 'value', type: 4, t: { name, dims: [v.length], dataType: 7, int64Data: v } });
-  const bytes = model(
+  const bytes = graphModel(
     [
       { opType: 'Shape', input: ['x'], output: ['s'] },
       { opType: 'Constant', input: [], output: ['zero'], attribute: [{ name: 'value', type: 4, t: { dims: [], dataType: 7, int64Data: [0] } }] },
@@ -199,7 +187,7 @@ test('ampc import: IR to -o, initializer values to --inputs-out; errors exit 1 w
   t.is(r.code, 0, r.stderr);
   t.regex(readFileSync(join(dir, 'mlp.ir'), 'utf8'), /\{param\}/);
   t.deepEqual(Object.keys(JSON.parse(readFileSync(join(dir, 'params.json'), 'utf8'))), ['fc.weight', 'fc.bias']);
-  writeFileSync(join(dir, 'bad.onnx'), model([{ opType: 'StringNormalizer', input: ['x'], output: ['y'], name: 'e' }], [vi('x', [4])], [vi('y', [4])]));
+  writeFileSync(join(dir, 'bad.onnx'), graphModel([{ opType: 'StringNormalizer', input: ['x'], output: ['y'], name: 'e' }], [vi('x', [4])], [vi('y', [4])]));
   const bad = await cli(['import', join(dir, 'bad.onnx')]);
   t.is(bad.code, 1);
   t.regex(bad.stderr, /bad\.onnx:1:1: node 'e' \(StringNormalizer\): error E0901/);

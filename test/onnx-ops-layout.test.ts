@@ -9,65 +9,15 @@
 import test from 'ava';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import onnxProto from 'onnx-proto';
 import { importOnnx } from '../compiler/onnx/import.ts';
 import { runGraphOnGpu } from '../compiler/execute.ts';
 import type { HostTensor } from '../ir/dtype.ts';
 import { interpret } from '../ir/interp/interpret.ts';
-import { isAmpcError } from '../ir/errors.ts';
 import { gpuTest } from './helpers/gpu.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
 import { compareOutputs, loadCase, ONNX_NODE_DIR, TOLERANCE } from './helpers/onnx-conformance.ts';
-
-const { onnx } = onnxProto;
-const T = onnx.AttributeProto.AttributeType;
-type Attr = onnxProto.onnx.IAttributeProto;
-type Node = { opType: string; input: string[]; output: string[]; name?: string; attribute?: Attr[] };
-
-const ai = (name: string, i: number): Attr => ({ name, type: T.INT, i });
-const ais = (name: string, ints: number[]): Attr => ({ name, type: T.INTS, ints });
-const af = (name: string, f: number): Attr => ({ name, type: T.FLOAT, f });
-const as = (name: string, s: string): Attr => ({ name, type: T.STRING, s: new TextEncoder().encode(s) });
-const i64 = (name: string, dims: number[], v: number[]): onnxProto.onnx.ITensorProto => ({ name, dims, dataType: 7, int64Data: v });
-const f32i = (name: string, dims: number[], v: number[]): onnxProto.onnx.ITensorProto => ({ name, dims, dataType: 1, floatData: v });
-
-function vi(name: string, shape: number[], elemType = 1): onnxProto.onnx.IValueInfoProto {
-  return { name, type: { tensorType: { elemType, shape: { dim: shape.map((d) => ({ dimValue: d })) } } } };
-}
-
-function model(nodes: Node[], inputs: onnxProto.onnx.IValueInfoProto[], initializer: onnxProto.onnx.ITensorProto[] = [], opset = 13): Uint8Array {
-  const m = onnx.ModelProto.create({
-    irVersion: 8, opsetImport: [{ domain: '', version: opset }],
-    graph: { name: 'g', node: nodes, input: inputs, output: [vi('y', [])], initializer },
-  });
-  return onnx.ModelProto.encode(m).finish();
-}
-
-const ft = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 'f32', shape, data: Float64Array.from(data, Math.fround) });
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-/** Distinct, non-trivial f32 values. */
-const vals = (n: number, seed = 1) => Array.from({ length: n }, (_, k) => Math.fround(Math.sin(seed * 7.1 + k * 1.37) * 2));
-const strides = (s: readonly number[]) => s.map((_, i) => numel(s.slice(i + 1)));
-const unravel = (f: number, s: readonly number[]) => strides(s).map((st, i) => Math.floor(f / st) % s[i]!);
-const at = (data: ArrayLike<number>, s: readonly number[], idx: readonly number[]) => data[idx.reduce((a, v, i) => a + v * strides(s)[i]!, 0)]!;
-
-/** Imports `bytes` and runs it on the reference interpreter (output 0). */
-function run(bytes: Uint8Array, feeds: Record<string, HostTensor>): HostTensor {
-  const r = importOnnx(bytes, { file: 'm.onnx' });
-  return interpret(r.graph, { ...r.values, ...feeds })[0]!;
-}
-
-function near(t: import('ava').ExecutionContext, got: HostTensor, shape: number[], want: ArrayLike<number>, rtol = 1e-6, atol = 1e-6): void {
-  t.deepEqual(got.shape, shape);
-  const bad = [...got.data].findIndex((v, i) => !(Math.abs(Number(v) - want[i]!) <= atol + rtol * Math.abs(want[i]!)));
-  t.is(bad, -1, bad < 0 ? '' : `[${bad}]: ${got.data[bad]} vs ${want[bad]}`);
-}
-
-function refused(t: import('ava').ExecutionContext, bytes: Uint8Array, pattern: RegExp): void {
-  const e = t.throws(() => importOnnx(bytes, { file: 'm.onnx' }));
-  t.true(isAmpcError(e) && (e as { code?: string }).code === 'E0901', e?.message);
-  t.regex(e!.message, pattern);
-}
+import { ai, ais, af, as, i64, f32i, vi, model, ft, numel, vals, unravel, at, run, near, refused } from './helpers/onnx-build.ts';
+import type { Attr } from './helpers/onnx-build.ts';
 
 // ------------------------------------------------------------- DepthToSpace / SpaceToDepth
 

@@ -13,7 +13,6 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import onnxProto from 'onnx-proto';
 import { importOnnx } from '../compiler/onnx/import.ts';
 import { runGraphOnGpu } from '../compiler/execute.ts';
 import { GraphModule, Trainer } from '../compiler/train/index.ts';
@@ -21,29 +20,13 @@ import type { HostTensor } from '../ir/dtype.ts';
 import { interpret } from '../ir/interp/interpret.ts';
 import { crossEntropy, i32 } from '../ir/trace/index.ts';
 import type { Tensor } from '../ir/trace/index.ts';
-import { isAmpcError } from '../ir/errors.ts';
 import { gpuTest } from './helpers/gpu.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
 import { compareOutputs, loadCase, ONNX_NODE_DIR, TOLERANCE } from './helpers/onnx-conformance.ts';
+import { onnx, ai, af, afs, as, astrs, i64, f32i, vi, graphModel, ft, numel, vals, refused } from './helpers/onnx-build.ts';
+import type { Attr } from './helpers/onnx-build.ts';
 
-const { onnx } = onnxProto;
-const T = onnx.AttributeProto.AttributeType;
-type Attr = onnxProto.onnx.IAttributeProto;
 type Kind = 'LSTM' | 'GRU' | 'RNN';
-
-const ai = (name: string, i: number): Attr => ({ name, type: T.INT, i });
-const af = (name: string, f: number): Attr => ({ name, type: T.FLOAT, f });
-const afs = (name: string, floats: number[]): Attr => ({ name, type: T.FLOATS, floats });
-const as = (name: string, s: string): Attr => ({ name, type: T.STRING, s: new TextEncoder().encode(s) });
-const ass = (name: string, l: string[]): Attr => ({ name, type: T.STRINGS, strings: l.map((s) => new TextEncoder().encode(s)) });
-const f32i = (name: string, dims: number[], v: number[]): onnxProto.onnx.ITensorProto => ({ name, dims, dataType: 1, floatData: v });
-const i64 = (name: string, dims: number[], v: number[]): onnxProto.onnx.ITensorProto => ({ name, dims, dataType: 7, int64Data: v });
-const vi = (name: string, shape: number[], elemType = 1): onnxProto.onnx.IValueInfoProto =>
-  ({ name, type: { tensorType: { elemType, shape: { dim: shape.map((d) => ({ dimValue: d })) } } } });
-const ft = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 'f32', shape, data: Float64Array.from(data, Math.fround) });
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-/** Distinct f32 values in about [-scale, scale]. */
-const vals = (n: number, seed: number, scale = 1) => Array.from({ length: n }, (_, k) => Math.fround(Math.sin(seed * 7.1 + k * 1.37) * scale));
 
 // ------------------------------------------------------------- the direct implementation
 
@@ -181,7 +164,7 @@ function build(s: Spec, d: Data, extra: { seqLens?: number[] | 'input'; attrs?: 
   if (s.inputForget) attrs.push(ai('input_forget', 1));
   if (s.lbr !== undefined) attrs.push(ai('linear_before_reset', s.lbr ? 1 : 0));
   if (s.acts) {
-    attrs.push(ass('activations', s.acts.map((a) => a.name)));
+    attrs.push(astrs('activations', s.acts.map((a) => a.name)));
     if (s.acts.some((a) => a.alpha !== undefined)) attrs.push(afs('activation_alpha', s.acts.map((a) => a.alpha ?? 0)));
     if (s.acts.some((a) => a.beta !== undefined)) attrs.push(afs('activation_beta', s.acts.map((a) => a.beta ?? 0)));
   }
@@ -194,14 +177,9 @@ function build(s: Spec, d: Data, extra: { seqLens?: number[] | 'input'; attrs?: 
   const feeds: Record<string, HostTensor> = { X: ft(xs, L ? permute(d.x, [s.S, s.B, s.I], [1, 0, 2]) : d.x) };
   if (d.h0) feeds.h0 = ft(hs, L ? permute(d.h0, [D, s.B, s.H], [1, 0, 2]) : d.h0);
   if (d.c0) feeds.c0 = ft(hs, L ? permute(d.c0, [D, s.B, s.H], [1, 0, 2]) : d.c0);
-  const m = onnx.ModelProto.create({
-    irVersion: 8, opsetImport: [{ domain: '', version: s.opset ?? 14 }],
-    graph: {
-      name: 'g', node: [{ opType: s.kind, name: 'rnn', input: ins, output: outs, attribute: attrs }],
-      input: inputs, output: outs.filter((o) => o !== '').map((o) => vi(o, [])), initializer: inits,
-    },
-  });
-  return { bytes: onnx.ModelProto.encode(m).finish(), feeds, outs };
+  const bytes = graphModel([{ opType: s.kind, name: 'rnn', input: ins, output: outs, attribute: attrs }],
+    inputs, outs.filter((o) => o !== '').map((o) => vi(o, [])), inits, s.opset ?? 14);
+  return { bytes, feeds, outs };
 }
 
 function near(t: ExecutionContext, got: HostTensor | undefined, shape: number[], want: readonly number[], what: string): void {
@@ -227,12 +205,6 @@ function check(t: ExecutionContext, s: Spec, what: string): void {
     if (!outs[i]) continue;
     near(t, got[k++], L ? [s.B, D, s.H] : [D, s.B, s.H], L ? permute(v, [D, s.B, s.H], [1, 0, 2]) : v, `${what}: ${name}`);
   }
-}
-
-function refused(t: ExecutionContext, bytes: Uint8Array, pattern: RegExp): void {
-  const e = t.throws(() => importOnnx(bytes, { file: 'm.onnx' }));
-  t.true(isAmpcError(e) && (e as { code?: string }).code === 'E0901', e?.message);
-  t.regex(e!.message, pattern);
 }
 
 const DIRS = ['forward', 'reverse', 'bidirectional'] as const;

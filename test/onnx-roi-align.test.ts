@@ -13,56 +13,21 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import onnxProto from 'onnx-proto';
 import { importOnnx } from '../compiler/onnx/import.ts';
 import { runGraphOnGpu } from '../compiler/execute.ts';
 import type { HostTensor } from '../ir/dtype.ts';
 import { interpret } from '../ir/interp/interpret.ts';
-import { isAmpcError } from '../ir/errors.ts';
 import { pipelineByName } from '../passes/pipeline.ts';
 import { runPipeline } from '../passes/runner.ts';
 import { gpuTest } from './helpers/gpu.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
 import { compareOutputs, loadCase, ONNX_NODE_DIR, TOLERANCE } from './helpers/onnx-conformance.ts';
+import { ai, af, as, i64, f32i, vi, modelAt, ft, numel, vals, nearWithin, refused as refusedAs } from './helpers/onnx-build.ts';
 
-const { onnx } = onnxProto;
-const T = onnx.AttributeProto.AttributeType;
-type Attr = onnxProto.onnx.IAttributeProto;
-type Node = { opType: string; input: string[]; output: string[]; attribute?: Attr[] };
-
-const ai = (name: string, i: number): Attr => ({ name, type: T.INT, i });
-const af = (name: string, f: number): Attr => ({ name, type: T.FLOAT, f });
-const as = (name: string, s: string): Attr => ({ name, type: T.STRING, s: new TextEncoder().encode(s) });
-const i64 = (name: string, dims: number[], v: number[]): onnxProto.onnx.ITensorProto => ({ name, dims, dataType: 7, int64Data: v });
-const f32i = (name: string, dims: number[], v: number[]): onnxProto.onnx.ITensorProto => ({ name, dims, dataType: 1, floatData: v });
-
-function vi(name: string, shape: number[], elemType = 1): onnxProto.onnx.IValueInfoProto {
-  return { name, type: { tensorType: { elemType, shape: { dim: shape.map((d) => ({ dimValue: d })) } } } };
-}
-
-function model(nodes: Node[], inputs: onnxProto.onnx.IValueInfoProto[], initializer: onnxProto.onnx.ITensorProto[] = [], opset = 16): Uint8Array {
-  const m = onnx.ModelProto.create({
-    irVersion: 8, opsetImport: [{ domain: '', version: opset }],
-    graph: { name: 'g', node: nodes, input: inputs, output: [vi('y', [])], initializer },
-  });
-  return onnx.ModelProto.encode(m).finish();
-}
-
-const ft = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 'f32', shape, data: Float64Array.from(data, Math.fround) });
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-const vals = (n: number, seed = 1) => Array.from({ length: n }, (_, k) => Math.fround(Math.sin(seed * 7.1 + k * 1.37) * 2));
-
-function near(t: ExecutionContext, got: HostTensor, shape: number[], want: ArrayLike<number>, rtol = 1e-5, atol = 1e-6, what = ''): void {
-  t.deepEqual(got.shape, shape, what);
-  const bad = [...got.data].findIndex((v, i) => !(Math.abs(Number(v) - want[i]!) <= atol + rtol * Math.abs(want[i]!)));
-  t.is(bad, -1, bad < 0 ? what : `${what} [${bad}]: ${got.data[bad]} vs ${want[bad]}`);
-}
-
-function refused(t: ExecutionContext, bytes: Uint8Array, code: 'E0901' | 'E0902', pattern: RegExp): void {
-  const e = t.throws(() => importOnnx(bytes, { file: 'm.onnx' }));
-  t.true(isAmpcError(e) && (e as { code?: string }).code === code, e?.message);
-  t.regex(e!.message, pattern);
-}
+/** Models here are opset 16 unless a test says otherwise. */
+const model = modelAt(16);
+const near = nearWithin(1e-5, 1e-6);
+const refused = (t: ExecutionContext, bytes: Uint8Array, code: 'E0901' | 'E0902', pattern: RegExp): void => refusedAs(t, bytes, pattern, code);
 
 // ------------------------------------------------------------- the reference, in f64
 

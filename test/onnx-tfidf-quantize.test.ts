@@ -9,70 +9,27 @@
 // in f32; and one graph of both on the device.
 
 import test from 'ava';
-import type { ExecutionContext } from 'ava';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { importOnnx } from '../compiler/onnx/import.ts';
-import type { ImportOptions } from '../compiler/onnx/import.ts';
 import { runGraphOnGpu } from '../compiler/execute.ts';
 import type { HostTensor } from '../ir/dtype.ts';
 import { interpret } from '../ir/interp/interpret.ts';
-import { isAmpcError } from '../ir/errors.ts';
 import { pipelineByName } from '../passes/pipeline.ts';
 import { runPipeline } from '../passes/runner.ts';
 import { gpuTest } from './helpers/gpu.ts';
 import { compareOutputs, loadCase, ONNX_NODE_DIR, TOLERANCE } from './helpers/onnx-conformance.ts';
-
-const { onnx } = onnxProto;
-const T = onnx.AttributeProto.AttributeType;
-type Attr = onnxProto.onnx.IAttributeProto;
-type Node = { opType: string; input: string[]; output: string[]; name?: string; attribute?: Attr[] };
-
-const ai = (name: string, i: number): Attr => ({ name, type: T.INT, i });
-const ais = (name: string, ints: number[]): Attr => ({ name, type: T.INTS, ints });
-const afs = (name: string, floats: number[]): Attr => ({ name, type: T.FLOATS, floats });
-const as = (name: string, s: string): Attr => ({ name, type: T.STRING, s: new TextEncoder().encode(s) });
-const astrs = (name: string, ss: string[]): Attr => ({ name, type: T.STRINGS, strings: ss.map((s) => new TextEncoder().encode(s)) });
+import { ai, ais, afs, as, astrs, vi, model, ft, numel, run, nearWithin, refused } from './helpers/onnx-build.ts';
+import type { Attr, TP } from './helpers/onnx-build.ts';
 
 /** An integer initializer of ONNX type `dataType` (2 uint8, 3 int8, 6 int32, 7 int64). */
-function intInit(name: string, dims: number[], v: number[], dataType: number): onnxProto.onnx.ITensorProto {
+function intInit(name: string, dims: number[], v: number[], dataType: number): TP {
   return dataType === 7 ? { name, dims, dataType, int64Data: v } : { name, dims, dataType, int32Data: v };
 }
-const f32i = (name: string, dims: number[], v: number[]): onnxProto.onnx.ITensorProto => ({ name, dims, dataType: 1, floatData: v });
-
-function vi(name: string, shape: number[], elemType = 1): onnxProto.onnx.IValueInfoProto {
-  return { name, type: { tensorType: { elemType, shape: { dim: shape.map((d) => ({ dimValue: d })) } } } };
-}
-
-function model(nodes: Node[], inputs: onnxProto.onnx.IValueInfoProto[], initializer: onnxProto.onnx.ITensorProto[] = [], opset = 13): Uint8Array {
-  const m = onnx.ModelProto.create({
-    irVersion: 8, opsetImport: [{ domain: '', version: opset }],
-    graph: { name: 'g', node: nodes, input: inputs, output: [vi('y', [])], initializer },
-  });
-  return onnx.ModelProto.encode(m).finish();
-}
-
-const ft = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 'f32', shape, data: Float64Array.from(data, Math.fround) });
 const it = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 'i32', shape, data: Int32Array.from(data) });
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-
-function run(bytes: Uint8Array, feeds: Record<string, HostTensor> = {}, opts: ImportOptions = {}): HostTensor {
-  const r = importOnnx(bytes, { file: 'm.onnx', ...opts });
-  return interpret(r.graph, { ...r.values, ...feeds })[0]!;
-}
-
-function near(t: ExecutionContext, got: HostTensor, shape: number[], want: ArrayLike<number>, rtol = 0, atol = 0): void {
-  t.deepEqual(got.shape, shape);
-  const bad = [...got.data].findIndex((v, i) => !(Math.abs(Number(v) - want[i]!) <= atol + rtol * Math.abs(want[i]!)));
-  t.is(bad, -1, bad < 0 ? '' : `[${bad}]: ${got.data[bad]} vs ${want[bad]}`);
-}
-
-function refused(t: ExecutionContext, bytes: Uint8Array, pattern: RegExp, code = 'E0901', opts: ImportOptions = {}): void {
-  const e = t.throws(() => importOnnx(bytes, { file: 'm.onnx', ...opts }));
-  t.true(isAmpcError(e) && (e as { code?: string }).code === code, e?.message);
-  t.regex(e!.message, pattern);
-}
+/** Exact unless a test says otherwise. */
+const near = nearWithin(0, 0);
 
 // ------------------------------------------------------------- TfIdfVectorizer
 

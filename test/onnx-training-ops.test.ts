@@ -12,6 +12,7 @@
 // E0901/E0902; one model runs on the device against the reference.
 
 import test from 'ava';
+import type { ExecutionContext } from 'ava';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -19,38 +20,23 @@ import { importOnnx } from '../compiler/onnx/import.ts';
 import { runGraphOnGpu } from '../compiler/execute.ts';
 import type { HostTensor } from '../ir/dtype.ts';
 import { interpret } from '../ir/interp/interpret.ts';
-import { isAmpcError } from '../ir/errors.ts';
 import { gpuTest } from './helpers/gpu.ts';
 import { compareOutputs, loadCase, ONNX_NODE_DIR, TOLERANCE } from './helpers/onnx-conformance.ts';
-
-const { onnx } = onnxProto;
-const AT = onnx.AttributeProto.AttributeType;
-type Attr = onnxProto.onnx.IAttributeProto;
-type Node = { opType: string; input: string[]; output: string[]; domain?: string; attribute?: Attr[] };
+import { T as AT, ai, af, as, vi, graphModel, ft, numel, near as nearAs, refused as refusedAs } from './helpers/onnx-build.ts';
+import type { Attr, VI, TP, Node } from './helpers/onnx-build.ts';
 
 const TRAINING = 'ai.onnx.preview.training';
-const ai = (name: string, i: number): Attr => ({ name, type: AT.INT, i });
-const af = (name: string, f: number): Attr => ({ name, type: AT.FLOAT, f });
-const as = (name: string, s: string): Attr => ({ name, type: AT.STRING, s: new TextEncoder().encode(s) });
-const i64 = (name: string, v: number): onnxProto.onnx.ITensorProto => ({ name, dims: [], dataType: 7, int64Data: [v] });
+/** A scalar int64 initializer. */
+const i64 = (name: string, v: number): TP => ({ name, dims: [], dataType: 7, int64Data: [v] });
 
-function vi(name: string, shape: number[], elemType = 1): onnxProto.onnx.IValueInfoProto {
-  return { name, type: { tensorType: { elemType, shape: { dim: shape.map((d) => ({ dimValue: d })) } } } };
-}
-
-function model(nodes: Node[], inputs: onnxProto.onnx.IValueInfoProto[], outputs: string[], opts: { initializer?: onnxProto.onnx.ITensorProto[]; opset?: number; training?: number } = {}): Uint8Array {
-  const opsetImport = [{ domain: '', version: opts.opset ?? 15 }, ...(opts.training === undefined ? [] : [{ domain: TRAINING, version: opts.training }])];
-  const m = onnx.ModelProto.create({
-    irVersion: 8, opsetImport,
-    graph: { name: 'g', node: nodes, input: inputs, output: outputs.map((o) => vi(o, [])), initializer: opts.initializer ?? [] },
-  });
-  return onnx.ModelProto.encode(m).finish();
+/** The graph's outputs are declared as vi(o, []); opset 15 unless given; the training domain at `training` when given. */
+function model(nodes: Node[], inputs: VI[], outputs: string[], opts: { initializer?: TP[]; opset?: number; training?: number } = {}): Uint8Array {
+  return graphModel(nodes, inputs, outputs.map((o) => vi(o, [])), opts.initializer ?? [], opts.opset ?? 15,
+    opts.training === undefined ? [] : [{ domain: TRAINING, version: opts.training }]);
 }
 
 const f32 = Math.fround;
-const ft = (shape: number[], data: ArrayLike<number>): HostTensor => ({ dtype: 'f32', shape, data: Float64Array.from(data, f32) });
 const it = (v: number): HostTensor => ({ dtype: 'i32', shape: [], data: Int32Array.from([v]) });
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 /** Distinct, non-trivial f32 values (offset keeps them away from 0 where asked). */
 const vals = (n: number, seed = 1, offset = 0) => Array.from({ length: n }, (_, k) => f32(Math.sin(seed * 7.1 + k * 1.37) * 2 + offset));
 
@@ -62,17 +48,9 @@ function run(bytes: Uint8Array, feeds: Record<string, HostTensor>): HostTensor[]
   return interpret(r.graph, named);
 }
 
-function near(t: import('ava').ExecutionContext, got: HostTensor, shape: number[], want: ArrayLike<number>, what: string, rtol = 1e-6, atol = 1e-6): void {
-  t.deepEqual(got.shape, shape, what);
-  const bad = [...got.data].findIndex((v, i) => !(Math.abs(Number(v) - want[i]!) <= atol + rtol * Math.abs(want[i]!)));
-  t.is(bad, -1, bad < 0 ? '' : `${what}[${bad}]: ${got.data[bad]} vs ${want[bad]}`);
-}
-
-function refused(t: import('ava').ExecutionContext, bytes: Uint8Array, code: 'E0901' | 'E0902', pattern: RegExp): void {
-  const e = t.throws(() => importOnnx(bytes, { file: 'm.onnx' }));
-  t.true(isAmpcError(e) && (e as { code?: string }).code === code, e?.message);
-  t.regex(e!.message, pattern);
-}
+const near = (t: ExecutionContext, got: HostTensor, shape: number[], want: ArrayLike<number>, what: string, rtol = 1e-6, atol = 1e-6): void =>
+  nearAs(t, got, shape, want, rtol, atol, what);
+const refused = (t: ExecutionContext, bytes: Uint8Array, code: 'E0901' | 'E0902', pattern: RegExp): void => refusedAs(t, bytes, pattern, code);
 
 // ------------------------------------------------------------- the optimizers, per the spec in plain JS
 
