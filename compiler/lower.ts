@@ -22,6 +22,7 @@ import type { AdapterKind, EmitContext, KernelLaunch } from './kernels/context.t
 import { EMITTERS } from './kernels/table.ts';
 import type { DispatchSpan } from './memory-plan.ts';
 import { planMemory } from './memory-plan.ts';
+import { mergeAliasedBindings, readsAlignedOnly } from './in-place.ts';
 import { MAX_WORKGROUPS_PER_DIM } from './wgsl/grid.ts';
 import { keepBindings, withSupport } from './wgsl/storage.ts';
 
@@ -56,7 +57,7 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
   const roleOf = (v: Value): BufferRole => (v.role === 'param' ? 'param' : v.role === 'input' ? 'input' : outputs.has(v) ? 'output' : 'intermediate');
 
   for (const v of g.inputs) bufferOf.set(v, newBuffer(v.type.dtype, v.type.shape, roleOf(v), names.get(v)));
-  const inPlace = opts.updates ? writtenInPlace(g, opts.updates, names) : new Map<Value, Value>();
+  const inPlace = opts.updates ? writtenInPlace(g, opts.updates, names, opts.f16Mode) : new Map<Value, Value>();
 
   const kernels: PlanKernel[] = [];
   const kernelIndex = new Map<string, number>();
@@ -87,7 +88,8 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
       nameOf: (v) => names.get(v) ?? '?',
     };
     const first = dispatches.length;
-    dispatches.push(...launchesToDispatches(EMITTERS[node.op](node, ctx), kernels, kernelIndex, (id) => numel(buffers[id]!.shape) === 0));
+    const launches = EMITTERS[node.op](node, ctx).map(mergeAliasedBindings);
+    dispatches.push(...launchesToDispatches(launches, kernels, kernelIndex, (id) => numel(buffers[id]!.shape) === 0));
     if (dispatches.length > first) spans.push({ first, last: dispatches.length - 1 });
   }
 
@@ -120,13 +122,15 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
 /**
  * Updates whose new value can be written straight into the input's buffer
  * (no copy, no second buffer): the output is a node's result (not a view),
- * that node does not read the input (nor a view of it), every other node
- * reading either runs before it, and the input is not itself a graph output. A weight's f16
- * copy (compiler/weight-copies.ts) is one: the forward reads it, the update
- * kernel writes the next one from the new f32 weight. Updates that read
- * their old value (an optimizer's state, a weight) keep their copies.
+ * every other node reading the input (or a view of it) runs before that
+ * node, the input is not itself a graph output, and the node reads neither,
+ * or reads the input only at the element it writes (compiler/in-place.ts:
+ * a fused optimizer update, which reads a parameter and its moments and
+ * writes their new values; its kernel then binds each such buffer once,
+ * read_write). A weight's f16 copy (compiler/weight-copies.ts) is written
+ * by a kernel that reads the f32 weight, not the copy.
  */
-function writtenInPlace(g: Graph, updates: readonly { readonly output: number; readonly input: string }[], names: ReadonlyMap<Value, string>): Map<Value, Value> {
+function writtenInPlace(g: Graph, updates: readonly { readonly output: number; readonly input: string }[], names: ReadonlyMap<Value, string>, mode: F16Mode): Map<Value, Value> {
   const order = new Map(g.nodes.map((n, i) => [n, i]));
   const lastReader = new Map<Value, number>();
   g.nodes.forEach((n, i) => n.operands.forEach((v) => lastReader.set(v, i)));
@@ -142,7 +146,9 @@ function writtenInPlace(g: Graph, updates: readonly { readonly output: number; r
     // The input's buffer is also read through its views (a reshape that is not an output shares it).
     const aliases = new Set([input]);
     for (const n of g.nodes) if (VIEW_OPS.has(n.op) && aliases.has(n.operands[0]!) && !outs.has(n.results[0]!)) aliases.add(n.results[0]!);
-    if ([...aliases].some((a) => def.operands.includes(a) || (lastReader.get(a) ?? -1) >= order.get(def)!)) continue;
+    const at = order.get(def)!;
+    const readsAligned = def.operands.every((v, k) => v !== input || readsAlignedOnly(def, k, mode));
+    if (!readsAligned || [...aliases].some((a) => (a !== input && def.operands.includes(a)) || (lastReader.get(a) ?? -1) > at)) continue;
     result.set(out, input);
   }
   return result;

@@ -97,7 +97,7 @@ function rounded(expr: string, dtype: DType, ctx: EmitContext, isCast = false): 
 const LOADS_THROUGH_CASTS: ReadonlySet<string> = new Set(['matmul', 'reduce_sum', 'reduce_mean', 'reduce_max', 'batch_norm']);
 
 /** A cast the body's head (matmul, reduction, batch_norm) converts as it loads (its prologue): not evaluated per output element, its source not bound for the epilogue. */
-function isPrologue(n: Node, body: NonNullable<Node['body']>): boolean {
+export function isPrologue(n: Node, body: NonNullable<Node['body']>): boolean {
   return n.op === 'cast' && body.nodes.some((m) => LOADS_THROUGH_CASTS.has(m.op) && m.operands.includes(n.results[0]!));
 }
 
