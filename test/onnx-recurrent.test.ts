@@ -11,8 +11,6 @@
 
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { importOnnx } from '../compiler/onnx/import.ts';
 import { runGraphOnGpu } from '../compiler/execute.ts';
 import { GraphModule, Trainer } from '../compiler/train/index.ts';
@@ -22,7 +20,7 @@ import { crossEntropy, i32 } from '../ir/trace/index.ts';
 import type { Tensor } from '../ir/trace/index.ts';
 import { gpuTest } from './helpers/gpu.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
-import { compareOutputs, loadCase, ONNX_NODE_DIR, TOLERANCE } from './helpers/onnx-conformance.ts';
+import { compareOutputs, shippedOnReference, TOLERANCE } from './helpers/onnx-conformance.ts';
 import { onnx, ai, af, afs, as, astrs, i64, f32i, vi, graphModel, ft, numel, vals, refused } from './helpers/onnx-build.ts';
 import type { Attr } from './helpers/onnx-build.ts';
 
@@ -310,11 +308,7 @@ const SHIPPED = [
 ].map((n) => `test_${n}`);
 
 test('the shipped ONNX node tests of LSTM, GRU and RNN match on the reference', (t) => {
-  if (!existsSync(join(ONNX_NODE_DIR, 'test_lstm_defaults'))) return t.pass('no ONNX test data');
-  for (const name of SHIPPED) {
-    const { imported, feeds, expected } = loadCase(ONNX_NODE_DIR, name);
-    t.is(compareOutputs(interpret(imported.graph, feeds), expected, TOLERANCE.f32), undefined, name);
-  }
+  shippedOnReference(t, SHIPPED);
 });
 
 // ------------------------------------------------------------- training

@@ -8,14 +8,12 @@
 // chain of the three on the device.
 
 import test from 'ava';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { importOnnx } from '../compiler/onnx/import.ts';
 import { runGraphOnGpu } from '../compiler/execute.ts';
 import { interpret } from '../ir/interp/interpret.ts';
 import { gpuTest } from './helpers/gpu.ts';
 import { gradcheck } from './helpers/gradcheck.ts';
-import { compareOutputs, loadCase, ONNX_NODE_DIR, TOLERANCE } from './helpers/onnx-conformance.ts';
+import { compareOutputs, shippedOnReference } from './helpers/onnx-conformance.ts';
 import { ai, ais, as, i64, f32i, vi, modelAt, ft, numel, vals, unravel, ravel, run, near, refused } from './helpers/onnx-build.ts';
 import type { Attr } from './helpers/onnx-build.ts';
 
@@ -243,11 +241,7 @@ const SHIPPED = [
 ].map((n) => `test_${n}`);
 
 test('the shipped ONNX node tests of these ops match on the reference (indices, output_shape and sequence_lens folded by the harness)', (t) => {
-  if (!existsSync(join(ONNX_NODE_DIR, 'test_det_2d'))) return t.pass('no ONNX test data');
-  for (const name of SHIPPED) {
-    const { imported, feeds, expected } = loadCase(ONNX_NODE_DIR, name);
-    t.is(compareOutputs(interpret(imported.graph, feeds), expected, TOLERANCE.f32), undefined, name);
-  }
+  shippedOnReference(t, SHIPPED);
 });
 
 // ------------------------------------------------------------- on the device

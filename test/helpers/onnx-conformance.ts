@@ -15,7 +15,9 @@
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
 import type { HostTensor } from '../../ir/dtype.ts';
+import { interpret } from '../../ir/interp/interpret.ts';
 import { isAmpcError } from '../../ir/errors.ts';
 import { importOnnx, readOnnxTensor } from '../../compiler/onnx/import.ts';
 import { decodeModel, ELEM_TYPES } from '../../compiler/onnx/proto.ts';
@@ -128,6 +130,26 @@ export function compareOutputs(got: readonly HostTensor[], want: readonly HostTe
     }
   }
   return undefined;
+}
+
+/**
+ * Checks each named node test on the reference interpreter against its
+ * shipped outputs (f32 tolerance), `each` checking more per case; a pass
+ * saying so when the test data is not installed (the conformance test itself
+ * fails then under AMPC_REQUIRE_GPU=1).
+ */
+export function shippedOnReference(
+  t: ExecutionContext, names: readonly string[], each?: (name: string, imported: ReturnType<typeof loadCase>['imported']) => void,
+): void {
+  if (!names.every((n) => existsSync(join(ONNX_NODE_DIR, n)))) {
+    t.pass('no ONNX test data');
+    return;
+  }
+  for (const name of names) {
+    const { imported, feeds, expected } = loadCase(ONNX_NODE_DIR, name);
+    t.is(compareOutputs(interpret(imported.graph, feeds), expected, TOLERANCE.f32), undefined, name);
+    each?.(name, imported);
+  }
 }
 
 function errText(e: unknown): string {
