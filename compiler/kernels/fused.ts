@@ -315,7 +315,8 @@ function fusedMatmul(node: Node, anchor: Node, ctx: EmitContext): KernelLaunch {
     transposeB: anchor.attrs.transpose_b as boolean,
     acc,
     helpers: helpers(),
-    hooks: { storeC, loadA: loadAs(av, a), loadB: loadAs(bv, b) },
+    // Plain operands keep the default loads (which the matmul may vectorize); cast prologues convert on load.
+    hooks: { storeC, ...(source(av) !== av ? { loadA: loadAs(av, a) } : {}), ...(source(bv) !== bv ? { loadB: loadAs(bv, b) } : {}) },
     hooksUseF16: ctx.mode !== 'packed' && bodyUsesF16(node),
   });
 }

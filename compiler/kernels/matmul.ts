@@ -7,6 +7,15 @@
 // on load), store an output (epilogue: bias, activation, cast, scale) — so
 // fused matmuls reuse it as it is.
 //
+// Vector loads (register-blocked direct configurations, the CPU adapters'):
+// where an operand is contiguous along the rows (A transposed) or columns (B)
+// an invocation owns, its block of tm (tn) values per step of k is read as
+// 16-byte vectors — 4 f32, or 8 f16 packed two per u32 and unpacked with
+// unpack2x16float — instead of one load per value. lavapipe runs every load
+// lane by lane, so loads bound the kernel; the arithmetic and its order are
+// unchanged (bitwise the same results). f16 storage then needs half the
+// loads of f32: on CPU adapters that is where AMP's matmuls gain time.
+//
 // Arithmetic follows `acc`:
 // - acc = f32: f32 accumulator for f32 and f16 operands (f16 operands are
 //   loaded and converted: "f16 storage, f32 math").
@@ -26,7 +35,7 @@ import { numel } from '../../ir/types.ts';
 import type { F16Mode } from '../../runtime/plan.ts';
 import { ENTRY_PARAMS, gridFor } from '../wgsl/grid.ts';
 import { broadcastIndex, coordsOf } from '../wgsl/indexing.ts';
-import { computeType, declareBindings, literal, load, needsF16, store } from '../wgsl/storage.ts';
+import { computeType, declareBindings, literal, load, needsF16, store, vectorElem } from '../wgsl/storage.ts';
 import type { BoundBuffer, EmitContext, KernelLaunch } from './context.ts';
 import { nodeLabel, readOf, writeOf } from './context.ts';
 import type { MatmulConfig } from './matmul-config.ts';
@@ -86,6 +95,8 @@ export interface MatmulSpec {
   readonly hooksUseF16?: boolean;
   /** Tile configuration; default from the table for the current target. */
   readonly config?: MatmulConfig;
+  /** Load operands as vectors where the layout allows (default true); false: one load per element. */
+  readonly vectorLoads?: boolean;
 }
 
 const u = (n: number) => `${n}u`;
@@ -168,8 +179,9 @@ export function matmulKernel(ctx: EmitContext, spec: MatmulSpec): KernelLaunch {
   const tilesM = Math.ceil(g.m / bm), tilesN = Math.ceil(g.n / bn);
   const total = numel(g.batch) * tilesM * tilesN;
   const grid = gridFor(total, ctx.maxWorkgroupsPerDim);
+  const vec = vectorPlan(spec, g, c, math);
   const all = [spec.a, spec.b, ...(spec.extra ?? []), spec.out];
-  const bindings = all.map((b) => b.binding);
+  const bindings = all.map((b, i) => ((i === 0 && vec.a) || (i === 1 && vec.b) ? { ...b.binding, vector: true } : b.binding));
   const usesF16 = needsF16(bindings, mode, math.type === 'f16' || spec.hooksUseF16);
   const T = math.type;
   const zero = literal(0, T);
@@ -207,7 +219,7 @@ export function matmulKernel(ctx: EmitContext, spec: MatmulSpec): KernelLaunch {
   const workgroupVars: string[] = [];
 
   if (c.bk === 0) {
-    body.push(...directLoop(c, g, math, hooks, rows, cols, localRow, localCol, bound));
+    body.push(...directLoop(c, g, spec, math, hooks, vec, rows, cols, localRow, localCol, bound));
   } else {
     workgroupVars.push(`var<workgroup> As: array<${T}, ${c.bk * bm}>;`, `var<workgroup> Bs: array<${T}, ${c.bk * bn}>;`);
     body.push(...stagedLoop(c, g, spec, math, hooks, nt, bm, bn, rows, cols, localRow, localCol, bound));
@@ -233,7 +245,8 @@ export function matmulKernel(ctx: EmitContext, spec: MatmulSpec): KernelLaunch {
   const code = [
     usesF16 ? 'enable f16;' : '',
     `// matmul ${g.batch.length ? `batch [${g.batch.join(', ')}] x ` : ''}${g.m}x${g.k} * ${g.k}x${g.n}` +
-      `${spec.transposeA ? ' (A transposed)' : ''}${spec.transposeB ? ' (B transposed)' : ''}, acc ${spec.acc}, math ${T}${math.roundToF16 ? ' rounded to f16 each step' : ''}; config ${c.name}`,
+      `${spec.transposeA ? ' (A transposed)' : ''}${spec.transposeB ? ' (B transposed)' : ''}, acc ${spec.acc}, math ${T}${math.roundToF16 ? ' rounded to f16 each step' : ''}; config ${c.name}` +
+      `${vec.a || vec.b ? `; vector loads of ${[vec.a && 'A', vec.b && 'B'].filter(Boolean).join(' and ')}` : ''}`,
     declareBindings(bindings, mode),
     spec.helpers ?? '',
     ...workgroupVars,
@@ -246,21 +259,85 @@ export function matmulKernel(ctx: EmitContext, spec: MatmulSpec): KernelLaunch {
   return { label: spec.label, code, usesF16, bindings: all.map((b) => b.buffer), workgroups: grid.workgroups };
 }
 
+let vectorLoadsOn = true;
+
+/** Turns vector loads off (or back on) for every matmul compiled after: benches compare both; default on. */
+export function setMatmulVectorLoads(on: boolean): void {
+  vectorLoadsOn = on;
+}
+
+/** Vector loads of one operand: `width` elements per 16-byte vector. */
+export interface VectorLoad {
+  readonly width: number;
+}
+
+/**
+ * Which operands the direct loop loads as vectors: only register-blocked
+ * direct configurations (an invocation owns tm contiguous rows and tn
+ * contiguous columns), plain loads (no prologue hook), f32 or f16 operands
+ * contiguous along the owned dimension (A transposed: along the rows; B
+ * untransposed: along the columns), whose extent, block and batch stride are
+ * multiples of the vector width so every vector is aligned, and A and B in
+ * different buffers (one buffer has one declaration).
+ */
+function vectorPlan(spec: MatmulSpec, g: Geometry, c: MatmulConfig, math: MatmulMath): { readonly a?: VectorLoad; readonly b?: VectorLoad } {
+  if (!vectorLoadsOn || spec.vectorLoads === false || c.layout !== 'blocked' || c.bk !== 0 || math.roundToF16) return {};
+  const shared = (x: BoundBuffer) => [spec.a, spec.b, ...(spec.extra ?? []), spec.out].some((y) => y !== x && y.buffer === x.buffer);
+  const plan = (x: BoundBuffer, custom: boolean, contiguous: boolean, extent: number, block: number, inner: number): VectorLoad | undefined => {
+    const v = vectorElem(x.binding.dtype);
+    if (!v || custom || !contiguous || shared(x)) return undefined;
+    return extent % v.width === 0 && block % v.width === 0 && inner % v.width === 0 ? { width: v.width } : undefined;
+  };
+  const a = plan(spec.a, spec.hooks?.loadA !== undefined, g.aI === 1, g.m, c.tm, g.aP);
+  const b = plan(spec.b, spec.hooks?.loadB !== undefined, g.bJ === 1, g.n, c.tn, g.bP);
+  return { ...(a ? { a } : {}), ...(b ? { b } : {}) };
+}
+
+/**
+ * Statements loading one step of k of an operand's block as vectors: `names`
+ * (the block's values, in order), vector q at index `at(q)` (a u32
+ * expression in vector units), from a buffer of dtype f32 (vec4<f32>) or f16
+ * (vec4<u32>, two halves a word), converted to the math type.
+ */
+function vectorLoads(buffer: string, dtype: string, at: (q: number) => string, names: readonly string[], width: number, math: MatmulMath, tag: string): string[] {
+  const out: string[] = [];
+  for (let q = 0; q * width < names.length; q++) {
+    const v = `${tag}v${q}`;
+    out.push(`let ${v} = ${buffer}[${at(q)}];`);
+    if (dtype === 'f32') {
+      for (let r = 0; r < 4; r++) out.push(`let ${names[q * 4 + r]} = ${convertTo(`${v}[${r}]`, 'f32', math.type)};`);
+    } else {
+      for (let r = 0; r < 4; r++) {
+        out.push(`let ${v}_${r} = unpack2x16float(${v}[${r}]);`);
+        out.push(`let ${names[q * 8 + 2 * r]} = ${convertTo(`${v}_${r}.x`, 'f32', math.type)};`);
+        out.push(`let ${names[q * 8 + 2 * r + 1]} = ${convertTo(`${v}_${r}.y`, 'f32', math.type)};`);
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * Direct variant: each invocation reads its rows of A and columns of B from
  * storage. Row and column indices are clamped into range so the k loop has no
- * branches; out-of-range results are simply not stored.
+ * branches; out-of-range results are simply not stored. Vector loads (see
+ * vectorPlan) clamp whole vectors: extents are multiples of the width.
  */
 function directLoop(
-  c: MatmulConfig, g: Geometry, math: MatmulMath, hooks: MatmulHooks,
+  c: MatmulConfig, g: Geometry, spec: MatmulSpec, math: MatmulMath, hooks: MatmulHooks, vec: ReturnType<typeof vectorPlan>,
   rows: number[], cols: number[], localRow: (i: number) => string, localCol: (j: number) => string, bound: (n: number) => string,
 ): string[] {
   const out: string[] = [
     // Invocations wholly outside C have nothing to do (no barriers in this variant).
     `if (tileRow + ${localRow(0)} >= ${u(g.m)} || tileCol + ${localCol(0)} >= ${u(g.n)}) { return; }`,
-    ...rows.map((i) => `let ar${i} = aOff + min(tileRow + ${localRow(i)}, ${u(g.m - 1)}) * ${u(g.aI)};`),
-    ...cols.map((j) => `let bc${j} = bOff + min(tileCol + ${localCol(j)}, ${u(g.n - 1)}) * ${u(g.bJ)};`),
   ];
+  // Vector operands: the index (in vectors) of the block's q-th vector at k = 0, clamped like a row or column.
+  const vectorStarts = (tag: string, off: string, first: string, w: number, count: number, extent: number) =>
+    Array.from({ length: count / w }, (_, q) => `let ${tag}${q} = ${off} / ${u(w)} + min((${first}) / ${u(w)} + ${u(q)}, ${u(extent / w - 1)});`);
+  if (vec.a) out.push(...vectorStarts('arv', 'aOff', `tileRow + ${localRow(0)}`, vec.a.width, c.tm, g.m));
+  else out.push(...rows.map((i) => `let ar${i} = aOff + min(tileRow + ${localRow(i)}, ${u(g.m - 1)}) * ${u(g.aI)};`));
+  if (vec.b) out.push(...vectorStarts('bcv', 'bOff', `tileCol + ${localCol(0)}`, vec.b.width, c.tn, g.n));
+  else out.push(...cols.map((j) => `let bc${j} = bOff + min(tileCol + ${localCol(j)}, ${u(g.n - 1)}) * ${u(g.bJ)};`));
   // One block of `unroll` steps of k: the loads of every step first, then
   // each accumulator takes the sum of the block's products in one addition.
   // (Only the gpu configuration s4x4 unrolls: on lavapipe unrolling measured
@@ -268,9 +345,13 @@ function directLoop(
   const block = (ks: readonly string[]): string[] => [
     '{',
     ...ks.flatMap((k, s) => [
-      ...rows.map((i) => `  let a${i}_${s} = ${hooks.loadA(plusScaled(`ar${i}`, k, g.aP))};`),
-      ...cols.map((j) => `  let b${j}_${s} = ${hooks.loadB(plusScaled(`bc${j}`, k, g.bP))};`),
-    ]),
+      ...(vec.a
+        ? vectorLoads(spec.a.binding.name, spec.a.binding.dtype, (q) => plusScaled(`arv${q}`, k, g.aP / vec.a!.width), rows.map((i) => `a${i}_${s}`), vec.a.width, math, `a${s}`)
+        : rows.map((i) => `let a${i}_${s} = ${hooks.loadA(plusScaled(`ar${i}`, k, g.aP))};`)),
+      ...(vec.b
+        ? vectorLoads(spec.b.binding.name, spec.b.binding.dtype, (q) => plusScaled(`bcv${q}`, k, g.bP / vec.b!.width), cols.map((j) => `b${j}_${s}`), vec.b.width, math, `b${s}`)
+        : cols.map((j) => `let b${j}_${s} = ${hooks.loadB(plusScaled(`bc${j}`, k, g.bP))};`)),
+    ].map((l) => '  ' + l)),
     ...rows.flatMap((i) => cols.flatMap((j) => accumulate(`c${i}_${j}`, ks.map((_, s) => `a${i}_${s} * b${j}_${s}`), math).map((l) => '  ' + l))),
     '}',
   ];

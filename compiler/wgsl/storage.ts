@@ -12,6 +12,12 @@ export interface Binding {
   readonly name: string;
   readonly dtype: DType;
   readonly access: 'read' | 'write';
+  /**
+   * Declared as an array of 16-byte vectors (vec4<f32> for f32, vec4<u32> of
+   * packed halves for f16) for kernels that load several neighbouring
+   * elements at once (the matmul's vector loads); read-only.
+   */
+  readonly vector?: boolean;
 }
 
 /** Element type of the storage array. */
@@ -70,8 +76,16 @@ export function roundsAccToF16(acc: DType, mode: F16Mode): boolean {
 
 const isPackedWrite = (b: Binding, mode: F16Mode) => b.dtype === 'f16' && mode === 'packed' && b.access === 'write';
 
+/** The element type of a vector binding: 4 f32, or 8 f16 packed two per u32. */
+export function vectorElem(dtype: DType): { readonly elem: string; readonly width: number } | undefined {
+  if (dtype === 'f32') return { elem: 'vec4<f32>', width: 4 };
+  if (dtype === 'f16') return { elem: 'vec4<u32>', width: 8 };
+  return undefined;
+}
+
 export function declareBinding(b: Binding, index: number, mode: F16Mode): string {
-  const elem = isPackedWrite(b, mode) ? 'atomic<u32>' : storageElem(b.dtype, mode);
+  const vector = b.vector ? vectorElem(b.dtype)?.elem : undefined;
+  const elem = vector ?? (isPackedWrite(b, mode) ? 'atomic<u32>' : storageElem(b.dtype, mode));
   const access = b.access === 'read' ? 'read' : 'read_write';
   return `@group(0) @binding(${index}) var<storage, ${access}> ${b.name}: array<${elem}>;`;
 }
