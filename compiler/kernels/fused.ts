@@ -293,9 +293,10 @@ function fusedMatmul(node: Node, anchor: Node, ctx: EmitContext): KernelLaunch {
   const mm = anchor.results[0]!;
   const acc = anchor.attrs.acc as DType;
   const math = matmulMath(av.type.dtype, acc, ctx.mode);
-  const loadAs = (v: Value, bound: BoundBuffer) => (idx: string): string => {
+  // A prologue converts the loaded source element as the cast does (rounding to f16 on the way), then to the math type.
+  const convertAs = (v: Value) => (loaded: string): string => {
     const from = source(v).type.dtype, to = v.type.dtype;
-    const x = rounded(convert(load(bound.binding, idx, ctx.mode), from, to, ctx), from === to ? 'f32' : to, ctx, true);
+    const x = rounded(convert(loaded, from, to, ctx), from === to ? 'f32' : to, ctx, true);
     const t = computeType(to, ctx.mode);
     return t === math.type ? x : `${math.type}(${x})`;
   };
@@ -315,8 +316,7 @@ function fusedMatmul(node: Node, anchor: Node, ctx: EmitContext): KernelLaunch {
     transposeB: anchor.attrs.transpose_b as boolean,
     acc,
     helpers: helpers(),
-    // Plain operands keep the default loads (which the matmul may vectorize); cast prologues convert on load.
-    hooks: { storeC, ...(source(av) !== av ? { loadA: loadAs(av, a) } : {}), ...(source(bv) !== bv ? { loadB: loadAs(bv, b) } : {}) },
+    hooks: { storeC, convertA: convertAs(av), convertB: convertAs(bv) },
     hooksUseF16: ctx.mode !== 'packed' && bodyUsesF16(node),
   });
 }

@@ -3,9 +3,10 @@
 // (wgX*tn) tile of one matrix of the batch; optionally the A / B tiles are
 // staged in workgroup memory bk deep. Batch dimensions broadcast (numpy) and
 // transposes are folded into the index arithmetic. The generator is built
-// around three hooks — load an A element, load a B element (prologues: cast
-// on load), store an output (epilogue: bias, activation, cast, scale) — so
-// fused matmuls reuse it as it is.
+// around three hooks — convert a loaded A element, convert a loaded B element
+// (prologues: cast on load), store an output (epilogue: bias, activation,
+// cast, scale) — so fused matmuls reuse it as it is; the loads themselves
+// (one element, or a vector of them) are the generator's.
 //
 // Vector loads (register-blocked direct configurations, the CPU adapters'):
 // where an operand is contiguous along the rows (A transposed) or columns (B)
@@ -50,10 +51,13 @@ export interface OutputSite {
 }
 
 export interface MatmulHooks {
-  /** Prologue of A: the element at flat index `idx` (u32) of A's buffer, as an expression of the math type. */
-  readonly loadA: (idx: string) => string;
+  /**
+   * Prologue of A: an element of A's buffer as loaded (an expression of the
+   * compute type of the buffer's dtype) as an expression of the math type.
+   */
+  readonly convertA: (loaded: string) => string;
   /** Prologue of B, likewise. */
-  readonly loadB: (idx: string) => string;
+  readonly convertB: (loaded: string) => string;
   /** Epilogue: statement(s) storing the finished accumulator `acc` (an expression of the math type) at `site`. */
   readonly storeC: (acc: string, site: OutputSite) => string;
 }
@@ -106,12 +110,12 @@ function convertTo(x: string, from: string, to: string): string {
   return from === to ? x : `${to}(${x})`;
 }
 
-/** The default hooks: plain loads converted to the math type, and a plain store of the accumulator converted to C's type. */
+/** The default hooks: loaded values converted to the math type, and a plain store of the accumulator converted to C's type. */
 export function defaultMatmulHooks(spec: MatmulSpec, mode: F16Mode, math: MatmulMath): MatmulHooks {
-  const loadAs = (b: BoundBuffer) => (idx: string) => convertTo(load(b.binding, idx, mode), computeType(b.binding.dtype, mode), math.type);
+  const convertFrom = (b: BoundBuffer) => (x: string) => convertTo(x, computeType(b.binding.dtype, mode), math.type);
   return {
-    loadA: loadAs(spec.a),
-    loadB: loadAs(spec.b),
+    convertA: convertFrom(spec.a),
+    convertB: convertFrom(spec.b),
     // store() converts an f32 accumulator to a native f16 output (overflow to inf).
     storeC: (acc, site) => store(spec.out.binding, site.idx, acc, mode, math.type),
   };
@@ -219,10 +223,10 @@ export function matmulKernel(ctx: EmitContext, spec: MatmulSpec): KernelLaunch {
   const workgroupVars: string[] = [];
 
   if (c.bk === 0) {
-    body.push(...directLoop(c, g, spec, math, hooks, vec, rows, cols, localRow, localCol, bound));
+    body.push(...directLoop(c, g, spec, mode, math, hooks, vec, rows, cols, localRow, localCol, bound));
   } else {
     workgroupVars.push(`var<workgroup> As: array<${T}, ${c.bk * bm}>;`, `var<workgroup> Bs: array<${T}, ${c.bk * bn}>;`);
-    body.push(...stagedLoop(c, g, spec, math, hooks, nt, bm, bn, rows, cols, localRow, localCol, bound));
+    body.push(...stagedLoop(c, g, spec, mode, math, hooks, nt, bm, bn, rows, cols, localRow, localCol, bound));
   }
 
   // Epilogue: the block goes through a private array and one guarded store in
@@ -274,8 +278,8 @@ export interface VectorLoad {
 /**
  * Which operands the direct loop loads as vectors: only register-blocked
  * direct configurations (an invocation owns tm contiguous rows and tn
- * contiguous columns), plain loads (no prologue hook), f32 or f16 operands
- * contiguous along the owned dimension (A transposed: along the rows; B
+ * contiguous columns), f32 or f16 buffers (a prologue converts each loaded
+ * value as it would a single load) contiguous along the owned dimension (A transposed: along the rows; B
  * untransposed: along the columns), whose extent, block and batch stride are
  * multiples of the vector width so every vector is aligned, and A and B in
  * different buffers (one buffer has one declaration).
@@ -283,13 +287,13 @@ export interface VectorLoad {
 function vectorPlan(spec: MatmulSpec, g: Geometry, c: MatmulConfig, math: MatmulMath): { readonly a?: VectorLoad; readonly b?: VectorLoad } {
   if (!vectorLoadsOn || spec.vectorLoads === false || c.layout !== 'blocked' || c.bk !== 0 || math.roundToF16) return {};
   const shared = (x: BoundBuffer) => [spec.a, spec.b, ...(spec.extra ?? []), spec.out].some((y) => y !== x && y.buffer === x.buffer);
-  const plan = (x: BoundBuffer, custom: boolean, contiguous: boolean, extent: number, block: number, inner: number): VectorLoad | undefined => {
+  const plan = (x: BoundBuffer, contiguous: boolean, extent: number, block: number, inner: number): VectorLoad | undefined => {
     const v = vectorElem(x.binding.dtype);
-    if (!v || custom || !contiguous || shared(x)) return undefined;
+    if (!v || !contiguous || shared(x)) return undefined;
     return extent % v.width === 0 && block % v.width === 0 && inner % v.width === 0 ? { width: v.width } : undefined;
   };
-  const a = plan(spec.a, spec.hooks?.loadA !== undefined, g.aI === 1, g.m, c.tm, g.aP);
-  const b = plan(spec.b, spec.hooks?.loadB !== undefined, g.bJ === 1, g.n, c.tn, g.bP);
+  const a = plan(spec.a, g.aI === 1, g.m, c.tm, g.aP);
+  const b = plan(spec.b, g.bJ === 1, g.n, c.tn, g.bP);
   return { ...(a ? { a } : {}), ...(b ? { b } : {}) };
 }
 
@@ -297,20 +301,22 @@ function vectorPlan(spec: MatmulSpec, g: Geometry, c: MatmulConfig, math: Matmul
  * Statements loading one step of k of an operand's block as vectors: `names`
  * (the block's values, in order), vector q at index `at(q)` (a u32
  * expression in vector units), from a buffer of dtype f32 (vec4<f32>) or f16
- * (vec4<u32>, two halves a word), converted to the math type.
+ * (vec4<u32>, two halves a word); each value, of the compute type of the
+ * buffer's dtype as a single load gives it, goes through `convert`.
  */
-function vectorLoads(buffer: string, dtype: string, at: (q: number) => string, names: readonly string[], width: number, math: MatmulMath, tag: string): string[] {
+function vectorLoads(b: BoundBuffer, mode: F16Mode, at: (q: number) => string, names: readonly string[], width: number, convert: (loaded: string) => string, tag: string): string[] {
   const out: string[] = [];
+  const asLoaded = (x: string) => convertTo(x, 'f32', computeType(b.binding.dtype, mode));
   for (let q = 0; q * width < names.length; q++) {
     const v = `${tag}v${q}`;
-    out.push(`let ${v} = ${buffer}[${at(q)}];`);
-    if (dtype === 'f32') {
-      for (let r = 0; r < 4; r++) out.push(`let ${names[q * 4 + r]} = ${convertTo(`${v}[${r}]`, 'f32', math.type)};`);
+    out.push(`let ${v} = ${b.binding.name}[${at(q)}];`);
+    if (b.binding.dtype === 'f32') {
+      for (let r = 0; r < 4; r++) out.push(`let ${names[q * 4 + r]} = ${convert(`${v}[${r}]`)};`);
     } else {
       for (let r = 0; r < 4; r++) {
         out.push(`let ${v}_${r} = unpack2x16float(${v}[${r}]);`);
-        out.push(`let ${names[q * 8 + 2 * r]} = ${convertTo(`${v}_${r}.x`, 'f32', math.type)};`);
-        out.push(`let ${names[q * 8 + 2 * r + 1]} = ${convertTo(`${v}_${r}.y`, 'f32', math.type)};`);
+        out.push(`let ${names[q * 8 + 2 * r]} = ${convert(asLoaded(`${v}_${r}.x`))};`);
+        out.push(`let ${names[q * 8 + 2 * r + 1]} = ${convert(asLoaded(`${v}_${r}.y`))};`);
       }
     }
   }
@@ -324,7 +330,7 @@ function vectorLoads(buffer: string, dtype: string, at: (q: number) => string, n
  * vectorPlan) clamp whole vectors: extents are multiples of the width.
  */
 function directLoop(
-  c: MatmulConfig, g: Geometry, spec: MatmulSpec, math: MatmulMath, hooks: MatmulHooks, vec: ReturnType<typeof vectorPlan>,
+  c: MatmulConfig, g: Geometry, spec: MatmulSpec, mode: F16Mode, math: MatmulMath, hooks: MatmulHooks, vec: ReturnType<typeof vectorPlan>,
   rows: number[], cols: number[], localRow: (i: number) => string, localCol: (j: number) => string, bound: (n: number) => string,
 ): string[] {
   const out: string[] = [
@@ -346,11 +352,11 @@ function directLoop(
     '{',
     ...ks.flatMap((k, s) => [
       ...(vec.a
-        ? vectorLoads(spec.a.binding.name, spec.a.binding.dtype, (q) => plusScaled(`arv${q}`, k, g.aP / vec.a!.width), rows.map((i) => `a${i}_${s}`), vec.a.width, math, `a${s}`)
-        : rows.map((i) => `let a${i}_${s} = ${hooks.loadA(plusScaled(`ar${i}`, k, g.aP))};`)),
+        ? vectorLoads(spec.a, mode, (q) => plusScaled(`arv${q}`, k, g.aP / vec.a!.width), rows.map((i) => `a${i}_${s}`), vec.a.width, hooks.convertA, `a${s}`)
+        : rows.map((i) => `let a${i}_${s} = ${hooks.convertA(load(spec.a.binding, plusScaled(`ar${i}`, k, g.aP), mode))};`)),
       ...(vec.b
-        ? vectorLoads(spec.b.binding.name, spec.b.binding.dtype, (q) => plusScaled(`bcv${q}`, k, g.bP / vec.b!.width), cols.map((j) => `b${j}_${s}`), vec.b.width, math, `b${s}`)
-        : cols.map((j) => `let b${j}_${s} = ${hooks.loadB(plusScaled(`bc${j}`, k, g.bP))};`)),
+        ? vectorLoads(spec.b, mode, (q) => plusScaled(`bcv${q}`, k, g.bP / vec.b!.width), cols.map((j) => `b${j}_${s}`), vec.b.width, hooks.convertB, `b${s}`)
+        : cols.map((j) => `let b${j}_${s} = ${hooks.convertB(load(spec.b.binding, plusScaled(`bc${j}`, k, g.bP), mode))};`)),
     ].map((l) => '  ' + l)),
     ...rows.flatMap((i) => cols.flatMap((j) => accumulate(`c${i}_${j}`, ks.map((_, s) => `a${i}_${s} * b${j}_${s}`), math).map((l) => '  ' + l))),
     '}',
@@ -369,12 +375,12 @@ function directLoop(
 /**
  * Workgroup-memory variant: per bk-deep slice of K, the workgroup copies the
  * A tile (bm x bk) and the B tile (bk x bn) into workgroup memory, converted
- * to the math type by the load hooks, zero-padded outside the matrices; then
+ * to the math type by the prologue hooks, zero-padded outside the matrices; then
  * every invocation runs its register block over the slice. Copies walk the
  * operand's contiguous dimension with consecutive invocations.
  */
 function stagedLoop(
-  c: MatmulConfig, g: Geometry, spec: MatmulSpec, math: MatmulMath, hooks: MatmulHooks, nt: number, bm: number, bn: number,
+  c: MatmulConfig, g: Geometry, spec: MatmulSpec, mode: F16Mode, math: MatmulMath, hooks: MatmulHooks, nt: number, bm: number, bn: number,
   rows: number[], cols: number[], localRow: (i: number) => string, localCol: (j: number) => string, bound: (n: number) => string,
 ): string[] {
   const zero = literal(0, math.type);
@@ -391,12 +397,12 @@ function stagedLoop(
     `  for (var e = lid; e < ${u(bm * bk)}; e = e + ${u(nt)}) {`,
     `    ${aSplit}`,
     `    let gr = tileRow + mm; let gk = k0 + kk;`,
-    `    As[kk * ${u(bm)} + mm] = select(${zero}, ${hooks.loadA(aIdx)}, gr < ${u(g.m)} && gk < ${u(g.k)});`,
+    `    As[kk * ${u(bm)} + mm] = select(${zero}, ${hooks.convertA(load(spec.a.binding, aIdx, mode))}, gr < ${u(g.m)} && gk < ${u(g.k)});`,
     '  }',
     `  for (var e = lid; e < ${u(bn * bk)}; e = e + ${u(nt)}) {`,
     `    ${bSplit}`,
     `    let gc = tileCol + nn; let gk = k0 + kk;`,
-    `    Bs[kk * ${u(bn)} + nn] = select(${zero}, ${hooks.loadB(bIdx)}, gc < ${u(g.n)} && gk < ${u(g.k)});`,
+    `    Bs[kk * ${u(bn)} + nn] = select(${zero}, ${hooks.convertB(load(spec.b.binding, bIdx, mode))}, gc < ${u(g.n)} && gk < ${u(g.k)});`,
     '  }',
     '  workgroupBarrier();',
     `  for (var kk = 0u; kk < ${u(bk)}; kk = kk + 1u) {`,
