@@ -2,7 +2,7 @@
 // f32 and AMP (dynamic loss scaling), each fused (the default) and unfused
 // (--no-fusion), timed interleaved in one process on one device.
 //
-//   npx tsx bench/step.ts [--batch 64] [--hidden 256] [--rounds 7] [--steps 30] [--json FILE]
+//   npx tsx bench/step.ts [--batch 64] [--hidden 256] [--rounds 7] [--steps 30] [--json FILE] [--cast-prologues]
 //
 // Per configuration: dispatches of one step (from the compiled plan), the
 // train step's GPU buffer bytes, compile time (trace + passes + WGSL + plan,
@@ -16,6 +16,8 @@
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Command, Option } from 'commander';
+import { CAST_PROLOGUES } from '../compiler/compile.ts';
+import { adapterKindOf } from '../compiler/kernels/matmul-config.ts';
 import { Trainer } from '../compiler/train/index.ts';
 import { crossEntropy, f32, i32, nn } from '../ir/trace/index.ts';
 import type { Tensor } from '../ir/trace/index.ts';
@@ -30,6 +32,8 @@ interface Config {
   readonly f16Mode?: F16Mode;
   /** Loss scaling off (AMP without its machinery: what the f16 data alone costs). */
   readonly noLossScaling?: boolean;
+  /** Override the adapter kind's cast prologues (weights converted as matmuls load them, no f16 copies). */
+  readonly castPrologues?: boolean;
 }
 
 const CONFIGS: readonly Config[] = [
@@ -41,6 +45,9 @@ const CONFIGS: readonly Config[] = [
   { name: 'AMP, fused, f32 math on f16 storage', precision: 'amp', fusion: true, f16Mode: 'storage' },
   { name: 'AMP, fused, loss scaling off', precision: 'amp', fusion: true, noLossScaling: true },
 ];
+/** The other side of the adapter's cast-prologue choice (`--cast-prologues`). */
+const flipped = (castPrologues: boolean): Config =>
+  ({ name: `AMP, fused, cast prologues ${castPrologues ? 'on' : 'off'}`, precision: 'amp', fusion: true, castPrologues });
 
 const int = (v: string) => {
   const n = Number(v);
@@ -53,8 +60,9 @@ const o = new Command('step')
   .option('--rounds <n>', 'timed rounds per configuration', int, 7)
   .option('--steps <n>', 'steps per timed round', int, 30)
   .addOption(new Option('--json <file>', 'write the figures as JSON here'))
+  .option('--cast-prologues', 'add an AMP row with the adapter kind\'s cast-prologue choice flipped (CPU adapters: on)')
   .parse()
-  .opts<{ batch: number; hidden: number; rounds: number; steps: number; json?: string }>();
+  .opts<{ batch: number; hidden: number; rounds: number; steps: number; json?: string; castPrologues?: boolean }>();
 
 /** Four seeded random batches, cycled. */
 function batches(b: number): { xs: Float32Array[]; ys: Int32Array[] } {
@@ -69,12 +77,14 @@ const ctx = await acquireDevice();
 try {
   const { xs, ys } = batches(o.batch);
   const runs = [];
-  for (const c of CONFIGS) {
+  const configs = o.castPrologues ? [...CONFIGS, flipped(!CAST_PROLOGUES[adapterKindOf(ctx.adapterInfo)])] : CONFIGS;
+  for (const c of configs) {
     const model = new nn.Sequential(new nn.Linear(784, o.hidden), new nn.ReLU(), new nn.Linear(o.hidden, 10));
     const trainer = await Trainer.create({
       model, loss: (m: nn.Sequential, x: Tensor, y: Tensor) => crossEntropy(m.forward(x), y),
       inputs: [f32([o.batch, 784]), i32([o.batch])], optimizer: { kind: 'adam', lr: 1e-3 }, seed: 0, device: ctx,
       precision: c.precision, fusion: c.fusion, ...(c.f16Mode ? { f16Mode: c.f16Mode } : {}), ...(c.noLossScaling ? { lossScale: 'off' as const } : {}),
+      ...(c.castPrologues !== undefined ? { castPrologues: c.castPrologues } : {}),
     });
     for (let i = 0; i < 5; i++) await trainer.step([xs[i % 4]!, ys[i % 4]!], { readLoss: i === 4 });
     runs.push({ c, trainer, ms: [] as number[], k: 0 });

@@ -48,6 +48,12 @@ export interface TrainerOptions<M extends Module> {
   readonly f16Mode?: F16Mode;
   /** Fuse elementwise ops, optimizer updates and matmul epilogues into single kernels (default true). */
   readonly fusion?: boolean;
+  /**
+   * Matmuls convert f32 weights to f16 as they load them instead of reading
+   * f16 copies kept across steps (default: the adapter kind's choice, on for
+   * GPUs and off for CPU adapters; compiler/compile.ts, CAST_PROLOGUES).
+   */
+  readonly castPrologues?: boolean;
   /** Receives every pass's one-line summary when a graph is compiled, as `ampc dump` prints them. */
   readonly log?: (line: string) => void;
   /** Pass name, or 'all', after which each compiled graph's IR goes to `dump` (`--print-ir-after`). */
@@ -109,6 +115,7 @@ export function checkOptions<M extends Module>(o: TrainerOptions<M>): void {
     throw e;
   }
   if (o.metrics !== undefined) resolveMetrics(o.metrics);
+  if (o.castPrologues !== undefined && typeof o.castPrologues !== 'boolean') fail(`Trainer.create: castPrologues must be true or false, got ${JSON.stringify(o.castPrologues)}`);
   if (o.f16Mode !== undefined && o.f16Mode !== 'native' && o.f16Mode !== 'storage' && o.f16Mode !== 'packed') fail(`Trainer.create: f16Mode must be 'native', 'storage' or 'packed', got ${JSON.stringify(o.f16Mode)}`);
 }
 

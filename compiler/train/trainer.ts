@@ -533,6 +533,7 @@ export class Trainer<M extends Module = Module> {
     const mine = o.printIrAfter === 'all' || own.some((p) => p.name === o.printIrAfter);
     return {
       ...(o.f16Mode ? { f16Mode: o.f16Mode } : {}),
+      ...(o.castPrologues !== undefined ? { castPrologues: o.castPrologues } : {}),
       fusion,
       options: o.ampOptions ?? {},
       ...(o.log ? { log: o.log } : {}),
@@ -551,6 +552,7 @@ export class Trainer<M extends Module = Module> {
       lossScale: kind === 'train' ? this.lossScaling : undefined,
       ampOptions: o.precision === 'amp' ? o.ampOptions : undefined,
       f16Mode: o.f16Mode ?? defaultF16Mode(this.ctx),
+      castPrologues: o.castPrologues,
       fusion: o.fusion !== false,
       report: kind === 'train' ? o.report : undefined,
     });
