@@ -213,6 +213,32 @@ gpuF16Test('Trainer: AMP with the default (dynamic) loss scale trains as well; p
   }
 });
 
+gpuF16Test('Trainer castPrologues: weights converted as the matmuls load them, or f16 copies kept across steps; the same losses either way', async (t, ctx) => {
+  const run = async (castPrologues: boolean) => {
+    const trainer = await Trainer.create({
+      model: mlp(), loss: classificationLoss, inputs: batchSpecs('mlp', 16), optimizer: { kind: 'adam', lr: 1e-3 }, seed: 2, device: ctx, precision: 'amp', castPrologues,
+    });
+    try {
+      const batches = trainLoader(16, 2);
+      const ls: number[] = [];
+      for (let s = 0; s < 4; s++) ls.push((await trainer.step(batches.batch(1, s), { readLoss: true }))!);
+      return { ls, dispatches: trainer.compileStats.trainDispatches, bytes: trainer.gpuBufferBytesByKind.train };
+    } finally {
+      trainer.destroy();
+    }
+  };
+  const on = await run(true), off = await run(false);
+  t.deepEqual(on.ls, off.ls);
+  // Without prologues each matmul weight's f16 copy is a buffer of its own, written by the weight's update (no cast dispatch).
+  t.true(off.bytes > on.bytes, `${off.bytes} bytes with copies, ${on.bytes} with prologues`);
+  t.not(on.dispatches, off.dispatches);
+  const e = await t.throwsAsync(
+    Trainer.create({ model: mlp(), loss: classificationLoss, inputs: batchSpecs('mlp', 8), optimizer: { kind: 'adam', lr: 1e-3 }, precision: 'amp', castPrologues: 'yes' as unknown as boolean }),
+    { instanceOf: AmpcError },
+  );
+  t.regex(e!.message, /castPrologues must be true or false/);
+});
+
 test('Trainer.create refuses bad loss scales (E0609)', async (t) => {
   for (const [lossScale, want] of [[0, /Trainer\.create: loss scaling: a static scale must be a finite number > 0/], [{ growth: 0.5 }, /growth must be a finite number >= 1/]] as const) {
     const e = await t.throwsAsync(
