@@ -99,8 +99,6 @@ export interface MatmulSpec {
   readonly hooksUseF16?: boolean;
   /** Tile configuration; default from the table for the current target. */
   readonly config?: MatmulConfig;
-  /** Load operands as vectors where the layout allows (default true); false: one load per element. */
-  readonly vectorLoads?: boolean;
 }
 
 const u = (n: number) => `${n}u`;
@@ -276,16 +274,17 @@ export interface VectorLoad {
 }
 
 /**
- * Which operands the direct loop loads as vectors: only register-blocked
+ * Which operands the direct loop loads as vectors: only in register-blocked
  * direct configurations (an invocation owns tm contiguous rows and tn
- * contiguous columns), f32 or f16 buffers (a prologue converts each loaded
- * value as it would a single load) contiguous along the owned dimension (A transposed: along the rows; B
- * untransposed: along the columns), whose extent, block and batch stride are
- * multiples of the vector width so every vector is aligned, and A and B in
- * different buffers (one buffer has one declaration).
+ * contiguous columns), f32 or f16 buffers contiguous along the owned
+ * dimension (A transposed: along the rows; B untransposed: along the
+ * columns) whose extent, block and batch stride are multiples of the vector
+ * width, so every vector is aligned, and not a buffer the kernel binds twice
+ * (one buffer has one declaration). A prologue converts each loaded value
+ * as it would a single load. Not with an f16 sum rounded every step.
  */
 function vectorPlan(spec: MatmulSpec, g: Geometry, c: MatmulConfig, math: MatmulMath): { readonly a?: VectorLoad; readonly b?: VectorLoad } {
-  if (!vectorLoadsOn || spec.vectorLoads === false || c.layout !== 'blocked' || c.bk !== 0 || math.roundToF16) return {};
+  if (!vectorLoadsOn || c.layout !== 'blocked' || c.bk !== 0 || math.roundToF16) return {};
   const shared = (x: BoundBuffer) => [spec.a, spec.b, ...(spec.extra ?? []), spec.out].some((y) => y !== x && y.buffer === x.buffer);
   const plan = (x: BoundBuffer, contiguous: boolean, extent: number, block: number, inner: number): VectorLoad | undefined => {
     const v = vectorElem(x.binding.dtype);
