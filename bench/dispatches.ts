@@ -5,7 +5,7 @@
 // their sum exceeds a whole step; compare dispatches with each other.
 //
 //   npx tsx bench/dispatches.ts [--precision f32,amp] [--batch 64] [--hidden 256] [--reps 15]
-//                               [--loss-scale off] [--cast-prologues on|off] [--weight-copies]
+//                               [--loss-scale off] [--cast-prologues on|params|off] [--weight-copies]
 
 import { Command, Option } from 'commander';
 import { compileGraph } from '../compiler/compile.ts';
@@ -21,10 +21,10 @@ const o = new Command()
   .option('--hidden <n>', 'hidden width', '256')
   .option('--reps <n>', 'timed repetitions per dispatch', '15')
   .addOption(new Option('--loss-scale <mode>', 'loss scaling under amp').choices(['dynamic', 'off']).default('dynamic'))
-  .addOption(new Option('--cast-prologues <on|off>', 'override the adapter kind\'s cast prologues').choices(['on', 'off']))
+  .addOption(new Option('--cast-prologues <on|params|off>', 'override the adapter kind\'s cast prologues (params: the weights only)').choices(['on', 'params', 'off']))
   .option('--weight-copies', 'keep the weights\' f16 copies across steps (as the Trainer compiles)')
   .parse()
-  .opts<{ precision: string; batch: string; hidden: string; reps: string; lossScale: 'dynamic' | 'off'; castPrologues?: 'on' | 'off'; weightCopies?: boolean }>();
+  .opts<{ precision: string; batch: string; hidden: string; reps: string; lossScale: 'dynamic' | 'off'; castPrologues?: 'on' | 'params' | 'off'; weightCopies?: boolean }>();
 
 const B = Number(o.batch), H = Number(o.hidden), reps = Number(o.reps);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -36,7 +36,7 @@ try {
     const traced = traceModule(model, [f32([B, 784]), i32([B])], { call: (m: nn.Sequential, x: Tensor, y: Tensor) => crossEntropy(m.forward(x), y) });
     const step = trainStepGraph(traced.graph, { kind: 'adam', lr: 1e-3 }, { precision, ...(precision === 'amp' ? { lossScale: o.lossScale } : {}) });
     const compiled = compileGraph(step.graph, ctx, {
-      updates: step.updates, weightCopies: o.weightCopies ?? false, ...(o.castPrologues ? { castPrologues: o.castPrologues === 'on' } : {}),
+      updates: step.updates, weightCopies: o.weightCopies ?? false, ...(o.castPrologues ? { castPrologues: o.castPrologues === 'params' ? 'params' as const : o.castPrologues === 'on' } : {}),
     });
     const session = await Session.create(ctx, compiled.plan);
     const times = compiled.plan.dispatches.map(() => [] as number[]);

@@ -5,8 +5,10 @@
 //
 // No device needed: the figures are planBufferBytes of the compiled plans
 // (compileGraph for an adapter with 16 storage buffers per kernel: a CPU one,
-// as lavapipe, and, for the fused train steps, a GPU, whose matmuls convert
-// their cast operands as they load them: CAST_PROLOGUES in compiler/compile.ts),
+// as lavapipe, whose matmuls convert the weights as they load them, and, for
+// the fused train steps, a GPU, whose matmuls convert every cast operand:
+// CAST_PROLOGUES in compiler/compile.ts; train steps with their batch
+// donated, as the Trainer compiles them),
 // which is what a Session allocates for its whole life (read-back staging
 // buffers, created and freed per read, not included). Cases: examples/mlp.ir
 // and examples/cnn.ir (inference graphs) and the MNIST MLP and CNN train
@@ -15,7 +17,7 @@
 // with batch_norm allowed in f16. Columns: `fixed` = bytes
 // that never share (inputs, params, optimizer state, outputs, update
 // snapshots); `interm.` = intermediate bytes (scratch included) without and
-// with the plan; `bound` = the most intermediate bytes live at one dispatch
+// with the plan (beyond `fixed`: a donated batch's bytes hold some); `bound` = the most intermediate bytes live at one dispatch
 // (a buffer live from its first to its last binding), a lower bound for any
 // sharing of whole buffers; `total` = everything without and with the plan.
 
@@ -63,11 +65,13 @@ function example(file: string, precision: Precision): { graph: Graph; updates?: 
   return { graph: precision === 'amp' ? runPipeline(g, pipelineByName('amp'), { options: {} }) : g };
 }
 
-function trainStep(model: ModelName, precision: Precision, ampOptions: PassOptions = {}): { graph: Graph; updates: { output: number; input: string }[] } {
-  const traced = traceModule(buildModel(model), batchSpecs(model, batch), { call: classificationLoss });
+function trainStep(model: ModelName, precision: Precision, ampOptions: PassOptions = {}): { graph: Graph; updates: { output: number; input: string }[]; donate: string[] } {
+  const specs = batchSpecs(model, batch);
+  const traced = traceModule(buildModel(model), specs, { call: classificationLoss });
   const extraUpdates = traced.stateUpdates.map((u) => ({ output: u.outputIndex, input: u.name }));
   const step = trainStepGraph(traced.graph, { kind: 'adam', lr: 1e-3 }, { extraUpdates, precision, ampOptions });
-  return { graph: step.graph, updates: step.updates };
+  // The batch is written before every step: its buffers are donated, as the Trainer's.
+  return { graph: step.graph, updates: step.updates, donate: step.graph.inputs.slice(0, specs.length).map((v) => v.name!) };
 }
 
 /** The most intermediate bytes bound-live at one dispatch (first to last binding). */
@@ -88,11 +92,11 @@ function peakLive(plan: Plan): number {
   return peak;
 }
 
-function measure(name: string, precision: Precision, fusion: boolean, build: () => { graph: Graph; updates?: { output: number; input: string }[] }, adapter: Adapter = 'cpu'): Row {
-  const { graph, updates } = build();
+function measure(name: string, precision: Precision, fusion: boolean, build: () => { graph: Graph; updates?: { output: number; input: string }[]; donate?: string[] }, adapter: Adapter = 'cpu'): Row {
+  const { graph, updates, donate } = build();
   const target = { f16Mode: 'native' as const, adapter, maxStorageBuffers: 16 };
-  // Train steps as the Trainer compiles them (with weight copies where there are no cast prologues).
-  const spec = { fusion, ...(updates ? { updates, weightCopies: true } : {}) };
+  // Train steps as the Trainer compiles them (weight copies where there are no cast prologues, the batch donated).
+  const spec = { fusion, ...(updates ? { updates, weightCopies: true } : {}), ...(donate ? { donate } : {}) };
   const planned = compileGraph(graph, target, spec).plan;
   const unplanned = compileGraph(graph, target, { ...spec, memoryPlan: false }).plan;
   const sum = (p: Plan, pick: (role: string) => boolean) => p.buffers.filter((b) => pick(b.role)).reduce((n, b) => n + b.byteSize, 0);

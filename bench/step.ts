@@ -23,6 +23,7 @@ import { crossEntropy, f32, i32, nn } from '../ir/trace/index.ts';
 import type { Tensor } from '../ir/trace/index.ts';
 import { acquireDevice, describeDevice } from '../runtime/device.ts';
 import type { F16Mode } from '../runtime/plan.ts';
+import type { CastPrologues } from '../passes/pass.ts';
 
 interface Config {
   readonly name: string;
@@ -32,8 +33,8 @@ interface Config {
   readonly f16Mode?: F16Mode;
   /** Loss scaling off (AMP without its machinery: what the f16 data alone costs). */
   readonly noLossScaling?: boolean;
-  /** Override the adapter kind's cast prologues (weights converted as matmuls load them, no f16 copies). */
-  readonly castPrologues?: boolean;
+  /** Override the adapter kind's cast prologues (which f32 operands matmuls convert as they load them). */
+  readonly castPrologues?: CastPrologues;
 }
 
 const CONFIGS: readonly Config[] = [
@@ -45,9 +46,12 @@ const CONFIGS: readonly Config[] = [
   { name: 'AMP, fused, f32 math on f16 storage', precision: 'amp', fusion: true, f16Mode: 'storage' },
   { name: 'AMP, fused, loss scaling off', precision: 'amp', fusion: true, noLossScaling: true },
 ];
-/** The other side of the adapter's cast-prologue choice (`--cast-prologues`). */
-const flipped = (castPrologues: boolean): Config =>
-  ({ name: `AMP, fused, cast prologues ${castPrologues ? 'on' : 'off'}`, precision: 'amp', fusion: true, castPrologues });
+/** The cast-prologue choices other than the adapter's (`--cast-prologues`). */
+const PROLOGUE_CHOICES: readonly CastPrologues[] = [true, 'params', false];
+const prologueRow = (castPrologues: CastPrologues): Config => ({
+  name: `AMP, fused, cast prologues: ${castPrologues === true ? 'every cast operand' : castPrologues === 'params' ? 'weights only' : 'none (weight copies)'}`,
+  precision: 'amp', fusion: true, castPrologues,
+});
 
 const int = (v: string) => {
   const n = Number(v);
@@ -60,7 +64,7 @@ const o = new Command('step')
   .option('--rounds <n>', 'timed rounds per configuration', int, 7)
   .option('--steps <n>', 'steps per timed round', int, 30)
   .addOption(new Option('--json <file>', 'write the figures as JSON here'))
-  .option('--cast-prologues', 'add an AMP row with the adapter kind\'s cast-prologue choice flipped (CPU adapters: on)')
+  .option('--cast-prologues', 'add AMP rows with the cast-prologue choices other than the adapter kind\'s (compiler/compile.ts, CAST_PROLOGUES)')
   .parse()
   .opts<{ batch: number; hidden: number; rounds: number; steps: number; json?: string; castPrologues?: boolean }>();
 
@@ -77,7 +81,8 @@ const ctx = await acquireDevice();
 try {
   const { xs, ys } = batches(o.batch);
   const runs = [];
-  const configs = o.castPrologues ? [...CONFIGS, flipped(!CAST_PROLOGUES[adapterKindOf(ctx.adapterInfo)])] : CONFIGS;
+  const mine = CAST_PROLOGUES[adapterKindOf(ctx.adapterInfo)];
+  const configs = o.castPrologues ? [...CONFIGS, ...PROLOGUE_CHOICES.filter((c) => c !== mine).map(prologueRow)] : CONFIGS;
   for (const c of configs) {
     const model = new nn.Sequential(new nn.Linear(784, o.hidden), new nn.ReLU(), new nn.Linear(o.hidden, 10));
     const trainer = await Trainer.create({

@@ -7,7 +7,8 @@
 import type { Graph } from '../ir/graph.ts';
 import type { GpuContext } from '../runtime/device.ts';
 import type { F16Mode, Plan } from '../runtime/plan.ts';
-import type { Pass, PassOptions } from '../passes/pass.ts';
+import type { CastPrologues, Pass, PassOptions } from '../passes/pass.ts';
+import { CAST_PROLOGUE_OPS } from '../passes/fusion/groups.ts';
 import { CODEGEN_PASSES, pipelineByName } from '../passes/pipeline.ts';
 import { checkPrintIrAfter, runPipeline } from '../passes/runner.ts';
 import type { AdapterKind } from './kernels/context.ts';
@@ -26,24 +27,29 @@ export interface CompileTarget {
   readonly maxWorkgroupsPerDim?: number;
   /** Storage buffers one kernel may bind (fusion keeps its kernels within it). */
   readonly maxStorageBuffers?: number;
-  /** Matmuls convert cast operands as they load them instead of reading an f16 copy (default: CAST_PROLOGUES of the adapter kind). */
-  readonly castPrologues?: boolean;
+  /** Which cast operands matmuls convert as they load them instead of reading an f16 copy (default: CAST_PROLOGUES of the adapter kind). */
+  readonly castPrologues?: CastPrologues;
 }
 
 /**
- * Whether matmuls convert their cast operands as they load them (no f16
- * copy of a weight or an activation in memory, one kernel less per cast),
- * per adapter kind. A tile loads each operand element several times, so the
- * conversion is repeated; GPUs convert for free beside the loads.
+ * Which cast operands matmuls (and the finite check) convert as they load
+ * them instead of reading a stored f16 copy (no copy in memory, one kernel
+ * less per cast), per adapter kind (CastPrologues in passes/pass.ts). A tile
+ * loads each operand element several times, so the conversion is repeated:
+ * GPUs convert for free beside the loads; CPU adapters pay for each.
  */
-export const CAST_PROLOGUES: { readonly [K in AdapterKind]: boolean } = {
-  // lavapipe, MNIST MLP AMP train step (b64, fused, Session.run, 6 rounds of
-  // 20): 16.3 / 14.8 ms min without, 18.0 / 18.8 with (two runs): the 784x256
-  // weight is converted 4 times per step instead of once, on a CPU. Still so
-  // with ampc_round_f16 on the bits and the longer map loops: 14.75 / 15.36
-  // ms median with, 13.08 / 13.69 without (20 rounds of 20, two runs); with
-  // them the step would hold 4.92 MiB instead of 5.37 (f32: 4.98).
-  cpu: false,
+export const CAST_PROLOGUES: { readonly [K in AdapterKind]: CastPrologues } = {
+  // lavapipe, MNIST MLP AMP train step (b64, Adam, Trainer, interleaved
+  // rounds): converting every cast operand costs the step 3-4 ms (the batch
+  // is converted 16 times per matmul that reads it, the 784x256 weight 4
+  // times): 17.2 against 10.3 ms median, 15.3 against 10.9. Converting only
+  // the weights, with the batch cast once by a kernel of its own, costs
+  // about what the weights' f16 copies did (9.75 against 8.76 ms median,
+  // 8.79 against 7.53 min; 11.79 against 11.95, 8.89 against 8.78, in a
+  // second run; f32 9.51 and 11.01), and the step needs no copies: 2.65 MiB
+  // against 3.04 with the copies (f32: 2.65), since the batch's f32 buffer,
+  // read only by its cast, is donated to the intermediates (PlanIO.donated).
+  cpu: 'params',
   gpu: true,
 };
 
@@ -54,20 +60,26 @@ export interface CompileSpec {
   /** Fuse elementwise ops into single kernels (default true; false for debugging and comparisons). */
   readonly fusion?: boolean;
   /** Overrides the target's cast prologues (CAST_PROLOGUES of the adapter kind). */
-  readonly castPrologues?: boolean;
+  readonly castPrologues?: CastPrologues;
   /** Overrides the device's f16 mode (default: native with shader-f16, else packed). */
   readonly f16Mode?: F16Mode;
   /** In-place updates after each run (a train step's `updates`); see LowerOptions.updates. */
   readonly updates?: readonly { readonly output: number; readonly input: string }[];
   /**
-   * Without cast prologues, keep the f16 copies of updated f32 inputs across
-   * runs, written by their updates (compiler/weight-copies.ts; default
+   * Keep the f16 copies of updated f32 inputs that no kernel converts as it
+   * loads them (convolutions' weights; matmuls' without cast prologues)
+   * across runs, written by their updates (compiler/weight-copies.ts; default
    * false). Only for callers that write every input through Session.write,
    * which refreshes a copy when its weight is written (the Trainer).
    */
   readonly weightCopies?: boolean;
   /** Share device buffers between intermediates whose live ranges do not overlap (default true). */
   readonly memoryPlan?: boolean;
+  /**
+   * Inputs the caller writes before every run (the Trainer's batches), whose
+   * buffers may hold intermediates after their last read (PlanIO.donated).
+   */
+  readonly donate?: readonly string[];
   /** Receives each pass's one-line summary. */
   readonly log?: (line: string) => void;
   /** Pass name, or 'all', after which to print the IR (to `dump`). */
@@ -134,7 +146,9 @@ export function compileGraph(g: Graph, device: GpuContext | CompileTarget, spec:
     ...(target.maxStorageBuffers ? { maxKernelBindings: target.maxStorageBuffers } : {}),
     castPrologues: spec.castPrologues ?? target.castPrologues ?? CAST_PROLOGUES[target.adapter],
   };
-  const copies = spec.weightCopies && spec.updates && !options.castPrologues ? keepWeightCopies(g, spec.updates) : undefined;
+  // Weights no kernel converts as it loads them keep f16 copies across steps (with prologues for every cast, none).
+  const copies = spec.weightCopies && spec.updates && options.castPrologues !== true
+    ? keepWeightCopies(g, spec.updates, options.castPrologues === 'params' ? CAST_PROLOGUE_OPS : new Set()) : undefined;
   if (copies) {
     g = copies.graph;
     spec.log?.(`weight-copies: @${g.name}: ${copies.derived.length} f16 weight copies kept across steps, written by their updates (${copies.derived.map((d) => `%${d.input}`).join(', ')})`);
@@ -152,6 +166,7 @@ export function compileGraph(g: Graph, device: GpuContext | CompileTarget, spec:
     ...(updates ? { updates } : {}),
     ...(copies ? { derived: copies.derived } : {}),
     ...(spec.memoryPlan !== undefined ? { memoryPlan: spec.memoryPlan } : {}),
+    ...(spec.donate ? { donate: spec.donate } : {}),
   });
   return { graph: legal, plan, dispatches: plan.dispatches.length, compileMs: performance.now() - start };
 }

@@ -37,6 +37,12 @@ export interface LowerOptions {
   readonly derived?: readonly { readonly input: string; readonly from: string }[];
   /** Share device buffers between intermediates whose live ranges do not overlap (default true; false for debugging). */
   readonly memoryPlan?: boolean;
+  /**
+   * Inputs (by printed name) the caller writes before every run, whose
+   * buffers intermediates may reuse after their last read (PlanIO.donated).
+   * Not parameters, updated inputs, weight copies or inputs that are outputs.
+   */
+  readonly donate?: readonly string[];
 }
 
 /** Ops whose result shares its operand's buffer (unless it is a graph output, which gets a copy). */
@@ -95,7 +101,8 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
 
   const outputBuffers = g.outputs.map((v) => bufferOf.get(v)!);
   const updates = opts.updates && planUpdates(g, opts.updates, names, bufferOf, outputBuffers, newBuffer);
-  const memory = opts.memoryPlan === false ? undefined : planMemory({ buffers, dispatches, kernels, ...(updates ? { updates } : {}) }, spans);
+  const donated = donatedInputs(g, opts, names, updates ?? [], bufferOf);
+  const memory = opts.memoryPlan === false ? undefined : planMemory({ buffers, dispatches, kernels, ...(updates ? { updates } : {}) }, spans, new Set(donated.map((v) => bufferOf.get(v)!)));
   return {
     version: 1,
     f16Mode: opts.f16Mode,
@@ -104,7 +111,7 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
     dispatches,
     inputs: g.inputs.map((v) => {
       const from = opts.derived?.find((d) => d.input === names.get(v))?.from;
-      return { name: names.get(v)!, buffer: bufferOf.get(v)!, ...(from !== undefined ? { derivedFrom: from } : {}) };
+      return { name: names.get(v)!, buffer: bufferOf.get(v)!, ...(from !== undefined ? { derivedFrom: from } : {}), ...(donated.includes(v) ? { donated: true as const } : {}) };
     }),
     outputs: g.outputs.map((v, i) => ({ name: names.get(v)!, buffer: outputBuffers[i]! })),
     ...(updates ? { updates } : {}),
@@ -152,6 +159,21 @@ function writtenInPlace(g: Graph, updates: readonly { readonly output: number; r
     result.set(out, input);
   }
   return result;
+}
+
+/** The inputs `opts.donate` names (E0603 for a name that is no input, or an input that may not be donated). */
+function donatedInputs(g: Graph, opts: LowerOptions, names: ReadonlyMap<Value, string>, updates: readonly PlanCopy[], bufferOf: ReadonlyMap<Value, number>): Value[] {
+  return (opts.donate ?? []).map((name) => {
+    const v = g.inputs.find((x) => names.get(x) === name);
+    if (!v) throw new AmpcError('E0603', `donate: graph @${g.name} has no input %${name}`, g.loc);
+    const buffer = bufferOf.get(v)!;
+    const why = v.isParam ? 'a parameter'
+      : updates.some((u) => u.to === buffer) || opts.updates?.some((u) => u.input === name) ? 'updated in place'
+      : opts.derived?.some((d) => d.input === name || d.from === name) ? 'a weight copy or its weight'
+      : g.outputs.some((o) => bufferOf.get(o) === buffer) ? 'also an output' : undefined;
+    if (why) throw new AmpcError('E0603', `donate: input %${name} cannot be donated: it is ${why} (its value must outlive the run)`, g.loc);
+    return v;
+  });
 }
 
 function planUpdates(

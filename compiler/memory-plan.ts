@@ -27,10 +27,16 @@
 // a whole, so two buffers one dispatch binds, one of them writable, never
 // share an arena (ranges of one GPUBuffer bound writable and read in one
 // dispatch are an error even where they do not overlap). Only 'intermediate' buffers (scratch included)
-// share; every other buffer keeps a device buffer of its own. Whole-buffer
+// and donated inputs share; every other buffer keeps a device buffer of its own. Whole-buffer
 // sharing (each device buffer holding one live buffer at a time) left the
 // AMP MNIST CNN train step at 13.70 MiB of intermediates for a peak of 9.49
 // MiB live (bench/memory.ts).
+//
+// Donated inputs (PlanIO.donated: written by the caller before every run,
+// as the Trainer's batches) share like intermediates, live from the start
+// of the run to their last read: after it, their bytes may hold the run's
+// intermediates. In an AMP step whose batch is read once, by its cast to
+// f16, the batch's f32 buffer then holds the activations.
 
 import type { Plan, PlanBuffer, PlanCopy, PlanDispatch, PlanStorage } from '../runtime/plan.ts';
 import { boundTogetherWritable, STORAGE_OFFSET_ALIGNMENT } from '../runtime/plan.ts';
@@ -145,7 +151,8 @@ function arenasWithOffsets(order: readonly PlanBuffer[], ranges: readonly (LiveR
 /**
  * The plan's buffers, each with a `storage` index (and, in an arena, an
  * offset), and the device buffers they index. Buffers other than
- * intermediates get one each, in buffer order; intermediates share by the
+ * intermediates (and `donated` inputs) get one each, in buffer order;
+ * intermediates and donated inputs share by the
  * better (fewer bytes) of whole-buffer sharing and arenas with offsets: each
  * wins on some graphs (MNIST CNN train step: f32 16.46 against 19.93 MiB of
  * intermediates, AMP 13.70 against 11.43).
@@ -153,15 +160,19 @@ function arenasWithOffsets(order: readonly PlanBuffer[], ranges: readonly (LiveR
 export function planMemory(
   plan: Pick<Plan, 'buffers' | 'dispatches' | 'updates' | 'kernels'>,
   spans: readonly DispatchSpan[],
+  donated: ReadonlySet<number> = new Set(),
 ): { buffers: PlanBuffer[]; storage: PlanStorage[] } {
   const ranges = liveRanges(plan.buffers.length, plan.dispatches, spans, plan.updates);
+  // A donated input holds its value from the host's write, before the first dispatch.
+  for (const id of donated) ranges[id] = { from: 0, to: ranges[id]?.to ?? 0 };
+  const shares = (b: PlanBuffer) => b.role === 'intermediate' || donated.has(b.id);
   const storage: PlanStorage[] = [];
   const storageOf: number[] = new Array(plan.buffers.length);
   for (const b of plan.buffers) {
-    if (b.role !== 'intermediate') storageOf[b.id] = storage.push({ byteSize: b.byteSize }) - 1;
+    if (!shares(b)) storageOf[b.id] = storage.push({ byteSize: b.byteSize }) - 1;
   }
   const order = plan.buffers
-    .filter((b) => b.role === 'intermediate')
+    .filter(shares)
     .sort((a, b) => b.byteSize - a.byteSize || (ranges[a.id]?.from ?? -1) - (ranges[b.id]?.from ?? -1) || a.id - b.id);
   const total = (x: Sharing) => x.sizes.reduce((a, b) => a + b, 0);
   const whole = wholeBuffers(order, ranges), arenas = arenasWithOffsets(order, ranges, plan);

@@ -1,7 +1,7 @@
-// Weight copies: on adapters without cast prologues (CPU adapters, see
-// CAST_PROLOGUES in compiler/compile.ts) an AMP train step's forward reads an
-// f16 copy of each f32 master weight, which a cast kernel makes at the start
-// of every step. With weight copies that copy is kept across steps instead:
+// Weight copies: where a kernel does not convert a weight as it loads it
+// (convolutions; matmuls without cast prologues, see CAST_PROLOGUES in
+// compiler/compile.ts) an AMP train step's forward reads an f16 copy of each
+// f32 master weight, which a cast kernel makes at the start of every step. With weight copies that copy is kept across steps instead:
 // it becomes an input of the step (`%<p>.f16`) that the forward reads in
 // place of `cast %<p>`, and the step writes the next one from the updated
 // weight (`%new.<p>.f16 = cast %new.<p>`, an in-place update like the
@@ -40,9 +40,13 @@ export interface WeightCopies {
 /** Ops whose operands are read many times per element (tiles), so a cast of them is its own kernel without cast prologues. */
 const TILED_OPS = new Set(['matmul', 'conv2d', 'conv2d_grad_input', 'conv2d_grad_weight']);
 
-/** True when `v` is a matmul's or convolution's operand (a cast read only by elementwise ops is recomputed in their kernels instead: a bias). */
-function readByKernelOperand(g: Graph, v: Value): boolean {
-  return g.nodes.some((n) => TILED_OPS.has(n.op) && n.operands.includes(v));
+/**
+ * True when `v` is a matmul's or convolution's operand, other than of the
+ * ops in `convertsOnLoad` (a cast read only by elementwise ops is recomputed
+ * in their kernels instead: a bias).
+ */
+function readByKernelOperand(g: Graph, v: Value, convertsOnLoad: ReadonlySet<string>): boolean {
+  return g.nodes.some((n) => TILED_OPS.has(n.op) && !convertsOnLoad.has(n.op) && n.operands.includes(v));
 }
 
 /** The name of the f16 copy of input `p`. */
@@ -50,17 +54,20 @@ export const copyName = (p: string) => `${p}.f16`;
 
 /**
  * `g` with weight copies for every f32 input that an update writes and whose
- * `cast` to f16 a matmul or convolution reads; `updates` extended by the
- * copies' updates. Returns undefined when no input has a copy to keep.
+ * `cast` to f16 a matmul or convolution reads, unless only ops in
+ * `convertsOnLoad` read it (with cast prologues for weights, the matmuls
+ * convert them as they load them: only convolutions' weights keep copies);
+ * `updates` extended by the copies' updates. Returns undefined when no input
+ * has a copy to keep.
  */
-export function keepWeightCopies(g: Graph, updates: readonly Update[]): WeightCopies | undefined {
+export function keepWeightCopies(g: Graph, updates: readonly Update[], convertsOnLoad: ReadonlySet<string> = new Set()): WeightCopies | undefined {
   const byName = new Map(g.inputs.map((v) => [v.name!, v]));
   const taken = new Set(g.inputs.map((v) => v.name!));
   const weights = new Map<Value, Update>();
   for (const u of updates) {
     const p = byName.get(u.input);
     if (!p || p.type.dtype !== 'f32' || taken.has(copyName(u.input))) continue;
-    if (g.nodes.some((n) => n.op === 'cast' && n.attrs.to === 'f16' && n.operands[0] === p && readByKernelOperand(g, n.results[0]!))) weights.set(p, u);
+    if (g.nodes.some((n) => n.op === 'cast' && n.attrs.to === 'f16' && n.operands[0] === p && readByKernelOperand(g, n.results[0]!, convertsOnLoad))) weights.set(p, u);
   }
   if (weights.size === 0) return undefined;
   const rw = new Rewriter(g);

@@ -25,7 +25,7 @@ import { anchorOf, CAST_PROLOGUE_OPS, findGroups, isWideningCast, PROLOGUE_ONLY_
 import { narrowFiniteChecks } from './fusion/finite.ts';
 import { recomputeUnscaled } from './fusion/unscale.ts';
 import { Rewriter, rewriteGraph } from './rewrite.ts';
-import type { Pass, PassContext } from './pass.ts';
+import type { CastPrologues, Pass, PassContext } from './pass.ts';
 
 /** Ops that lower to no kernel (views of their operand's buffer). */
 const NO_KERNEL = new Set(['reshape']);
@@ -49,12 +49,14 @@ export interface FusionStats {
 export interface FusionOptions {
   /** Storage buffers one kernel may bind (default DEFAULT_MAX_BINDINGS). */
   readonly maxBindings?: number;
-  /** Matmuls convert cast operands as they load them (default true; see CompileTarget.castPrologues). */
-  readonly castPrologues?: boolean;
+  /** Which cast operands matmuls convert as they load them (default true: all; see CastPrologues). */
+  readonly castPrologues?: CastPrologues;
 }
 
 export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Graph; stats: FusionStats } {
-  const prologues = opts.castPrologues !== false;
+  const prologues = opts.castPrologues ?? true;
+  /** Whether a head with cast prologues converts the free cast `v` as it loads it. */
+  const prologueOf = (v: Value): boolean => prologues === 'params' ? v.def!.operands[0]!.isParam : prologues;
   const kernelsBefore = countKernels(input);
   const { graph: live, removed: deadOps } = withoutDeadOps(input);
   const { graph: split, rewritten: unscaleSplit } = recomputeUnscaled(live);
@@ -75,7 +77,7 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
     const n = grp.nodes[0]!;
     if (WIDENING_PROLOGUE_OPS.has(n.op) && n.operands.some(freeWidening)) return true;
     if (!headOf(grp.nodes) && n.operands.some(freeCast)) return true;
-    return CAST_PROLOGUE_OPS.has(n.op) ? prologues && n.operands.some(freeCast) : !anchorOf(grp.nodes) && n.operands.some(isConstant);
+    return CAST_PROLOGUE_OPS.has(n.op) ? n.operands.some((v) => freeCast(v) && prologueOf(v)) : !anchorOf(grp.nodes) && n.operands.some(isConstant);
   });
   const groupOf = new Map<Node, FusionGroup>();
   for (const grp of groups) for (const n of grp.nodes) groupOf.set(n, grp);
@@ -95,7 +97,7 @@ export function fuseGraph(input: Graph, opts: FusionOptions = {}): { graph: Grap
     if (isConstant(v)) return true;
     if (!freeCast(v) || groupOf.has(v.def)) return false;
     const head = headOf(grp.nodes);
-    return !head?.operands.includes(v) || (prologues && CAST_PROLOGUE_OPS.has(head.op)) || (WIDENING_PROLOGUE_OPS.has(head.op) && isWideningCast(v));
+    return !head?.operands.includes(v) || (CAST_PROLOGUE_OPS.has(head.op) && prologueOf(v)) || (WIDENING_PROLOGUE_OPS.has(head.op) && isWideningCast(v));
   };
   /** Values the kernel of `grp` reads from elsewhere (through inlined casts to their sources). */
   const reads = (grp: FusionGroup): Value[] => grp.nodes.flatMap((m) => m.operands.flatMap((v) => {

@@ -34,11 +34,20 @@ export interface PassOptions {
   // fusion (passes/fusion.ts): set by the compile from its target
   /** Storage buffers one kernel may bind (the device's maxStorageBuffersPerShaderStage; default 16, see passes/fusion/groups.ts). */
   readonly maxKernelBindings?: number;
-  /** Matmuls convert cast operands as they load them (default true; the compile sets it per adapter). */
-  readonly castPrologues?: boolean;
+  /** Which cast operands matmuls convert as they load them (default true: all; the compile sets it per adapter). */
+  readonly castPrologues?: CastPrologues;
 }
 
 /** Every key PassOptions has (an unknown key, e.g. a typo like `ampDENY`, is refused by the runner). */
+/**
+ * Which cast operands a matmul (and the finite check) converts as it loads
+ * them instead of reading a stored copy: true = every one, 'params' = casts
+ * of parameters (a weight's f16 copy would be a buffer the size of the
+ * weight; an activation or a batch is cast once by a kernel of its own,
+ * since a tile loads each of its elements many times), false = none.
+ */
+export type CastPrologues = boolean | 'params';
+
 export const PASS_OPTION_KEYS: readonly (keyof PassOptions)[] = [
   'ampAllow', 'ampDeny', 'ampNodes', 'ampScopes', 'gradWrt', 'gradOutput', 'optimizer', 'lossScale', 'extraUpdates', 'report', 'maxKernelBindings', 'castPrologues',
 ];

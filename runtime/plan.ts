@@ -108,6 +108,13 @@ export interface PlanIO {
    * this one too (a weight copy, compiler/weight-copies.ts).
    */
   readonly derivedFrom?: string;
+  /**
+   * A donated input (as XLA's donated arguments): the caller writes it
+   * before every run, so after its last read in a run its buffer may hold
+   * that run's intermediates (the memory plan places them there). A
+   * Session refuses to run again, or to read it back, until it is written.
+   */
+  readonly donated?: true;
 }
 
 /** A whole-buffer copy (`from` and `to` have the same byteSize). */

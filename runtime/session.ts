@@ -82,9 +82,10 @@ function checkUpdates(plan: Plan): void {
 /**
  * Throws E0702 for a memory plan that could corrupt results: a storage index
  * out of range, a device buffer smaller than a plan buffer it holds, or a
- * shared device buffer holding a non-intermediate buffer or two buffers live
- * at once. A buffer is live from the first dispatch that binds it to the
- * last one; update copies count as one more dispatch after the last.
+ * shared device buffer holding a non-intermediate buffer (other than a
+ * donated input) or two buffers live at once. A buffer is live from the
+ * first dispatch that binds it to the last one (a donated input from the
+ * first dispatch of the run); update copies count as one more dispatch after the last.
  */
 function checkStorage(plan: Plan): void {
   const storage = plan.storage ?? [];
@@ -112,6 +113,9 @@ function checkStorage(plan: Plan): void {
     if (!first.has(id)) first.set(id, at);
     last.set(id, at);
   };
+  // A donated input holds the host's bytes from the start of the run.
+  const donated = new Set(plan.inputs.filter((io) => io.donated).map((io) => io.buffer));
+  for (const id of donated) touch(id, 0);
   plan.dispatches.forEach((d, at) => d.bindings.forEach((id) => touch(id, at)));
   for (const u of plan.updates ?? []) {
     touch(u.from, plan.dispatches.length);
@@ -119,7 +123,7 @@ function checkStorage(plan: Plan): void {
   }
   holders.forEach((ids, s) => {
     if (ids.length < 2) return;
-    const other = ids.find((id) => plan.buffers[id]!.role !== 'intermediate');
+    const other = ids.find((id) => plan.buffers[id]!.role !== 'intermediate' && !donated.has(id));
     if (other !== undefined) throw new AmpcError('E0702', `device buffer ${s} is shared, but holds plan buffer #${other} (${plan.buffers[other]!.role})`);
     // Two holders whose bytes overlap must not be live at once.
     const live = ids.filter((id) => first.has(id)).map((id) => {
@@ -164,6 +168,17 @@ export class Session {
   /** Inputs kept as the f16 copy of an input (PlanIO.derivedFrom), by that input's name. */
   private readonly derived = new Map<string, string[]>();
 
+  /** Donated inputs (PlanIO.donated) a run has reused since they were last written. */
+  private readonly spent = new Set<string>();
+
+  /** E0603 when `names` include a donated input a run has reused since it was last written. */
+  private checkNotSpent(names: readonly string[], doing: string): void {
+    const name = names.find((n) => this.spent.has(n));
+    if (name !== undefined) {
+      throw new AmpcError('E0603', `input '${name}' is donated (the last run reused its buffer for intermediates); write it before ${doing}`);
+    }
+  }
+
   static async create(ctx: GpuContext, plan: Plan): Promise<Session> {
     checkPlanFits(ctx, plan);
     const { device } = ctx;
@@ -200,6 +215,7 @@ export class Session {
     const size = this.plan.buffers[io.buffer]!.byteSize;
     if (bytes.byteLength > size) throw new AmpcError('E0603', `input '${name}': ${bytes.byteLength} bytes given, the buffer holds ${size}`);
     this.ctx.device.queue.writeBuffer(this.buffers[io.buffer]!, this.plan.buffers[io.buffer]!.offset ?? 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.spent.delete(io.name);
     const copies = this.derived.get(io.name);
     if (copies) {
       // The weight's f16 copies follow it (rounded to nearest even, overflow to inf, as the kernels' casts).
@@ -210,9 +226,11 @@ export class Session {
 
   /**
    * Encodes every dispatch of the plan, then its update copies, into one
-   * command buffer and submits it. Nothing is read back.
+   * command buffer and submits it. Nothing is read back. Donated inputs
+   * must have been written since the last run.
    */
   run(): void {
+    this.checkNotSpent([...this.spent], 'running again');
     const encoder = this.ctx.device.createCommandEncoder({ label: 'ampc run' });
     const pass = encoder.beginComputePass();
     for (const s of this.steps) {
@@ -225,6 +243,7 @@ export class Session {
       encoder.copyBufferToBuffer(this.buffers[u.from]!, this.plan.buffers[u.from]!.offset ?? 0, this.buffers[u.to]!, this.plan.buffers[u.to]!.offset ?? 0, this.plan.buffers[u.from]!.byteSize);
     }
     this.ctx.device.queue.submit([encoder.finish()]);
+    for (const io of this.plan.inputs) if (io.donated) this.spent.add(io.name);
   }
 
   /** Runs dispatch `i` of the plan alone, in a command buffer of its own, without the update copies: for timing dispatches one by one (bench/dispatches.ts). */
@@ -253,6 +272,11 @@ export class Session {
    */
   readInputs(which?: readonly (string | number)[]): Promise<ArrayBuffer[]> {
     const ios = (which ?? this.plan.inputs.map((_, i) => i)).map((k) => this.io(this.plan.inputs, k, 'input'));
+    try {
+      this.checkNotSpent(ios.map((io) => io.name), 'reading it back');
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.readBuffers(ios, 'ampc read inputs');
   }
 

@@ -45,7 +45,11 @@ interface Range {
   to: number;
 }
 
-/** First-to-last binding dispatch of every buffer, from the plan alone (update copies at index dispatches.length). */
+/**
+ * First-to-last binding dispatch of every buffer, from the plan alone (update
+ * copies at index dispatches.length); a donated input from dispatch 0 (the
+ * host writes it before the run).
+ */
 function bindingRanges(plan: Plan): Map<number, Range> {
   const ranges = new Map<number, Range>();
   const touch = (id: number, at: number) => {
@@ -53,6 +57,7 @@ function bindingRanges(plan: Plan): Map<number, Range> {
     if (r) r.to = at;
     else ranges.set(id, { from: at, to: at });
   };
+  for (const io of plan.inputs) if (io.donated) touch(io.buffer, 0);
   plan.dispatches.forEach((d, at) => d.bindings.forEach((id) => touch(id, at)));
   for (const u of plan.updates ?? []) {
     touch(u.from, plan.dispatches.length);
@@ -82,7 +87,8 @@ function memoryProblems(plan: Plan): { problems: string[]; sharedPairs: number }
   let sharedPairs = 0;
   for (const [s, ids] of holders) {
     if (ids.length < 2) continue;
-    for (const id of ids) if (plan.buffers[id]!.role !== 'intermediate') problems.push(`device buffer ${s} is shared but holds #${id} (${plan.buffers[id]!.role})`);
+    const donated = new Set(plan.inputs.filter((io) => io.donated).map((io) => io.buffer));
+    for (const id of ids) if (plan.buffers[id]!.role !== 'intermediate' && !donated.has(id)) problems.push(`device buffer ${s} is shared but holds #${id} (${plan.buffers[id]!.role})`);
     for (let i = 0; i < ids.length; i++) {
       for (let j = i + 1; j < ids.length; j++) {
         sharedPairs++;
@@ -209,6 +215,64 @@ graph @g(%x: f32[1024]) -> (f32[1024]) {
   t.throws(() => checkPlanFits(fake, placed(100)), { message: /offset 100, not a multiple of 256/ });
 });
 
+test('a donated input holds intermediates after its last read, never before it', (t) => {
+  // %x is read by the first kernel only: donated, its buffer holds %1 .. %4.
+  const [plain] = checkBoth(t, 'chain', parse(CHAIN));
+  const [donated, , plan] = checkBoth(t, 'chain, %x donated', parse(CHAIN), { donate: ['x'] });
+  t.deepEqual(plan.inputs.map((io) => io.donated), [true]);
+  const x = plan.buffers[plan.inputs[0]!.buffer]!;
+  t.true(plan.buffers.some((b) => b.id !== x.id && b.storage === x.storage), 'something shares the batch\'s bytes');
+  t.is(donated, plain - 4096);
+  const fake = {
+    hasF16: true,
+    limits: { maxStorageBufferBindingSize: 1 << 30, maxBufferSize: 1 << 30, maxComputeWorkgroupsPerDimension: 65535, maxStorageBuffersPerShaderStage: 8 },
+  } as unknown as GpuContext;
+  t.notThrows(() => checkPlanFits(fake, plan));
+
+  // %x first read by the third kernel: what lives before it must not sit in its bytes, though %x is not bound yet.
+  const late = lower(parse(`
+graph @late(%x: f32[1024], %z: f32[1024]) -> (f32[1024]) {
+  %a = exp %z : f32[1024]
+  %b = neg %a : f32[1024]
+  %c = add %b, %x : f32[1024]
+  %d = tanh %c : f32[1024]
+  %e = relu %d : f32[1024]
+  return %e
+}`), { donate: ['x'] });
+  t.deepEqual(memoryProblems(late).problems, []);
+  const byName = (n: string) => late.buffers.find((b) => b.name === n)!;
+  for (const n of ['a', 'b']) t.not(byName(n).storage, byName('x').storage, `%${n} is live before %x's read`);
+  t.is(byName('d').storage, byName('x').storage);
+  // The runtime counts a donated input live from the first dispatch.
+  const clash: Plan = { ...late, buffers: late.buffers.map((b) => (b.name === 'a' ? { ...b, storage: byName('x').storage, offset: 0 } : b)) };
+  t.throws(() => checkPlanFits(fake, clash), { message: /share bytes of device buffer \d+ but are live at once \(dispatch 0\)/ });
+  t.regex(memoryProblems(clash).problems.join('\n'), /share bytes/);
+  // Without the mark the input's buffer may not be shared at all.
+  const undonated: Plan = { ...late, inputs: late.inputs.map(({ donated: _, ...io }) => io) };
+  t.throws(() => checkPlanFits(fake, undonated), { message: /holds plan buffer #\d+ \(input\)/ });
+});
+
+test('donate refuses what is no input, and inputs whose value must outlive the run (E0603)', (t) => {
+  const g = parse(`
+graph @g(%x: f32[8], %w: f32[8] {param}) -> (f32[8], f32[8]) {
+  %y = mul %x, %w : f32[8]
+  %n = exp %w : f32[8]
+  return %y, %x
+}`);
+  const refused = (donate: string[], updates?: { output: number; input: string }[]) =>
+    (t.throws(() => lower(g, { donate, ...(updates ? { updates } : {}) }), { instanceOf: AmpcError }) as AmpcError).detail;
+  t.regex(refused(['q']), /donate: graph @g has no input %q/);
+  t.regex(refused(['w']), /input %w cannot be donated: it is a parameter/);
+  t.regex(refused(['x']), /input %x cannot be donated: it is also an output/);
+  const h = parse(`
+graph @h(%x: f32[8], %s: f32[8]) -> (f32[8]) {
+  %y = add %x, %s : f32[8]
+  return %y
+}`);
+  t.regex((t.throws(() => lower(h, { donate: ['s'], updates: [{ output: 0, input: 's' }] }), { instanceOf: AmpcError }) as AmpcError).detail, /input %s cannot be donated: it is updated in place/);
+  t.notThrows(() => lower(h, { donate: ['x'], updates: [{ output: 0, input: 's' }] }));
+});
+
 test('results never share memory with the operands or scratch of their own node (a two-stage reduction)', (t) => {
   const plan = lower(parse(`
 graph @two(%x: f32[32768]) -> (f32[]) {
@@ -326,6 +390,30 @@ graph @reuse(%x: f32[64,512], %w: f32[512,32] {param}) -> (f32[64,32], f32[]) {
     x: hostTensor('f32', [64, 512], seededValues(1, 64 * 512)),
     w: hostTensor('f32', [512, 32], seededValues(2, 512 * 32, -0.1, 0.1)),
   }, 'native', { scale: 4 });
+});
+
+gpuTest('a donated input: runs give the reference\'s results when it is written before each, and a run or read-back without that is refused (E0603)', async (t, ctx) => {
+  const g = parse(CHAIN);
+  const plan = compileForDevice(g, ctx, { fusion: false, donate: ['x'] });
+  const x = plan.buffers[plan.inputs[0]!.buffer]!;
+  t.true(plan.buffers.some((b) => b.id !== x.id && b.storage === x.storage), 'intermediates sit in the batch\'s bytes');
+  const session = await Session.create(ctx, plan);
+  try {
+    for (const seed of [1, 2]) {
+      const values = seededValues(seed, 1024, -1, 1);
+      session.write('x', encodeTensor('f32', values));
+      session.run();
+      const [out] = await session.readOutputs();
+      const expected = values.reduce((s, v) => s + 1 / (1 + Math.exp(-Math.max(0, Math.tanh(-Math.exp(v))))), 0);
+      t.true(Math.abs(new Float32Array(out!)[0]! - expected) < 1e-3 * expected, `seed ${seed}: ${new Float32Array(out!)[0]} against ${expected}`);
+    }
+    t.is((t.throws(() => session.run(), { instanceOf: AmpcError }) as AmpcError).code, 'E0603');
+    await t.throwsAsync(session.readInputs(['x']), { message: /input 'x' is donated \(the last run reused its buffer for intermediates\); write it before reading it back/ });
+    session.write('x', encodeTensor('f32', seededValues(3, 1024, -1, 1)));
+    t.notThrows(() => session.run());
+  } finally {
+    session.destroy();
+  }
 });
 
 /** Small CNN with batch norm (running statistics are updates too). */

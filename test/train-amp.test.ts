@@ -28,6 +28,7 @@ import { SAMPLE_DIR } from '../examples/mnist/data.ts';
 import { batchSpecs, classificationLoss, mlp } from '../examples/mnist/models.ts';
 import { initialInputs, nextInputs } from '../passes/optimizer.ts';
 import { trainStepGraph } from '../passes/train-step.ts';
+import type { CastPrologues } from '../passes/pass.ts';
 import type { GpuContext } from '../runtime/device.ts';
 import { seededValues } from './helpers/compare.ts';
 import { gpuF16Test } from './helpers/gpu.ts';
@@ -213,8 +214,8 @@ gpuF16Test('Trainer: AMP with the default (dynamic) loss scale trains as well; p
   }
 });
 
-gpuF16Test('Trainer castPrologues: weights converted as the matmuls load them, or f16 copies kept across steps; the same losses either way', async (t, ctx) => {
-  const run = async (castPrologues: boolean) => {
+gpuF16Test('Trainer castPrologues: weights (and batches) converted as the matmuls load them, or f16 copies kept across steps; the same losses every way', async (t, ctx) => {
+  const run = async (castPrologues: CastPrologues) => {
     const trainer = await Trainer.create({
       model: mlp(), loss: classificationLoss, inputs: batchSpecs('mlp', 16), optimizer: { kind: 'adam', lr: 1e-3 }, seed: 2, device: ctx, precision: 'amp', castPrologues,
     });
@@ -227,16 +228,20 @@ gpuF16Test('Trainer castPrologues: weights converted as the matmuls load them, o
       trainer.destroy();
     }
   };
-  const on = await run(true), off = await run(false);
+  const on = await run(true), params = await run('params'), off = await run(false);
   t.deepEqual(on.ls, off.ls);
+  t.deepEqual(params.ls, off.ls);
   // Without prologues each matmul weight's f16 copy is a buffer of its own, written by the weight's update (no cast dispatch).
   t.true(off.bytes > on.bytes, `${off.bytes} bytes with copies, ${on.bytes} with prologues`);
+  t.true(off.bytes > params.bytes, `${off.bytes} bytes with copies, ${params.bytes} with the weights' prologues`);
   t.not(on.dispatches, off.dispatches);
+  // 'params': the batch's cast is a kernel of its own (one more dispatch than converting it on load too).
+  t.is(params.dispatches, on.dispatches + 1);
   const e = await t.throwsAsync(
     Trainer.create({ model: mlp(), loss: classificationLoss, inputs: batchSpecs('mlp', 8), optimizer: { kind: 'adam', lr: 1e-3 }, precision: 'amp', castPrologues: 'yes' as unknown as boolean }),
     { instanceOf: AmpcError },
   );
-  t.regex(e!.message, /castPrologues must be true or false/);
+  t.regex(e!.message, /castPrologues must be true, false or 'params'/);
 });
 
 test('Trainer.create refuses bad loss scales (E0609)', async (t) => {

@@ -3,6 +3,7 @@
 // be turned off, compileStats reports dispatches and compile time, and a
 // --print-ir-after naming no pass is refused.
 
+import { CAST_PROLOGUES } from '../compiler/compile.ts';
 import { adapterKindOf } from '../compiler/kernels/matmul-config.ts';
 import { Trainer } from '../compiler/train/index.ts';
 import { AmpcError } from '../ir/errors.ts';
@@ -24,8 +25,9 @@ gpuF16Test('Trainer: pass summaries and dumps of the train step and fusion; fusi
   const fused = await make(ctx, { log: (l: string) => lines.push(l), printIrAfter: 'optimizer', dump: (d: string) => dumps.push(d), f16Mode: 'native' });
   const unfused = await make(ctx, { fusion: false, f16Mode: 'native' });
   try {
-    // Without cast prologues (a CPU adapter) the compile keeps the weights' f16 copies across steps (compiler/weight-copies.ts).
-    const copies = adapterKindOf(ctx.adapterInfo) === 'cpu' ? ['weight-copies'] : [];
+    // Without cast prologues for the weights the compile keeps their f16 copies across steps (compiler/weight-copies.ts);
+    // every adapter kind's matmuls convert their weights as they load them (CAST_PROLOGUES).
+    const copies = CAST_PROLOGUES[adapterKindOf(ctx.adapterInfo)] === false ? ['weight-copies'] : [];
     t.deepEqual(lines.map((l) => l.split(':')[0]), ['amp-precision', 'cast-cleanup', 'loss-scaling', 'autodiff', 'optimizer', ...copies, 'fusion']);
     t.is(dumps.length, 1);
     t.regex(dumps[0]!, /^\/\/ -----\/\/ IR Dump After optimizer \/\/----- \/\/\ngraph @Sequential_step\(/);

@@ -1,4 +1,5 @@
-// Weight copies (compiler/weight-copies.ts): without cast prologues, an AMP
+// Weight copies (compiler/weight-copies.ts): without cast prologues (and,
+// with prologues for the weights only, for convolutions' weights), an AMP
 // train step keeps the f16 copies of its weights across steps, written by
 // the weights' update kernels, instead of casting every weight each step.
 // The rewrite on the MNIST MLP's step; that it is left out where it does not
@@ -14,6 +15,7 @@ import { isAmpcError } from '../ir/errors.ts';
 import type { Graph } from '../ir/graph.ts';
 import { crossEntropy, f32, i32, initialValues, nn, traceModule } from '../ir/trace/index.ts';
 import type { Tensor } from '../ir/trace/index.ts';
+import { CAST_PROLOGUE_OPS } from '../passes/fusion/groups.ts';
 import { trainStepGraph } from '../passes/train-step.ts';
 import { encodeTensor } from '../runtime/host-data.ts';
 import { Session } from '../runtime/session.ts';
@@ -63,16 +65,28 @@ test('no copies for an f32 step, nor where the compile has cast prologues or no 
   const { step } = mlpStep('amp');
   const target = { f16Mode: 'storage' as const, adapter: 'cpu' as const };
   const count = (spec: object) => compileGraph(step.graph, target, { updates: step.updates, ...spec }).plan.inputs.filter((x) => x.derivedFrom).length;
-  t.is(count({ weightCopies: true }), 2);
+  t.is(count({ weightCopies: true, castPrologues: false }), 2);
   t.is(count({ weightCopies: true, castPrologues: true }), 0);
-  t.is(count({}), 0);
+  // Prologues for the weights: the matmuls convert them as they load them, no copy to keep.
+  t.is(count({ weightCopies: true, castPrologues: 'params' }), 0);
+  t.is(count({ castPrologues: false }), 0);
   t.is(compileGraph(step.graph, target, { weightCopies: true }).plan.inputs.filter((x) => x.derivedFrom).length, 0);
 });
 
-/** A session of the AMP step compiled for a CPU adapter, with or without weight copies, its params written. */
+test('with prologues for the weights, only the weights no kernel converts as it loads them keep copies: a convolution\'s', (t) => {
+  const model = new nn.Sequential(new nn.Conv2d(1, 4, 3), new nn.ReLU(), new nn.Flatten(), new nn.Linear(4 * 4 * 4, 3));
+  const traced = traceModule(model, [f32([2, 1, 6, 6]), i32([2])], { call: (m: nn.Sequential, x: Tensor, y: Tensor) => crossEntropy(m.forward(x), y) });
+  const { graph, updates } = trainStepGraph(traced.graph, { kind: 'adam', lr: 1e-2 }, { precision: 'amp' });
+  t.deepEqual(keepWeightCopies(graph, updates)!.derived.map((d) => d.from).sort(), ['0.weight', '3.weight']);
+  t.deepEqual(keepWeightCopies(graph, updates, CAST_PROLOGUE_OPS)!.derived.map((d) => d.from), ['0.weight']);
+  const plan = compileGraph(graph, { f16Mode: 'storage', adapter: 'cpu' }, { updates, weightCopies: true, castPrologues: 'params' }).plan;
+  t.deepEqual(plan.inputs.filter((x) => x.derivedFrom).map((x) => x.derivedFrom), ['0.weight']);
+});
+
+/** A session of the AMP step compiled for a CPU adapter without cast prologues, with or without weight copies, its params written. */
 async function session(ctx: GpuContext, copies: boolean) {
   const { traced, step } = mlpStep('amp');
-  const plan = compileGraph(step.graph, ctx, { updates: step.updates, weightCopies: copies }).plan;
+  const plan = compileGraph(step.graph, ctx, { updates: step.updates, weightCopies: copies, castPrologues: false }).plan;
   const s = await Session.create(ctx, plan);
   for (const p of traced.params) s.write(p.name, encodeTensor('f32', initialValues(p, 3)));
   for (const st of step.state) s.write(st.name, encodeTensor(st.type.dtype, new Float64Array(st.type.shape.reduce((a, b) => a * b, 1)).fill(st.init)));

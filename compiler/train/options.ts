@@ -4,7 +4,7 @@
 
 import { AmpcError } from '../../ir/errors.ts';
 import type { Module } from '../../ir/trace/nn/module.ts';
-import type { PassOptions } from '../../passes/pass.ts';
+import type { CastPrologues, PassOptions } from '../../passes/pass.ts';
 import type { InputSpec } from '../../ir/trace/spec.ts';
 import type { Tensor } from '../../ir/trace/tensor.ts';
 import type { TraceOutput } from '../../ir/trace/trace.ts';
@@ -49,11 +49,13 @@ export interface TrainerOptions<M extends Module> {
   /** Fuse elementwise ops, optimizer updates and matmul epilogues into single kernels (default true). */
   readonly fusion?: boolean;
   /**
-   * Matmuls convert f32 weights to f16 as they load them instead of reading
-   * f16 copies kept across steps (default: the adapter kind's choice, on for
-   * GPUs and off for CPU adapters; compiler/compile.ts, CAST_PROLOGUES).
+   * Which f32 operands matmuls convert to f16 as they load them instead of
+   * reading a stored f16 copy: true = all (weights, batches, activations),
+   * 'params' = the weights only, false = none (the weights' copies are then
+   * kept across steps). Default: the adapter kind's choice
+   * (compiler/compile.ts, CAST_PROLOGUES).
    */
-  readonly castPrologues?: boolean;
+  readonly castPrologues?: CastPrologues;
   /** Receives every pass's one-line summary when a graph is compiled, as `ampc dump` prints them. */
   readonly log?: (line: string) => void;
   /** Pass name, or 'all', after which each compiled graph's IR goes to `dump` (`--print-ir-after`). */
@@ -115,7 +117,7 @@ export function checkOptions<M extends Module>(o: TrainerOptions<M>): void {
     throw e;
   }
   if (o.metrics !== undefined) resolveMetrics(o.metrics);
-  if (o.castPrologues !== undefined && typeof o.castPrologues !== 'boolean') fail(`Trainer.create: castPrologues must be true or false, got ${JSON.stringify(o.castPrologues)}`);
+  if (o.castPrologues !== undefined && typeof o.castPrologues !== 'boolean' && o.castPrologues !== 'params') fail(`Trainer.create: castPrologues must be true, false or 'params', got ${JSON.stringify(o.castPrologues)}`);
   if (o.f16Mode !== undefined && o.f16Mode !== 'native' && o.f16Mode !== 'storage' && o.f16Mode !== 'packed') fail(`Trainer.create: f16Mode must be 'native', 'storage' or 'packed', got ${JSON.stringify(o.f16Mode)}`);
 }
 

@@ -592,8 +592,10 @@ export class Trainer<M extends Module = Module> {
       const step = trainStepGraph(traced.graph, optimizer, { extraUpdates, precision, lossScale, ampOptions, ...(this.#opts.report ? { report: this.#opts.report } : {}) }, {
         ...(log ? { log } : {}), ...(dump ? { dump } : {}), ...(inStep && printIrAfter ? { printIrAfter } : {}),
       });
-      // Every write of a weight goes through Session.write, which refreshes its f16 copy (compiler/weight-copies.ts).
-      const compiled = compileGraph(step.graph, this.ctx, { ...spec, updates: step.updates, weightCopies: true });
+      // Every write of a weight goes through Session.write, which refreshes its f16 copy (compiler/weight-copies.ts);
+      // every step writes its batch, so the batch's buffers are donated (PlanIO.donated).
+      const donate = step.graph.inputs.slice(0, types.length).map((v) => v.name!);
+      const compiled = compileGraph(step.graph, this.ctx, { ...spec, updates: step.updates, weightCopies: true, donate });
       this.#compiledGraph = compiled.graph;
       const plan = compiled.plan;
       const compileMs = performance.now() - start;
@@ -626,7 +628,8 @@ export class Trainer<M extends Module = Module> {
       const start = performance.now();
       const traced = inMode(model, false, () => traceModule(model, this.#specs(types)));
       const pipeline = this.#opts.precision === 'amp' ? AMP_PASSES : [];
-      const compiled = compileGraph(traced.graph, this.ctx, { ...this.#compileSpec(pipeline), pipeline });
+      const donate = traced.graph.inputs.slice(0, types.length).map((v) => v.name!);
+      const compiled = compileGraph(traced.graph, this.ctx, { ...this.#compileSpec(pipeline), pipeline, donate });
       const plan = compiled.plan;
       const compileMs = performance.now() - start;
       const session = await Session.create(this.ctx, plan);
