@@ -1,8 +1,9 @@
 // Fused against unfused on the adapter: every golden and example graph (as
 // written and under AMP) and the train steps of the MNIST MLP and CNN and of
 // an attention block (f32 and AMP, Adam), run once with fusion and once
-// without on the same inputs, in native f16 and in packed f16 (and, where a
-// matmul reads a cast, with cast prologues, as GPUs compile them). Fusion keeps
+// without on the same inputs, in native f16 and in packed f16 (with the
+// adapter's cast prologues, the weights' only on lavapipe, and, where a
+// matmul reads a cast, with every cast operand converted, as GPUs compile). Fusion keeps
 // every op, dtype and f16 rounding of the graph, so each element must agree
 // to one f16 ulp at its magnitude (for f32 values too). Most are bitwise
 // equal; the rest differ by a few f32 ulps, because once a multiply and an
@@ -85,7 +86,7 @@ async function fusedMatchesUnfused(t: ExecutionContext, ctx: GpuContext, g: Grap
 for (const c of [...trainStepCases(), ...pipelineCases()]) {
   gpuF16Test(`fused = unfused on the GPU (native and packed f16): ${c.name}`, async (t, ctx) => {
     for (const mode of ['native', 'packed'] as const) await fusedMatchesUnfused(t, ctx, c.graph, mode);
-    // Matmuls converting their cast operands as they load them (what GPUs compile; CPU adapters do not).
+    // Matmuls converting every cast operand as they load them (what GPUs compile; CPU adapters, above, convert the weights only).
     if (c.graph.nodes.some((n) => n.op === 'matmul' && n.operands.some((v) => v.def?.op === 'cast'))) {
       for (const mode of ['native', 'packed'] as const) await fusedMatchesUnfused(t, ctx, c.graph, mode, true);
     }
