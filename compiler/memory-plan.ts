@@ -26,9 +26,10 @@
 // STORAGE_OFFSET_ALIGNMENT. WebGPU checks a dispatch's usage of a buffer as
 // a whole, so two buffers one dispatch binds, one of them writable, never
 // share an arena (ranges of one GPUBuffer bound writable and read in one
-// dispatch are an error even where they do not overlap). Only 'intermediate' buffers (scratch included)
-// and donated inputs share; every other buffer keeps a device buffer of its own. Whole-buffer
-// sharing (each device buffer holding one live buffer at a time) left the
+// dispatch are an error even where they do not overlap). Only 'intermediate'
+// buffers (scratch included) and donated inputs share; every other buffer
+// keeps a device buffer of its own. Whole-buffer sharing (each device buffer
+// holding one live buffer at a time) left the
 // AMP MNIST CNN train step at 13.70 MiB of intermediates for a peak of 9.49
 // MiB live (bench/memory.ts).
 //

@@ -38,7 +38,6 @@ export interface PassOptions {
   readonly castPrologues?: CastPrologues;
 }
 
-/** Every key PassOptions has (an unknown key, e.g. a typo like `ampDENY`, is refused by the runner). */
 /**
  * Which cast operands a matmul (and the finite check) converts as it loads
  * them instead of reading a stored copy: true = every one, 'params' = casts
@@ -48,6 +47,7 @@ export interface PassOptions {
  */
 export type CastPrologues = boolean | 'params';
 
+/** Every key PassOptions has (an unknown key, e.g. a typo like `ampDENY`, is refused by the runner). */
 export const PASS_OPTION_KEYS: readonly (keyof PassOptions)[] = [
   'ampAllow', 'ampDeny', 'ampNodes', 'ampScopes', 'gradWrt', 'gradOutput', 'optimizer', 'lossScale', 'extraUpdates', 'report', 'maxKernelBindings', 'castPrologues',
 ];

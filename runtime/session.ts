@@ -154,6 +154,7 @@ export class Session {
     private readonly updates: readonly PlanCopy[],
   ) {
     this.bufferBytes = owned.reduce((n, b) => n + b.size, 0);
+    this.donated = plan.inputs.filter((io) => io.donated).map((io) => io.name);
     for (const io of plan.inputs) {
       if (io.derivedFrom === undefined) continue;
       const from = this.io(plan.inputs, io.derivedFrom, 'input');
@@ -168,7 +169,10 @@ export class Session {
   /** Inputs kept as the f16 copy of an input (PlanIO.derivedFrom), by that input's name. */
   private readonly derived = new Map<string, string[]>();
 
-  /** Donated inputs (PlanIO.donated) a run has reused since they were last written. */
+  /** The names of the donated inputs (PlanIO.donated). */
+  private readonly donated: readonly string[];
+
+  /** Donated inputs a run has reused since they were last written. */
   private readonly spent = new Set<string>();
 
   /** E0603 when `names` include a donated input a run has reused since it was last written. */
@@ -230,7 +234,7 @@ export class Session {
    * must have been written since the last run.
    */
   run(): void {
-    this.checkNotSpent([...this.spent], 'running again');
+    if (this.spent.size) this.checkNotSpent([...this.spent], 'running again');
     const encoder = this.ctx.device.createCommandEncoder({ label: 'ampc run' });
     const pass = encoder.beginComputePass();
     for (const s of this.steps) {
@@ -243,7 +247,7 @@ export class Session {
       encoder.copyBufferToBuffer(this.buffers[u.from]!, this.plan.buffers[u.from]!.offset ?? 0, this.buffers[u.to]!, this.plan.buffers[u.to]!.offset ?? 0, this.plan.buffers[u.from]!.byteSize);
     }
     this.ctx.device.queue.submit([encoder.finish()]);
-    for (const io of this.plan.inputs) if (io.donated) this.spent.add(io.name);
+    for (const name of this.donated) this.spent.add(name);
   }
 
   /** Runs dispatch `i` of the plan alone, in a command buffer of its own, without the update copies: for timing dispatches one by one (bench/dispatches.ts). */
