@@ -17,9 +17,10 @@
 // with batch_norm allowed in f16. Columns: `fixed` = bytes
 // that never share (inputs, params, optimizer state, outputs, update
 // snapshots); `interm.` = intermediate bytes (scratch included) without and
-// with the plan (beyond `fixed`: a donated batch's bytes hold some); `bound` = the most intermediate bytes live at one dispatch
-// (a buffer live from its first to its last binding), a lower bound for any
-// sharing of whole buffers; `total` = everything without and with the plan.
+// with the plan (beyond `fixed`: a donated batch's bytes hold some);
+// `bound` = the most intermediate bytes live at one dispatch (a buffer live
+// from its first to its last binding), a lower bound for any sharing of
+// whole buffers but in a donated batch's bytes; `total` = everything without and with the plan.
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

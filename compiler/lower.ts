@@ -101,7 +101,7 @@ export function lowerGraph(g: Graph, opts: LowerOptions): Plan {
 
   const outputBuffers = g.outputs.map((v) => bufferOf.get(v)!);
   const updates = opts.updates && planUpdates(g, opts.updates, names, bufferOf, outputBuffers, newBuffer);
-  const donated = donatedInputs(g, opts, names, updates ?? [], bufferOf);
+  const donated = donatedInputs(g, opts, names, bufferOf);
   const memory = opts.memoryPlan === false ? undefined : planMemory({ buffers, dispatches, kernels, ...(updates ? { updates } : {}) }, spans, new Set(donated.map((v) => bufferOf.get(v)!)));
   return {
     version: 1,
@@ -162,13 +162,13 @@ function writtenInPlace(g: Graph, updates: readonly { readonly output: number; r
 }
 
 /** The inputs `opts.donate` names (E0603 for a name that is no input, or an input that may not be donated). */
-function donatedInputs(g: Graph, opts: LowerOptions, names: ReadonlyMap<Value, string>, updates: readonly PlanCopy[], bufferOf: ReadonlyMap<Value, number>): Value[] {
+function donatedInputs(g: Graph, opts: LowerOptions, names: ReadonlyMap<Value, string>, bufferOf: ReadonlyMap<Value, number>): Value[] {
   return (opts.donate ?? []).map((name) => {
     const v = g.inputs.find((x) => names.get(x) === name);
     if (!v) throw new AmpcError('E0603', `donate: graph @${g.name} has no input %${name}`, g.loc);
     const buffer = bufferOf.get(v)!;
     const why = v.isParam ? 'a parameter'
-      : updates.some((u) => u.to === buffer) || opts.updates?.some((u) => u.input === name) ? 'updated in place'
+      : opts.updates?.some((u) => u.input === name) ? 'updated in place'
       : opts.derived?.some((d) => d.input === name || d.from === name) ? 'a weight copy or its weight'
       : g.outputs.some((o) => bufferOf.get(o) === buffer) ? 'also an output' : undefined;
     if (why) throw new AmpcError('E0603', `donate: input %${name} cannot be donated: it is ${why} (its value must outlive the run)`, g.loc);

@@ -1,7 +1,8 @@
 // Weight copies: where a kernel does not convert a weight as it loads it
 // (convolutions; matmuls without cast prologues, see CAST_PROLOGUES in
 // compiler/compile.ts) an AMP train step's forward reads an f16 copy of each
-// f32 master weight, which a cast kernel makes at the start of every step. With weight copies that copy is kept across steps instead:
+// f32 master weight, which a cast kernel makes at the start of every step.
+// With weight copies that copy is kept across steps instead:
 // it becomes an input of the step (`%<p>.f16`) that the forward reads in
 // place of `cast %<p>`, and the step writes the next one from the updated
 // weight (`%new.<p>.f16 = cast %new.<p>`, an in-place update like the

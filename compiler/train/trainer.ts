@@ -137,6 +137,11 @@ function inMode<T>(model: Module, training: boolean, body: () => T): T {
   }
 }
 
+/** The batch inputs of a traced graph (its first inputs, one per input type), which every run writes: donated. */
+function batchInputs(g: Graph, types: readonly TensorType[]): string[] {
+  return g.inputs.slice(0, types.length).map((v) => v.name!);
+}
+
 export class Trainer<M extends Module = Module> {
   readonly ctx: GpuContext;
   readonly #opts: TrainerOptions<M>;
@@ -594,8 +599,7 @@ export class Trainer<M extends Module = Module> {
       });
       // Every write of a weight goes through Session.write, which refreshes its f16 copy (compiler/weight-copies.ts);
       // every step writes its batch, so the batch's buffers are donated (PlanIO.donated).
-      const donate = step.graph.inputs.slice(0, types.length).map((v) => v.name!);
-      const compiled = compileGraph(step.graph, this.ctx, { ...spec, updates: step.updates, weightCopies: true, donate });
+      const compiled = compileGraph(step.graph, this.ctx, { ...spec, updates: step.updates, weightCopies: true, donate: batchInputs(step.graph, types) });
       this.#compiledGraph = compiled.graph;
       const plan = compiled.plan;
       const compileMs = performance.now() - start;
@@ -628,8 +632,7 @@ export class Trainer<M extends Module = Module> {
       const start = performance.now();
       const traced = inMode(model, false, () => traceModule(model, this.#specs(types)));
       const pipeline = this.#opts.precision === 'amp' ? AMP_PASSES : [];
-      const donate = traced.graph.inputs.slice(0, types.length).map((v) => v.name!);
-      const compiled = compileGraph(traced.graph, this.ctx, { ...this.#compileSpec(pipeline), pipeline, donate });
+      const compiled = compileGraph(traced.graph, this.ctx, { ...this.#compileSpec(pipeline), pipeline, donate: batchInputs(traced.graph, types) });
       const plan = compiled.plan;
       const compileMs = performance.now() - start;
       const session = await Session.create(this.ctx, plan);
